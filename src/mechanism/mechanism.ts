@@ -1,0 +1,41 @@
+import type { ZmqError } from '../errors.ts';
+import type { Metadata } from '../zmtp/metadata.ts';
+
+/** What a mechanism needs to know about the connection it secures. */
+export interface HandshakeContext {
+  /** Our own properties for READY/INITIATE: Socket-Type, Identity, X-*. */
+  readonly localMetadata: readonly [string, Uint8Array][];
+  /** Peer address, for authentication. */
+  readonly remoteAddress: string;
+}
+
+/**
+ * One step of a handshake. `send` holds command bodies to write, in order. When `done` is set the
+ * handshake is complete and `done.peer` holds the peer's metadata. `error` ends the connection;
+ * `errorReason`, if set, goes to the peer in an ERROR command first.
+ */
+export interface HandshakeStep {
+  send?: Uint8Array[];
+  done?: { peer: Metadata; userId?: string };
+  error?: ZmqError;
+  errorReason?: string;
+}
+
+/**
+ * A security mechanism as a pure state machine: it never touches the connection itself.
+ * Traffic transforms are optional; NULL and PLAIN leave frames untouched (the fast path).
+ */
+export interface Mechanism {
+  readonly name: string;
+  readonly asServer: boolean;
+  /** Called once both greetings are exchanged and the mechanism names match. */
+  start(ctx: HandshakeContext): HandshakeStep;
+  /** Every command frame received before the handshake is done. */
+  onCommand(name: string, data: Uint8Array): HandshakeStep | Promise<HandshakeStep>;
+  /** Traffic encryption (CURVE): wraps one outgoing frame into the frame that goes on the wire. */
+  encodeFrame?(flags: number, body: Uint8Array): { flags: number; body: Uint8Array };
+  /** Reverse of encodeFrame for incoming frames. */
+  decodeFrame?(flags: number, body: Uint8Array): { flags: number; body: Uint8Array } | ZmqError;
+}
+
+export type MechanismFactory = () => Mechanism;

@@ -1,0 +1,16 @@
+/** purezmq public API: mirrors zeromq.js v6, so switching is a change of import. */
+export { Dealer } from './socket/dealer.ts';
+export { Router, type RouterOptions } from './socket/router.ts';
+export { Request, type RequestOptions } from './socket/request.ts';
+export { Reply } from './socket/reply.ts';
+export { Publisher, type PublisherOptions } from './socket/publisher.ts';
+export { Subscriber, XSubscriber } from './socket/subscriber.ts';
+export { XPublisher, type XPublisherOptions } from './socket/xpublisher.ts';
+export { Push } from './socket/push.ts';
+export { Pull } from './socket/pull.ts';
+export { Pair } from './socket/pair.ts';
+export { SocketBase as Socket, type Message } from './socket/socket_base.ts';
+export type { SocketOptions } from './socket/options.ts';
+export { Observer, type Event, type EventType, type EventOfType } from './socket/observer.ts';
+export type { MessageLike } from './util/bytes.ts';
+export { ZmqError, ProtocolError, ErrorCode, isZmqError } from './errors.ts';

@@ -1,0 +1,61 @@
+import type { Link, Message } from '../engine/link.ts';
+import type { Pipe } from './pipe.ts';
+
+/**
+ * inproc:// — two pipes wired together in memory: no encoding, no copies. Each side's link moves
+ * its outgoing messages into the other side's incoming queue until that queue is full; a read on
+ * the far side pulls the rest.
+ */
+export class InprocLink implements Link {
+  private readonly local: Pipe;
+  private readonly remote: Pipe;
+  peerLink!: InprocLink;
+  private readonly onClose: (link: InprocLink) => void;
+  private remoteFull = false;
+  closed = false;
+
+  constructor(local: Pipe, remote: Pipe, onClose: (link: InprocLink) => void) {
+    this.local = local;
+    this.remote = remote;
+    this.onClose = onClose;
+  }
+
+  static pair(a: Pipe, b: Pipe, onCloseA: (l: InprocLink) => void, onCloseB: (l: InprocLink) => void): [InprocLink, InprocLink] {
+    const la = new InprocLink(a, b, onCloseA);
+    const lb = new InprocLink(b, a, onCloseB);
+    la.peerLink = lb;
+    lb.peerLink = la;
+    return [la, lb];
+  }
+
+  outgoingReady(): void {
+    if (this.closed || this.remoteFull) return;
+    let msg: Message | undefined;
+    while ((msg = this.local.pullOutgoing()) !== undefined) {
+      if (!this.remote.pushIncoming(msg)) {
+        this.remoteFull = true;
+        return;
+      }
+    }
+  }
+
+  incomingSpace(): void {
+    const peer = this.peerLink;
+    peer.remoteFull = false;
+    peer.outgoingReady();
+  }
+
+  sendSubscription(topic: Uint8Array, subscribe: boolean): void {
+    if (!this.closed) this.remote.onSubscription(topic, subscribe);
+  }
+
+  /** Inproc messages already sit in the peer's queue, so there is nothing to linger for. */
+  close(): void {
+    if (this.closed) return;
+    this.outgoingReady();
+    this.closed = true;
+    this.peerLink.closed = true;
+    this.onClose(this);
+    this.peerLink.onClose(this.peerLink);
+  }
+}

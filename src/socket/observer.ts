@@ -1,0 +1,113 @@
+import { createError, ErrorCode, type ZmqError } from '../errors.ts';
+import { Fifo } from '../util/fifo.ts';
+
+/** Monitor events, named as in zeromq.js. */
+export type Event =
+  | { type: 'accept'; address: string }
+  | { type: 'accept:error'; address: string; error: ZmqError }
+  | { type: 'bind'; address: string }
+  | { type: 'bind:error'; address: string; error: ZmqError }
+  | { type: 'connect'; address: string }
+  | { type: 'connect:delay'; address: string }
+  | { type: 'connect:retry'; address: string; interval: number; error?: ZmqError }
+  | { type: 'close'; address: string }
+  | { type: 'close:error'; address: string; error: ZmqError }
+  | { type: 'disconnect'; address: string }
+  | { type: 'end' }
+  | { type: 'handshake'; address: string }
+  | { type: 'handshake:error:protocol'; address: string; error: ZmqError }
+  | { type: 'handshake:error:auth'; address: string; error: ZmqError }
+  | { type: 'handshake:error:other'; address: string; error: ZmqError };
+export type EventType = Event['type'];
+export type EventOfType<T extends EventType> = Extract<Event, { type: T }>;
+
+/** Events kept for `receive()`/`for await` when nobody reads them; older ones are dropped and counted. */
+const MAX_QUEUED_EVENTS = 1000;
+
+/**
+ * `socket.events`: listeners (`on`) get every event synchronously; `receive()` and `for await`
+ * read a bounded queue.
+ */
+export class Observer implements AsyncIterable<Event> {
+  private readonly listeners = new Map<string, Set<(e: Event) => void>>();
+  private readonly queue = new Fifo<Event>();
+  private readonly waiters = new Fifo<{ resolve: (e: Event) => void; reject: (err: Error) => void }>();
+  private ended = false;
+  /** Events dropped because the queue was full. */
+  droppedEvents = 0;
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  on<T extends EventType>(type: T, listener: (event: EventOfType<T>) => void): this {
+    let set = this.listeners.get(type);
+    if (!set) this.listeners.set(type, (set = new Set()));
+    set.add(listener as (e: Event) => void);
+    return this;
+  }
+
+  off<T extends EventType>(type: T, listener: (event: EventOfType<T>) => void): this {
+    this.listeners.get(type)?.delete(listener as (e: Event) => void);
+    return this;
+  }
+
+  receive(): Promise<Event> {
+    const e = this.queue.shift();
+    if (e) return Promise.resolve(e);
+    if (this.ended) return Promise.reject(createError(ErrorCode.ETERM, 'Socket is closed; no more events'));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Event> {
+    while (true) {
+      const e = this.queue.shift();
+      if (e) {
+        yield e;
+        continue;
+      }
+      if (this.ended) return;
+      try {
+        yield await new Promise<Event>((resolve, reject) => this.waiters.push({ resolve, reject }));
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** Stops observing; pending receivers are released. */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const w of this.waiters.drain()) w.reject(createError(ErrorCode.ETERM, 'Socket is closed; no more events'));
+  }
+
+  /** @internal */
+  emit(event: Event): void {
+    if (this.ended) return;
+    const set = this.listeners.get(event.type);
+    if (set) {
+      for (const fn of set) {
+        try {
+          fn(event);
+        } catch (err) {
+          // a throwing listener must not break the socket; surface it like an unhandled rejection would
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
+    }
+    const w = this.waiters.shift();
+    if (w) {
+      w.resolve(event);
+    } else {
+      this.queue.push(event);
+      if (this.queue.length > MAX_QUEUED_EVENTS) {
+        this.queue.shift();
+        this.droppedEvents++;
+      }
+    }
+    if (event.type === 'end') this.close();
+  }
+}

@@ -1,0 +1,100 @@
+import { createError, ErrorCode } from '../errors.ts';
+
+/** Options shared by every socket type; names and defaults follow zeromq.js v6. */
+export interface SocketOptions {
+  /** ZMQ_ROUTING_ID: sent as Identity to ROUTER peers. */
+  routingId: string | null;
+  /** ms pending messages may linger after close(); -1 = until delivered (or the peer is gone). */
+  linger: number;
+  /** Messages queued per peer for sending (0 = no limit). */
+  sendHighWaterMark: number;
+  /** Messages queued per peer for receiving (0 = no limit). */
+  receiveHighWaterMark: number;
+  /** ms send() may wait for room; -1 = forever, 0 = fail at once with EAGAIN. */
+  sendTimeout: number;
+  /** ms receive() may wait; -1 = forever. */
+  receiveTimeout: number;
+  /** ms before reconnecting; -1 = never reconnect. */
+  reconnectInterval: number;
+  /** Upper bound for the doubling reconnect delay; 0 = no backoff (libzmq's default). */
+  reconnectMaxInterval: number;
+  /** ms a TCP connect may take; 0 = the OS default. */
+  connectTimeout: number;
+  /** ms from connection to end of handshake; 0 = no limit. */
+  handshakeInterval: number;
+  /** Largest frame accepted from a peer in bytes; -1 = no limit beyond the hard cap. */
+  maxMessageSize: number;
+  /** ms between PINGs; 0 = no heartbeats. */
+  heartbeatInterval: number;
+  /** TTL announced in our PINGs, ms (sent in deciseconds, capped at 65.5 s for libzmq). */
+  heartbeatTimeToLive: number;
+  /** ms without any traffic after a PING before the peer is dropped; -1 = heartbeatInterval. */
+  heartbeatTimeout: number;
+  /** Queue messages only to completed connections. */
+  immediate: boolean;
+  /** Resolve and bind IPv6 as well as IPv4. */
+  ipv6: boolean;
+  /** purezmq: most frames one incoming message may have. */
+  maxMessageFrames: number;
+}
+
+/**
+ * Hard cap on frame size when maxMessageSize is -1, so no peer can make us buffer without
+ * bound (Buffers cannot exceed this anyway on 64-bit Node).
+ */
+export const HARD_MAX_FRAME_SIZE = 2 ** 31;
+
+export const DEFAULT_OPTIONS: SocketOptions = {
+  routingId: null,
+  linger: -1,
+  sendHighWaterMark: 1000,
+  receiveHighWaterMark: 1000,
+  sendTimeout: -1,
+  receiveTimeout: -1,
+  reconnectInterval: 100,
+  reconnectMaxInterval: 0,
+  connectTimeout: 0,
+  handshakeInterval: 30000,
+  maxMessageSize: -1,
+  heartbeatInterval: 0,
+  heartbeatTimeToLive: 0,
+  heartbeatTimeout: -1,
+  immediate: false,
+  ipv6: false,
+  maxMessageFrames: 65536,
+};
+
+const INTEGER_MIN: Partial<Record<keyof SocketOptions, number>> = {
+  linger: -1,
+  sendHighWaterMark: 0,
+  receiveHighWaterMark: 0,
+  sendTimeout: -1,
+  receiveTimeout: -1,
+  reconnectInterval: -1,
+  reconnectMaxInterval: 0,
+  connectTimeout: 0,
+  handshakeInterval: 0,
+  maxMessageSize: -1,
+  heartbeatInterval: 0,
+  heartbeatTimeToLive: 0,
+  heartbeatTimeout: -1,
+  maxMessageFrames: 1,
+};
+
+/** Validates one option value; throws EINVAL with the option's name. */
+export function checkOption(name: string, value: unknown): void {
+  const min = INTEGER_MIN[name as keyof SocketOptions];
+  if (min !== undefined) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw createError(ErrorCode.EINVAL, `Option '${name}' must be an integer >= ${min}, got ${String(value)}`);
+    }
+  } else if (name === 'routingId') {
+    if (value !== null && typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      throw createError(ErrorCode.EINVAL, `Option 'routingId' must be a string or null`);
+    }
+    const len = value === null ? 0 : typeof value === 'string' ? new TextEncoder().encode(value).length : (value as Uint8Array).length;
+    if (len > 255) throw createError(ErrorCode.EINVAL, `Option 'routingId' must be at most 255 bytes`);
+  } else if (name === 'immediate' || name === 'ipv6') {
+    if (typeof value !== 'boolean') throw createError(ErrorCode.EINVAL, `Option '${name}' must be a boolean`);
+  }
+}

@@ -1,0 +1,42 @@
+import { createError, ErrorCode, type ZmqError } from '../errors.ts';
+import type { Message } from '../engine/link.ts';
+import type { SocketOptions } from './options.ts';
+import type { Pipe } from './pipe.ts';
+import { SocketBase } from './socket_base.ts';
+
+/** PAIR (RFC 31): exactly one peer; a second one is refused. */
+export class Pair extends SocketBase {
+  private pipe: Pipe | undefined;
+
+  constructor(options: Partial<SocketOptions> = {}) {
+    super('PAIR');
+    this.configure(options);
+  }
+
+  protected override xattach(pipe: Pipe): void {
+    this.pipe ??= pipe;
+  }
+
+  protected override xpeer(pipe: Pipe): ZmqError | undefined {
+    if (this.pipe && this.pipe !== pipe) {
+      return createError(ErrorCode.EBUSY, 'PAIR socket already has a peer');
+    }
+    this.pipe = pipe;
+    return undefined;
+  }
+
+  protected override xdetach(pipe: Pipe): void {
+    if (this.pipe === pipe) this.pipe = undefined;
+  }
+
+  protected xsend(msg: Message): boolean {
+    const pipe = this.pipe;
+    if (!pipe || !pipe.writable) return false;
+    pipe.write(msg);
+    return true;
+  }
+
+  protected xrecv(): Message | undefined {
+    return this.fairRecv();
+  }
+}

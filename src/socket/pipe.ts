@@ -1,0 +1,92 @@
+import type { Link, Message, PeerInfo, PipeEnd } from '../engine/link.ts';
+import { EMPTY } from '../util/bytes.ts';
+import { Fifo } from '../util/fifo.ts';
+import type { SubscriptionSet } from './subscriptions.ts';
+
+/** What a pipe tells its socket. */
+export interface PipeOwner {
+  onPipeReadable(pipe: Pipe): void;
+  onPipeWritable(pipe: Pipe): void;
+  onPipeSubscription(pipe: Pipe, topic: Uint8Array, subscribe: boolean): void;
+}
+
+/**
+ * The socket's pair of bounded queues for one peer. A connecting socket keeps its pipe across
+ * reconnects (messages queue while the peer is away, as in libzmq); a binding socket has a pipe
+ * only while a peer is connected.
+ */
+export class Pipe implements PipeEnd {
+  readonly owner: PipeOwner;
+  readonly outgoing = new Fifo<Message>();
+  readonly incoming = new Fifo<Message>();
+  sendHwm: number;
+  recvHwm: number;
+  /** The endpoint this pipe belongs to (connect or bind address). */
+  readonly endpoint: string;
+  link: Link | undefined;
+  peer: PeerInfo | undefined;
+  /** ROUTER's name for this peer. */
+  routingId: Uint8Array = EMPTY;
+  /** Routing id given to connect() (ZMQ_CONNECT_ROUTING_ID); wins over the peer's Identity. */
+  fixedRoutingId: Uint8Array | undefined;
+  /** Subscriptions the peer asked for (PUB/XPUB side). */
+  subscriptions: SubscriptionSet | undefined;
+  /** Set once the pipe is removed from its socket; stale references skip it. */
+  detached = false;
+  /** In the socket's fair-queue ready list. */
+  queued = false;
+  private inputBlocked = false;
+
+  constructor(owner: PipeOwner, endpoint: string, sendHwm: number, recvHwm: number) {
+    this.owner = owner;
+    this.endpoint = endpoint;
+    this.sendHwm = sendHwm <= 0 ? Infinity : sendHwm;
+    this.recvHwm = recvHwm <= 0 ? Infinity : recvHwm;
+  }
+
+  /** Below the send high-water mark. */
+  get writable(): boolean {
+    return this.outgoing.length < this.sendHwm;
+  }
+
+  /** Handshake done and an engine attached. */
+  get active(): boolean {
+    return this.link !== undefined;
+  }
+
+  write(msg: Message): void {
+    this.outgoing.push(msg);
+    this.link?.outgoingReady();
+  }
+
+  read(): Message | undefined {
+    const msg = this.incoming.shift();
+    if (this.inputBlocked && this.incoming.length < this.recvHwm) {
+      this.inputBlocked = false;
+      this.link?.incomingSpace();
+    }
+    return msg;
+  }
+
+  // PipeEnd (engine side)
+
+  pushIncoming(msg: Message): boolean {
+    this.incoming.push(msg);
+    this.owner.onPipeReadable(this);
+    if (this.incoming.length >= this.recvHwm) {
+      this.inputBlocked = true;
+      return false;
+    }
+    return true;
+  }
+
+  pullOutgoing(): Message | undefined {
+    const msg = this.outgoing.shift();
+    if (msg !== undefined && this.outgoing.length === this.sendHwm - 1) this.owner.onPipeWritable(this);
+    return msg;
+  }
+
+  onSubscription(topic: Uint8Array, subscribe: boolean): void {
+    this.owner.onPipeSubscription(this, topic, subscribe);
+  }
+}

@@ -1,0 +1,73 @@
+import { createError, ErrorCode } from '../errors.ts';
+import type { Message } from '../engine/link.ts';
+import type { SocketOptions } from './options.ts';
+import type { Pipe } from './pipe.ts';
+import { SocketBase } from './socket_base.ts';
+import { SubscriptionSet } from './subscriptions.ts';
+
+export interface PublisherOptions extends SocketOptions {
+  /** Block (wait) instead of dropping when a matching subscriber is at its HWM (ZMQ_XPUB_NODROP). */
+  noDrop: boolean;
+}
+
+/**
+ * PUB (RFC 29): sends each message to every peer subscribed to a prefix of its first frame.
+ * A peer at its HWM misses the message (counted in droppedMessages); PUB never blocks.
+ */
+export class Publisher extends SocketBase {
+  noDrop = false;
+
+  constructor(options: Partial<PublisherOptions> = {}, type: 'PUB' | 'XPUB' = 'PUB') {
+    super(type);
+    if (type === 'PUB') this.configure(options, { noDrop: 'boolean' });
+  }
+
+  protected override xpeer(pipe: Pipe): undefined {
+    // a (re)connected subscriber re-sends its subscriptions: start from none
+    pipe.subscriptions = new SubscriptionSet();
+    return undefined;
+  }
+
+  protected override xpeerGone(pipe: Pipe): void {
+    pipe.subscriptions?.clear();
+  }
+
+  /** SUBSCRIBE/CANCEL commands (ZMTP 3.1 peers). Returns whether the set changed. */
+  protected override xsubscription(pipe: Pipe, topic: Uint8Array, subscribe: boolean): boolean {
+    const subs = (pipe.subscriptions ??= new SubscriptionSet());
+    return subscribe ? subs.add(topic) : subs.remove(topic);
+  }
+
+  /** PUB reads its peers only for subscriptions in the 3.0 message form; anything else is dropped. */
+  override onPipeReadable(pipe: Pipe): void {
+    let msg: Message | undefined;
+    while ((msg = pipe.read()) !== undefined) this.upstream(pipe, msg);
+  }
+
+  /** A message from a subscriber: 0x01/0x00 + topic is a subscription (RFC 29, ZMTP 3.0 form). */
+  protected upstream(pipe: Pipe, msg: Message): void {
+    const first = msg[0]!;
+    if (msg.length === 1 && first.length > 0 && (first[0] === 1 || first[0] === 0)) {
+      this.xsubscription(pipe, first.subarray(1), first[0] === 1);
+    }
+  }
+
+  protected xsend(msg: Message): boolean {
+    const first = msg[0];
+    if (this.noDrop) {
+      for (const pipe of this.pipes) {
+        if (pipe.active && pipe.subscriptions?.matches(first) && !pipe.writable) return false;
+      }
+    }
+    for (const pipe of this.pipes) {
+      if (!pipe.active || !pipe.subscriptions?.matches(first)) continue;
+      if (pipe.writable) pipe.write(msg);
+      else this.droppedMessages++;
+    }
+    return true;
+  }
+
+  protected xrecv(): Message | undefined {
+    throw createError(ErrorCode.ENOTSUP, 'Socket type PUB cannot receive');
+  }
+}

@@ -1,0 +1,52 @@
+import { createError, ErrorCode } from '../errors.ts';
+import type { Message } from '../engine/link.ts';
+import type { SocketOptions } from './options.ts';
+import type { Pipe } from './pipe.ts';
+import { SocketBase } from './socket_base.ts';
+
+/**
+ * REP (RFC 28): strips the envelope (every frame up to and including the first empty one),
+ * and sends the reply back with it to the peer that asked. Never blocks on send.
+ */
+export class Reply extends SocketBase {
+  private envelope: Uint8Array[] | undefined;
+  private replyPipe: Pipe | undefined;
+
+  constructor(options: Partial<SocketOptions> = {}) {
+    super('REP');
+    this.configure(options);
+  }
+
+  protected xsend(msg: Message): boolean {
+    const envelope = this.envelope;
+    const pipe = this.replyPipe;
+    if (!envelope || !pipe) {
+      throw createError(ErrorCode.EFSM, 'Operation cannot be accomplished in current state: receive a request first');
+    }
+    this.envelope = undefined;
+    this.replyPipe = undefined;
+    if (pipe.detached || !pipe.active || !pipe.writable) {
+      this.droppedMessages++; // the requester is gone or stuck: the reply is dropped, as in libzmq
+      return true;
+    }
+    pipe.write(envelope.concat(msg));
+    return true;
+  }
+
+  protected xrecv(): Message | undefined {
+    if (this.envelope) {
+      throw createError(ErrorCode.EFSM, 'Operation cannot be accomplished in current state: send the reply first');
+    }
+    for (;;) {
+      const msg = this.fairRecv();
+      if (!msg) return undefined;
+      let i = 0;
+      while (i < msg.length && msg[i]!.length !== 0) i++;
+      // no delimiter, or nothing after it: not a request (libzmq discards these too)
+      if (i >= msg.length - 1) continue;
+      this.envelope = msg.slice(0, i + 1);
+      this.replyPipe = this.lastPipe;
+      return msg.slice(i + 1);
+    }
+  }
+}

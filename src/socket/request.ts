@@ -1,0 +1,82 @@
+import { createError, ErrorCode } from '../errors.ts';
+import type { Message } from '../engine/link.ts';
+import { EMPTY } from '../util/bytes.ts';
+import type { SocketOptions } from './options.ts';
+import { LoadBalancer } from './lb.ts';
+import type { Pipe } from './pipe.ts';
+import { SocketBase } from './socket_base.ts';
+
+export interface RequestOptions extends SocketOptions {
+  /** Prefix requests with a request id and accept only the matching reply (ZMQ_REQ_CORRELATE). */
+  correlate: boolean;
+  /** Allow a new request before the reply arrived (ZMQ_REQ_RELAXED); the old reply is then ignored. */
+  relaxed: boolean;
+}
+
+const REQUEST_OPTIONS = { correlate: 'boolean', relaxed: 'boolean' } as const;
+
+function efsm(what: string): Error {
+  return createError(ErrorCode.EFSM, `Operation cannot be accomplished in current state: ${what}`);
+}
+
+/** REQ (RFC 28): strict send/receive alternation, empty delimiter, reply only from the peer asked. */
+export class Request extends SocketBase {
+  correlate = false;
+  relaxed = false;
+  private readonly lb = new LoadBalancer();
+  private awaitingReply = false;
+  private replyPipe: Pipe | undefined;
+  private requestId = (Math.random() * 0xffffffff) >>> 0;
+
+  constructor(options: Partial<RequestOptions> = {}) {
+    super('REQ');
+    this.configure(options, REQUEST_OPTIONS);
+  }
+
+  protected override xattach(pipe: Pipe): void {
+    this.lb.add(pipe);
+  }
+
+  protected override xdetach(pipe: Pipe): void {
+    this.lb.remove(pipe);
+  }
+
+  protected xsend(msg: Message): boolean {
+    if (this.awaitingReply && !this.relaxed) throw efsm('a reply is still expected');
+    let envelope: Uint8Array[];
+    if (this.correlate) {
+      this.requestId = (this.requestId + 1) >>> 0;
+      const id = new Uint8Array(4);
+      new DataView(id.buffer).setUint32(0, this.requestId);
+      envelope = [id, EMPTY];
+    } else {
+      envelope = [EMPTY];
+    }
+    const pipe = this.lb.send(envelope.concat(msg));
+    if (!pipe) return false;
+    this.replyPipe = pipe;
+    this.awaitingReply = true;
+    return true;
+  }
+
+  protected xrecv(): Message | undefined {
+    if (!this.awaitingReply) throw efsm('send a request first');
+    for (;;) {
+      const msg = this.fairRecv();
+      if (!msg) return undefined;
+      if (this.lastPipe !== this.replyPipe) continue; // not from the peer we asked: discard (RFC 28)
+      let body: number;
+      if (this.correlate) {
+        if (msg.length < 3 || msg[0]!.length !== 4 || msg[1]!.length !== 0) continue;
+        if (new DataView(msg[0]!.buffer, msg[0]!.byteOffset, 4).getUint32(0) !== this.requestId) continue;
+        body = 2;
+      } else {
+        if (msg.length < 2 || msg[0]!.length !== 0) continue; // no delimiter: malformed reply
+        body = 1;
+      }
+      this.awaitingReply = false;
+      this.replyPipe = undefined;
+      return msg.slice(body);
+    }
+  }
+}

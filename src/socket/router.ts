@@ -1,0 +1,100 @@
+import { createError, ErrorCode, type ZmqError } from '../errors.ts';
+import type { Message } from '../engine/link.ts';
+import { asciiString, EMPTY } from '../util/bytes.ts';
+import type { SocketOptions } from './options.ts';
+import type { Pipe } from './pipe.ts';
+import { SocketBase } from './socket_base.ts';
+
+export interface RouterOptions extends SocketOptions {
+  /** Fail with EHOSTUNREACH for unknown peers (and wait, not drop, when a peer is full). */
+  mandatory: boolean;
+  /** A new peer with an identity in use takes it over instead of being refused. */
+  handover: boolean;
+}
+
+const ROUTER_OPTIONS = { mandatory: 'boolean', handover: 'boolean' } as const;
+
+/**
+ * ROUTER: prefixes each incoming message with the sender's routing id, and routes outgoing
+ * messages by their first frame. Generated ids are 5 bytes, 0x00 + uint32, as libzmq makes them.
+ */
+export class Router extends SocketBase {
+  mandatory = false;
+  handover = false;
+  private readonly byId = new Map<string, Pipe>();
+  private nextId = (Math.random() * 0xffffffff) >>> 0;
+
+  constructor(options: Partial<RouterOptions> = {}) {
+    super('ROUTER');
+    this.configure(options, ROUTER_OPTIONS);
+  }
+
+  protected override xpeer(pipe: Pipe): ZmqError | undefined {
+    let id = pipe.fixedRoutingId ?? pipe.peer?.identity ?? EMPTY;
+    if (id.length === 0) id = this.generateId();
+    const key = asciiString(id);
+    const holder = this.byId.get(key);
+    if (holder && holder !== pipe) {
+      if (!this.handover) {
+        return createError(ErrorCode.DUPLICATE_IDENTITY, `a peer with routing id ${JSON.stringify(key)} is already connected`);
+      }
+      this.byId.delete(key);
+      holder.link?.close(0);
+    }
+    pipe.routingId = id;
+    this.byId.set(key, pipe);
+    return undefined;
+  }
+
+  protected override xpeerGone(pipe: Pipe): void {
+    this.forget(pipe);
+  }
+
+  protected override xdetach(pipe: Pipe): void {
+    this.forget(pipe);
+  }
+
+  private forget(pipe: Pipe): void {
+    const key = asciiString(pipe.routingId);
+    if (this.byId.get(key) === pipe) this.byId.delete(key);
+  }
+
+  private generateId(): Uint8Array {
+    let id: Uint8Array;
+    do {
+      this.nextId = (this.nextId + 1) >>> 0;
+      id = new Uint8Array(5);
+      id[1] = this.nextId >>> 24;
+      id[2] = (this.nextId >>> 16) & 0xff;
+      id[3] = (this.nextId >>> 8) & 0xff;
+      id[4] = this.nextId & 0xff;
+    } while (this.byId.has(asciiString(id)));
+    return id;
+  }
+
+  protected xsend(msg: Message): boolean {
+    if (msg.length < 2) {
+      throw createError(ErrorCode.EINVAL, 'ROUTER messages need a routing id frame and a body');
+    }
+    const pipe = this.byId.get(asciiString(msg[0]!));
+    if (!pipe || !pipe.active) {
+      if (this.mandatory) throw createError(ErrorCode.EHOSTUNREACH, 'Host unreachable');
+      this.droppedMessages++;
+      return true;
+    }
+    if (!pipe.writable) {
+      if (this.mandatory) return false;
+      this.droppedMessages++;
+      return true;
+    }
+    pipe.write(msg.slice(1));
+    return true;
+  }
+
+  protected xrecv(): Message | undefined {
+    const msg = this.fairRecv();
+    if (!msg) return undefined;
+    msg.unshift(this.lastPipe!.routingId);
+    return msg;
+  }
+}

@@ -1,0 +1,762 @@
+import { createError, ErrorCode, type ZmqError } from '../errors.ts';
+import type { Message, PeerInfo, PipeEnd } from '../engine/link.ts';
+import { Session, type SessionHost, type SessionOptions } from '../engine/session.ts';
+import type { Mechanism } from '../mechanism/mechanism.ts';
+import { NullMechanism } from '../mechanism/null.ts';
+import { parseEndpoint } from '../transport/endpoint.ts';
+import { netTransport } from '../transport/tcp.ts';
+import type { Connection, Listener, ParsedEndpoint, StreamTransport } from '../transport/transport.ts';
+import { EMPTY, fromString, toFrame, type MessageLike } from '../util/bytes.ts';
+import { Fifo } from '../util/fifo.ts';
+import { clearTimer, unrefTimer, type TimerHandle } from '../util/timers.ts';
+import { Metadata } from '../zmtp/metadata.ts';
+import { isCompatible, sendsIdentity, type SocketType } from '../zmtp/socket_types.ts';
+import { InprocLink } from './inproc.ts';
+import { Observer, type Event } from './observer.ts';
+import { checkOption, DEFAULT_OPTIONS, HARD_MAX_FRAME_SIZE } from './options.ts';
+import { Pipe, type PipeOwner } from './pipe.ts';
+
+export type { Message };
+export type { MessageLike };
+
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (err: Error) => void;
+  timer: TimerHandle | undefined;
+  done: boolean;
+}
+interface SendWaiter extends Waiter<void> {
+  msg: Message;
+}
+
+interface Binding {
+  address: string; // as given to bind()
+  endpoint: string; // resolved, as lastEndpoint reports it
+  listener: Listener | undefined; // undefined for inproc
+  sessions: Set<Session>;
+}
+
+interface SessionContext {
+  address: string;
+  binding: Binding | undefined;
+  connecter: Connecter | undefined;
+  pipe: Pipe | undefined;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** Protocol errors after which reconnecting with the same settings cannot help (libzmq stops too). */
+const FATAL_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.PEER_ERROR,
+  ErrorCode.AUTH_FAILED,
+  ErrorCode.MECHANISM_MISMATCH,
+  ErrorCode.INCOMPATIBLE_SOCKET_TYPE,
+  ErrorCode.BAD_GREETING,
+  ErrorCode.UNSUPPORTED_VERSION,
+]);
+
+// inproc endpoints are per process, like libzmq's per context
+const inprocBound = new Map<string, SocketBase>();
+const inprocPending = new Map<string, Set<Connecter>>();
+
+export function eagain(): ZmqError {
+  return createError(ErrorCode.EAGAIN, 'Operation was not possible or timed out');
+}
+
+function closedError(): ZmqError {
+  return createError(ErrorCode.EBADF, 'Socket is closed');
+}
+
+function toMessage(message: MessageLike | MessageLike[]): Message {
+  if (Array.isArray(message)) {
+    if (message.length === 0) throw createError(ErrorCode.EINVAL, 'Cannot send an empty message');
+    const out = new Array<Uint8Array>(message.length);
+    for (let i = 0; i < message.length; i++) out[i] = toFrame(message[i]!);
+    return out;
+  }
+  return [toFrame(message)];
+}
+
+/**
+ * Everything socket types share: endpoints, connections, reconnects, pipes, waiting senders and
+ * receivers, monitor events. A socket type supplies only its routing rules through the x* hooks.
+ */
+export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message> {
+  readonly type: SocketType;
+  readonly events = new Observer();
+  lastEndpoint: string | null = null;
+
+  routingId: string | null = DEFAULT_OPTIONS.routingId;
+  linger = DEFAULT_OPTIONS.linger;
+  sendHighWaterMark = DEFAULT_OPTIONS.sendHighWaterMark;
+  receiveHighWaterMark = DEFAULT_OPTIONS.receiveHighWaterMark;
+  sendTimeout = DEFAULT_OPTIONS.sendTimeout;
+  receiveTimeout = DEFAULT_OPTIONS.receiveTimeout;
+  reconnectInterval = DEFAULT_OPTIONS.reconnectInterval;
+  reconnectMaxInterval = DEFAULT_OPTIONS.reconnectMaxInterval;
+  connectTimeout = DEFAULT_OPTIONS.connectTimeout;
+  handshakeInterval = DEFAULT_OPTIONS.handshakeInterval;
+  maxMessageSize = DEFAULT_OPTIONS.maxMessageSize;
+  heartbeatInterval = DEFAULT_OPTIONS.heartbeatInterval;
+  heartbeatTimeToLive = DEFAULT_OPTIONS.heartbeatTimeToLive;
+  heartbeatTimeout = DEFAULT_OPTIONS.heartbeatTimeout;
+  immediate = DEFAULT_OPTIONS.immediate;
+  ipv6 = DEFAULT_OPTIONS.ipv6;
+  maxMessageFrames = DEFAULT_OPTIONS.maxMessageFrames;
+
+  /** Messages dropped where ZeroMQ semantics drop (PUB/XPUB at HWM, ROUTER to an unknown peer, REP to a gone peer). */
+  droppedMessages = 0;
+
+  /** Every pipe the socket routes over (connect-side pipes exist before their peer does). */
+  protected readonly pipes = new Set<Pipe>();
+  /** Pipe the last fair-queued message came from (ROUTER and REP need it). */
+  protected lastPipe: Pipe | undefined;
+  private readonly readyPipes = new Fifo<Pipe>();
+  private readonly pendingDetach = new Set<Pipe>();
+  private readonly bindings = new Map<string, Binding>();
+  private readonly connecters = new Map<string, Connecter[]>();
+  private readonly sessions = new Map<Session, SessionContext>();
+  private readonly sendWaiters = new Fifo<SendWaiter>();
+  private readonly recvWaiters = new Fifo<Waiter<Message>>();
+  private isClosed = false;
+  /** @internal the byte-stream transport; tests may swap it. */
+  transport: StreamTransport = netTransport;
+
+  constructor(type: SocketType) {
+    this.type = type;
+  }
+
+  /**
+   * Applies constructor options. Called by each socket type after its own fields exist
+   * (subclass field initialisers run after this base constructor).
+   */
+  protected configure(options: object, typeOptions: Readonly<Record<string, 'boolean' | 'string' | 'number'>> = {}): void {
+    for (const [key, value] of Object.entries(options)) {
+      if (value === undefined) continue;
+      const kind = typeOptions[key];
+      if (kind) {
+        if (typeof value !== kind && !(kind === 'string' && value === null)) {
+          throw createError(ErrorCode.EINVAL, `Option '${key}' must be a ${kind}`);
+        }
+      } else if (key in DEFAULT_OPTIONS) {
+        checkOption(key, value);
+      } else {
+        throw createError(ErrorCode.EINVAL, `Unknown option '${key}' for ${this.type}`);
+      }
+      (this as Record<string, unknown>)[key] = value;
+    }
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** A receive() would complete at once. */
+  get readable(): boolean {
+    return !this.isClosed && this.readyPipes.length > 0;
+  }
+
+  /** A send() would complete at once (for types that block when no peer can take it). */
+  get writable(): boolean {
+    if (this.isClosed) return false;
+    for (const p of this.pipes) if (p.writable && (p.active || !this.immediate)) return true;
+    return false;
+  }
+
+  // ---- routing hooks, one set per socket type ----------------------------------------------
+
+  /** Queue `msg` for sending. false: no peer can take it now (the caller waits). Throws for errors. */
+  protected abstract xsend(msg: Message): boolean;
+  /** Next message for the application, or undefined. Throws for state errors. */
+  protected abstract xrecv(): Message | undefined;
+  /** A pipe joins the socket (connect-side pipes join before their peer is known). */
+  protected xattach(_pipe: Pipe): void {}
+  /** A peer completed its handshake on `pipe`. Return an error to refuse it. */
+  protected xpeer(_pipe: Pipe): ZmqError | undefined {
+    return undefined;
+  }
+  /** The peer on `pipe` went away; the pipe itself may stay (connect side). */
+  protected xpeerGone(_pipe: Pipe): void {}
+  /** A pipe leaves the socket for good. */
+  protected xdetach(_pipe: Pipe): void {}
+  /** SUBSCRIBE/CANCEL command from a peer. */
+  protected xsubscription(_pipe: Pipe, _topic: Uint8Array, _subscribe: boolean): void {}
+
+  // ---- public API ---------------------------------------------------------------------------
+
+  send(message: MessageLike | MessageLike[]): Promise<void> {
+    if (this.isClosed) return Promise.reject(closedError());
+    let msg: Message;
+    try {
+      msg = toMessage(message);
+      if (this.sendWaiters.length === 0 && this.xsend(msg)) return RESOLVED;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.sendTimeout === 0) return Promise.reject(eagain());
+    const limit = this.sendHighWaterMark > 0 ? this.sendHighWaterMark : Infinity;
+    if (this.sendWaiters.length >= limit) return Promise.reject(eagain());
+    return new Promise<void>((resolve, reject) => {
+      const w: SendWaiter = { msg, resolve, reject, timer: undefined, done: false };
+      if (this.sendTimeout > 0) w.timer = setTimeout(() => settleTimeout(w), this.sendTimeout);
+      this.sendWaiters.push(w);
+    });
+  }
+
+  receive(): Promise<Message> {
+    if (this.isClosed) return Promise.reject(closedError());
+    if (this.recvWaiters.length === 0) {
+      let msg: Message | undefined;
+      try {
+        msg = this.xrecv();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (msg) return Promise.resolve(msg);
+    }
+    if (this.receiveTimeout === 0) return Promise.reject(eagain());
+    const limit = this.receiveHighWaterMark > 0 ? this.receiveHighWaterMark : Infinity;
+    if (this.recvWaiters.length >= limit) return Promise.reject(eagain());
+    return new Promise<Message>((resolve, reject) => {
+      const w: Waiter<Message> = { resolve, reject, timer: undefined, done: false };
+      if (this.receiveTimeout > 0) w.timer = setTimeout(() => settleTimeout(w), this.receiveTimeout);
+      this.recvWaiters.push(w);
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
+    while (!this.isClosed) {
+      try {
+        yield await this.receive();
+      } catch (err) {
+        if (this.isClosed) return;
+        throw err;
+      }
+    }
+  }
+
+  async bind(address: string): Promise<void> {
+    if (this.isClosed) throw closedError();
+    const ep = parseEndpoint(address, true);
+    if (ep.protocol === 'inproc') {
+      this.bindInproc(ep);
+      return;
+    }
+    let listener: Listener;
+    try {
+      listener = await this.transport.listen(ep, { ipv6: this.ipv6 }, (c) => this.accept(c, binding));
+    } catch (err) {
+      this.events.emit({ type: 'bind:error', address, error: err as ZmqError });
+      throw err;
+    }
+    const binding: Binding = { address, endpoint: listener.endpoint, listener, sessions: new Set() };
+    if (this.isClosed) {
+      await listener.close();
+      throw closedError();
+    }
+    this.bindings.set(listener.endpoint, binding);
+    this.lastEndpoint = listener.endpoint;
+    this.events.emit({ type: 'bind', address: listener.endpoint });
+  }
+
+  async unbind(address: string): Promise<void> {
+    if (this.isClosed) throw closedError();
+    const binding = this.findBinding(address);
+    if (!binding) throw createError(ErrorCode.ENOENT, `Not bound to '${address}'`, { address });
+    this.bindings.delete(binding.endpoint);
+    await this.closeBinding(binding, this.linger);
+  }
+
+  connect(address: string, options: { routingId?: string } = {}): void {
+    if (this.isClosed) throw closedError();
+    const ep = parseEndpoint(address, false);
+    const connecter = new Connecter(this, ep, options.routingId);
+    let list = this.connecters.get(address);
+    if (!list) this.connecters.set(address, (list = []));
+    list.push(connecter);
+    if (!this.immediate) {
+      connecter.pipe = this.newPipe(address);
+      if (options.routingId !== undefined) connecter.pipe.fixedRoutingId = fromString(options.routingId);
+      this.xattach(connecter.pipe);
+    }
+    connecter.start();
+  }
+
+  disconnect(address: string): void {
+    if (this.isClosed) throw closedError();
+    const list = this.connecters.get(address);
+    if (!list) throw createError(ErrorCode.ENOENT, `Not connected to '${address}'`, { address });
+    this.connecters.delete(address);
+    for (const c of list) c.stop(this.linger);
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    const err = eagain();
+    for (const w of this.recvWaiters.drain()) settle(w, err);
+    for (const w of this.sendWaiters.drain()) settle(w, err);
+    for (const list of this.connecters.values()) for (const c of list) c.stop(this.linger);
+    this.connecters.clear();
+    for (const binding of this.bindings.values()) void this.closeBinding(binding, this.linger);
+    this.bindings.clear();
+    for (const pipe of this.pipes) pipe.link?.close(this.linger);
+    this.events.emit({ type: 'end' });
+  }
+
+  // ---- internals shared with socket types -----------------------------------------------------
+
+  /** Fair-queued read over every pipe with pending input (one message per pipe per turn). */
+  protected fairRecv(): Message | undefined {
+    for (;;) {
+      const pipe = this.readyPipes.shift();
+      if (!pipe) return undefined;
+      pipe.queued = false;
+      if (pipe.detached) continue;
+      const msg = pipe.read();
+      if (!msg) continue;
+      if (pipe.incoming.length > 0) {
+        pipe.queued = true;
+        this.readyPipes.push(pipe);
+      } else if (this.pendingDetach.has(pipe)) {
+        this.finishDetach(pipe);
+      }
+      this.lastPipe = pipe;
+      return msg;
+    }
+  }
+
+  /** Something changed that may let waiting senders proceed. */
+  protected wakeSenders(): void {
+    let w: SendWaiter | undefined;
+    while ((w = this.sendWaiters.peek()) !== undefined) {
+      if (w.done) {
+        this.sendWaiters.shift();
+        continue;
+      }
+      try {
+        if (!this.xsend(w.msg)) return;
+      } catch (err) {
+        this.sendWaiters.shift();
+        settle(w, err as Error);
+        continue;
+      }
+      this.sendWaiters.shift();
+      settle(w, undefined);
+    }
+  }
+
+  /** Something arrived that waiting receivers may take. */
+  protected wakeReceivers(): void {
+    let w: Waiter<Message> | undefined;
+    while ((w = this.recvWaiters.peek()) !== undefined) {
+      if (w.done) {
+        this.recvWaiters.shift();
+        continue;
+      }
+      let msg: Message | undefined;
+      try {
+        msg = this.xrecv();
+      } catch (err) {
+        this.recvWaiters.shift();
+        settle(w, err as Error);
+        continue;
+      }
+      if (!msg) return;
+      this.recvWaiters.shift();
+      w.done = true;
+      w.timer = clearTimer(w.timer);
+      w.resolve(msg);
+    }
+  }
+
+  /** For socket types with their own queues (XPUB subscriptions): deliver to waiting receivers. */
+  protected get hasReceivers(): boolean {
+    return this.recvWaiters.length > 0;
+  }
+
+  protected newPipe(endpoint: string): Pipe {
+    const pipe = new Pipe(this, endpoint, this.sendHighWaterMark, this.receiveHighWaterMark);
+    this.pipes.add(pipe);
+    return pipe;
+  }
+
+  /** Drops a pipe; delayed while it still holds unread input, as libzmq delivers what arrived. */
+  protected detachPipe(pipe: Pipe): void {
+    if (pipe.detached) return;
+    if (pipe.incoming.length > 0) {
+      this.pendingDetach.add(pipe);
+      return;
+    }
+    this.finishDetach(pipe);
+  }
+
+  private finishDetach(pipe: Pipe): void {
+    this.pendingDetach.delete(pipe);
+    pipe.detached = true;
+    this.pipes.delete(pipe);
+    this.xdetach(pipe);
+    // a departed peer may have been what senders were waiting behind (PAIR, REQ)
+    if (this.sendWaiters.length > 0) this.wakeSenders();
+  }
+
+  /** @internal */
+  emit(event: Event): void {
+    this.events.emit(event);
+  }
+
+  // ---- PipeOwner ------------------------------------------------------------------------------
+
+  onPipeReadable(pipe: Pipe): void {
+    if (!pipe.queued) {
+      pipe.queued = true;
+      this.readyPipes.push(pipe);
+    }
+    if (this.recvWaiters.length > 0) this.wakeReceivers();
+  }
+
+  onPipeWritable(_pipe: Pipe): void {
+    if (this.sendWaiters.length > 0) this.wakeSenders();
+  }
+
+  onPipeSubscription(pipe: Pipe, topic: Uint8Array, subscribe: boolean): void {
+    this.xsubscription(pipe, topic, subscribe);
+  }
+
+  // ---- SessionHost ----------------------------------------------------------------------------
+
+  sessionReady(session: Session, peer: PeerInfo): PipeEnd | ZmqError {
+    const ctx = this.sessions.get(session);
+    if (!ctx || this.isClosed) return closedError();
+    let pipe = ctx.connecter?.pipe;
+    const fresh = pipe === undefined;
+    if (!pipe) {
+      pipe = this.newPipe(ctx.address);
+      if (ctx.connecter?.routingId !== undefined) pipe.fixedRoutingId = fromString(ctx.connecter.routingId);
+    }
+    pipe.peer = peer;
+    pipe.link = session;
+    const refused = this.xpeer(pipe);
+    if (refused) {
+      pipe.link = undefined;
+      if (fresh) this.finishDetach(pipe);
+      return refused;
+    }
+    ctx.pipe = pipe;
+    if (fresh) {
+      if (ctx.connecter) ctx.connecter.pipe = pipe;
+      this.xattach(pipe);
+    }
+    this.events.emit({ type: 'handshake', address: ctx.address });
+    if (this.sendWaiters.length > 0) queueMicrotask(() => this.wakeSenders());
+    return pipe;
+  }
+
+  sessionClosed(session: Session, error: ZmqError | undefined, handshaken: boolean): void {
+    const ctx = this.sessions.get(session);
+    if (!ctx) return;
+    this.sessions.delete(session);
+    ctx.binding?.sessions.delete(session);
+    const address = ctx.address;
+    if (error) error.address ??= address;
+    if (!handshaken && error) {
+      const type =
+        error.code === ErrorCode.AUTH_FAILED || error.code === ErrorCode.PEER_ERROR
+          ? 'handshake:error:auth'
+          : error.code === ErrorCode.HANDSHAKE_TIMEOUT
+            ? 'handshake:error:other'
+            : 'handshake:error:protocol';
+      this.events.emit({ type, address, error });
+    }
+    const pipe = ctx.pipe;
+    if (handshaken && pipe) {
+      if (pipe.link === session) pipe.link = undefined;
+      this.events.emit({ type: 'disconnect', address });
+      this.xpeerGone(pipe);
+      if (!ctx.connecter || ctx.connecter.stopped || this.immediate || this.isClosed) {
+        if (ctx.connecter) ctx.connecter.pipe = undefined;
+        this.detachPipe(pipe);
+      }
+    }
+    ctx.connecter?.sessionEnded(session, error, handshaken);
+  }
+
+  // ---- connections ----------------------------------------------------------------------------
+
+  /** @internal */
+  startSession(connection: Connection, ctx: SessionContext): Session {
+    const session = new Session(connection, this, this.sessionOptions());
+    this.sessions.set(session, ctx);
+    ctx.binding?.sessions.add(session);
+    return session;
+  }
+
+  private accept(connection: Connection, binding: Binding): void {
+    if (this.isClosed) {
+      connection.destroy();
+      return;
+    }
+    this.events.emit({ type: 'accept', address: binding.endpoint });
+    this.startSession(connection, { address: binding.endpoint, binding, connecter: undefined, pipe: undefined });
+  }
+
+  protected createMechanism(): Mechanism {
+    return new NullMechanism();
+  }
+
+  private localMetadata(): [string, Uint8Array][] {
+    const props: [string, Uint8Array][] = [['Socket-Type', fromString(this.type)]];
+    if (sendsIdentity(this.type)) props.push(['Identity', this.routingId === null ? EMPTY : toFrame(this.routingId)]);
+    return props;
+  }
+
+  private sessionOptions(): SessionOptions {
+    return {
+      socketType: this.type,
+      localMetadata: this.localMetadata(),
+      mechanism: this.createMechanism(),
+      maxFrameSize: this.maxMessageSize >= 0 ? this.maxMessageSize : HARD_MAX_FRAME_SIZE,
+      maxMessageFrames: this.maxMessageFrames,
+      handshakeInterval: this.handshakeInterval,
+      heartbeatInterval: this.heartbeatInterval,
+      heartbeatTimeToLive: this.heartbeatTimeToLive,
+      heartbeatTimeout: this.heartbeatTimeout,
+    };
+  }
+
+  private findBinding(address: string): Binding | undefined {
+    const direct = this.bindings.get(address);
+    if (direct) return direct;
+    for (const b of this.bindings.values()) if (b.address === address) return b;
+    return undefined;
+  }
+
+  private async closeBinding(binding: Binding, linger: number): Promise<void> {
+    for (const s of binding.sessions) s.close(linger);
+    if (binding.listener) {
+      await binding.listener.close();
+    } else {
+      const name = binding.endpoint.slice('inproc://'.length);
+      if (inprocBound.get(name) === this) inprocBound.delete(name);
+      for (const pipe of [...this.pipes]) {
+        if (pipe.endpoint === binding.endpoint) pipe.link?.close(linger);
+      }
+    }
+    this.events.emit({ type: 'close', address: binding.endpoint });
+  }
+
+  // ---- inproc ---------------------------------------------------------------------------------
+
+  private bindInproc(ep: Extract<ParsedEndpoint, { protocol: 'inproc' }>): void {
+    if (inprocBound.has(ep.name)) {
+      throw createError(ErrorCode.EADDRINUSE, `Address already in use (${ep.address})`, { address: ep.address });
+    }
+    inprocBound.set(ep.name, this);
+    this.bindings.set(ep.address, { address: ep.address, endpoint: ep.address, listener: undefined, sessions: new Set() });
+    this.lastEndpoint = ep.address;
+    this.events.emit({ type: 'bind', address: ep.address });
+    const pending = inprocPending.get(ep.name);
+    if (pending) {
+      inprocPending.delete(ep.name);
+      for (const c of pending) c.start();
+    }
+  }
+
+  /** @internal wires a connecter to an inproc binder, or parks it until the name is bound. */
+  connectInproc(connecter: Connecter, name: string): void {
+    const binder = inprocBound.get(name);
+    if (!binder || binder.isClosed) {
+      let set = inprocPending.get(name);
+      if (!set) inprocPending.set(name, (set = new Set()));
+      set.add(connecter);
+      return;
+    }
+    const address = connecter.endpoint.address;
+    if (!isCompatible(this.type, binder.type)) {
+      const error = createError(ErrorCode.INCOMPATIBLE_SOCKET_TYPE, `${this.type} cannot talk to ${binder.type}`, { address });
+      this.events.emit({ type: 'handshake:error:protocol', address, error });
+      binder.events.emit({ type: 'handshake:error:protocol', address, error });
+      return;
+    }
+    const fresh = connecter.pipe === undefined;
+    const local = connecter.pipe ?? this.newPipe(address);
+    if (fresh && connecter.routingId !== undefined) local.fixedRoutingId = fromString(connecter.routingId);
+    const remote = binder.newPipe(address);
+    local.peer = binder.inprocPeerInfo();
+    remote.peer = this.inprocPeerInfo(connecter.routingId);
+    const [localLink, remoteLink] = InprocLink.pair(
+      local,
+      remote,
+      () => this.inprocClosed(local, connecter),
+      () => binder.inprocClosed(remote, undefined),
+    );
+    local.link = localLink;
+    remote.link = remoteLink;
+    const refused = binder.xpeer(remote) ?? this.xpeer(local);
+    if (refused) {
+      localLink.closed = remoteLink.closed = true;
+      local.link = remote.link = undefined;
+      binder.finishDetach(remote);
+      if (fresh) this.finishDetach(local);
+      this.events.emit({ type: 'handshake:error:protocol', address, error: refused });
+      return;
+    }
+    connecter.inprocLink = localLink;
+    binder.xattach(remote);
+    binder.events.emit({ type: 'accept', address });
+    binder.events.emit({ type: 'handshake', address });
+    if (fresh) {
+      connecter.pipe = local;
+      this.xattach(local);
+    }
+    this.events.emit({ type: 'connect', address });
+    this.events.emit({ type: 'handshake', address });
+    localLink.outgoingReady();
+    remoteLink.outgoingReady();
+    if (this.sendWaiters.length > 0) this.wakeSenders();
+    if (binder.sendWaiters.length > 0) binder.wakeSenders();
+  }
+
+  private inprocPeerInfo(routingId?: string): PeerInfo {
+    const id = routingId ?? this.routingId;
+    return {
+      socketType: this.type,
+      identity: id === null ? EMPTY : toFrame(id),
+      metadata: new Metadata([['Socket-Type', fromString(this.type)]]),
+      userId: undefined,
+      remoteAddress: '',
+      minor: 1,
+    };
+  }
+
+  private inprocClosed(pipe: Pipe, connecter: Connecter | undefined): void {
+    pipe.link = undefined;
+    this.events.emit({ type: 'disconnect', address: pipe.endpoint });
+    this.xpeerGone(pipe);
+    if (connecter) {
+      connecter.inprocLink = undefined;
+      if (!connecter.stopped && !this.isClosed) {
+        // the binder went away: wait for the name to be bound again, like a TCP reconnect
+        if (this.immediate) {
+          connecter.pipe = undefined;
+          this.detachPipe(pipe);
+        }
+        this.connectInproc(connecter, (connecter.endpoint as { name: string }).name);
+        return;
+      }
+      connecter.pipe = undefined;
+    }
+    this.detachPipe(pipe);
+  }
+
+  /** @internal */
+  forgetPendingInproc(connecter: Connecter, name: string): void {
+    inprocPending.get(name)?.delete(connecter);
+  }
+
+  /** @internal */
+  dropConnecterPipe(connecter: Connecter): void {
+    const pipe = connecter.pipe;
+    connecter.pipe = undefined;
+    if (pipe) {
+      if (pipe.link) pipe.link.close(this.linger);
+      else {
+        pipe.outgoing.drain();
+        this.detachPipe(pipe);
+      }
+    }
+  }
+}
+
+function settle<T>(w: Waiter<T>, result: Error | undefined, value?: T): void {
+  if (w.done) return;
+  w.done = true;
+  w.timer = clearTimer(w.timer);
+  if (result) w.reject(result);
+  else w.resolve(value as T);
+}
+
+function settleTimeout<T>(w: Waiter<T>): void {
+  w.timer = undefined;
+  settle(w, eagain());
+}
+
+/** One connect() call: dials, reconnects with backoff, owns the connect-side pipe. */
+export class Connecter {
+  readonly socket: SocketBase;
+  readonly endpoint: ParsedEndpoint;
+  readonly routingId: string | undefined;
+  pipe: Pipe | undefined;
+  inprocLink: InprocLink | undefined;
+  stopped = false;
+  private session: Session | undefined;
+  private timer: TimerHandle | undefined;
+  private failures = 0;
+
+  constructor(socket: SocketBase, endpoint: ParsedEndpoint, routingId: string | undefined) {
+    this.socket = socket;
+    this.endpoint = endpoint;
+    this.routingId = routingId;
+  }
+
+  start(): void {
+    if (this.stopped) return;
+    if (this.endpoint.protocol === 'inproc') {
+      this.socket.connectInproc(this, this.endpoint.name);
+      return;
+    }
+    this.dial();
+  }
+
+  private dial(): void {
+    this.timer = undefined;
+    if (this.stopped || this.socket.closed) return;
+    const address = this.endpoint.address;
+    this.socket.emit({ type: 'connect:delay', address });
+    this.socket.transport
+      .connect(this.endpoint, { ipv6: this.socket.ipv6, timeout: this.socket.connectTimeout })
+      .then(
+        (connection) => {
+          if (this.stopped || this.socket.closed) {
+            connection.destroy();
+            return;
+          }
+          this.socket.emit({ type: 'connect', address });
+          this.session = this.socket.startSession(connection, { address, binding: undefined, connecter: this, pipe: undefined });
+        },
+        (err: ZmqError) => this.retry(err),
+      );
+  }
+
+  private retry(error?: ZmqError): void {
+    const base = this.socket.reconnectInterval;
+    if (this.stopped || this.socket.closed || base < 0) return;
+    const max = this.socket.reconnectMaxInterval;
+    // RFC 37 / libzmq: doubling delay up to reconnectMaxInterval; 0 keeps the interval fixed
+    const interval = max > base ? Math.min(max, base * 2 ** Math.min(this.failures, 30)) : base;
+    this.failures++;
+    this.socket.emit({ type: 'connect:retry', address: this.endpoint.address, interval, ...(error ? { error } : {}) });
+    this.timer = unrefTimer(setTimeout(() => this.dial(), interval));
+  }
+
+  sessionEnded(session: Session, error: ZmqError | undefined, handshaken: boolean): void {
+    if (this.session === session) this.session = undefined;
+    if (handshaken) this.failures = 0;
+    if (error && FATAL_CODES.has(error.code)) {
+      // reconnecting with the same settings would fail the same way; libzmq stops as well
+      this.stopped = true;
+      return;
+    }
+    this.retry(error);
+  }
+
+  stop(linger: number): void {
+    if (this.stopped && !this.pipe) return;
+    this.stopped = true;
+    this.timer = clearTimer(this.timer);
+    if (this.endpoint.protocol === 'inproc') this.socket.forgetPendingInproc(this, this.endpoint.name);
+    this.inprocLink?.close();
+    this.session?.close(linger);
+    this.socket.dropConnecterPipe(this);
+  }
+}

@@ -1,0 +1,211 @@
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import * as dns from 'node:dns';
+import { createError, ErrorCode, type ZmqError } from '../errors.ts';
+import { formatTcpEndpoint } from './endpoint.ts';
+import type {
+  ConnectOptions, Connection, ConnectionHandler, ListenOptions, Listener, ParsedEndpoint, StreamTransport,
+} from './transport.ts';
+
+const NOOP_HANDLER: ConnectionHandler = { onData() {}, onDrain() {}, onClose() {} };
+
+/** node:net socket (TCP or Unix domain) behind the Connection seam. Works on Node, Bun and Deno. */
+class NetConnection implements Connection {
+  readonly remoteAddress: string;
+  readonly localEndpoint: string;
+  private readonly socket: net.Socket;
+  private handler: ConnectionHandler = NOOP_HANDLER;
+  private error: Error | undefined;
+  private closed = false;
+
+  constructor(socket: net.Socket, localEndpoint: string, remoteAddress: string) {
+    this.socket = socket;
+    this.localEndpoint = localEndpoint;
+    this.remoteAddress = remoteAddress;
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk: Uint8Array) => this.handler.onData(chunk));
+    socket.on('drain', () => this.handler.onDrain());
+    socket.on('error', (err) => {
+      this.error ??= err;
+    });
+    socket.on('close', () => {
+      if (this.closed) return;
+      this.closed = true;
+      this.handler.onClose(this.error);
+    });
+  }
+
+  setHandler(handler: ConnectionHandler): void {
+    this.handler = handler;
+  }
+
+  write(chunks: Uint8Array[]): boolean {
+    const s = this.socket;
+    if (s.destroyed) return false;
+    if (chunks.length === 1) return s.write(chunks[0]!);
+    s.cork();
+    for (const c of chunks) s.write(c);
+    s.uncork();
+    return !s.writableNeedDrain;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function translateNetError(err: NodeJS.ErrnoException, address: string): ZmqError {
+  const map: Record<string, ErrorCode> = {
+    EADDRINUSE: ErrorCode.EADDRINUSE,
+    EADDRNOTAVAIL: ErrorCode.EADDRNOTAVAIL,
+    EACCES: ErrorCode.EADDRNOTAVAIL,
+    ENOTFOUND: ErrorCode.EINVAL,
+    ECONNREFUSED: ErrorCode.ECONNREFUSED,
+    ENOENT: ErrorCode.ENOENT,
+  };
+  const code = map[err.code ?? ''] ?? ErrorCode.EINVAL;
+  const what = code === ErrorCode.EADDRINUSE ? 'Address already in use' : err.message;
+  return createError(code, `${what} (${address})`, { cause: err, address });
+}
+
+async function resolveHost(host: string, ipv6: boolean): Promise<string> {
+  if (host === '*') return ipv6 ? '::' : '0.0.0.0';
+  if (net.isIP(host)) return host;
+  if (host === 'localhost' && !ipv6) return '127.0.0.1';
+  const found = await dns.promises.lookup(host, { family: ipv6 ? 0 : 4 });
+  return found.address;
+}
+
+let ipcCounter = 0;
+
+function ipcPath(p: string): string {
+  // libzmq's abstract namespace form: ipc://@name → leading NUL (Linux only)
+  return p.startsWith('@') ? '\0' + p.slice(1) : p;
+}
+
+export const netTransport: StreamTransport = {
+  async listen(endpoint: ParsedEndpoint, options: ListenOptions, onConnection: (c: Connection) => void): Promise<Listener> {
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false });
+    let listenArgs: net.ListenOptions;
+    let ipcFile: string | undefined;
+    if (endpoint.protocol === 'tcp') {
+      let host: string;
+      try {
+        host = await resolveHost(endpoint.host, options.ipv6);
+      } catch (err) {
+        throw translateNetError(err as NodeJS.ErrnoException, endpoint.address);
+      }
+      listenArgs = { host, port: endpoint.port === '*' ? 0 : endpoint.port, backlog: options.backlog ?? 100 };
+      if (host === '::' && !options.ipv6) listenArgs.ipv6Only = false;
+    } else if (endpoint.protocol === 'ipc') {
+      let p = endpoint.path;
+      if (p === '*') p = path.join(os.tmpdir(), `purezmq-${process.pid}-${++ipcCounter}-${Date.now()}.ipc`);
+      ipcFile = p.startsWith('@') ? undefined : p;
+      // libzmq unlinks a stale socket file before binding; a live one would refuse connects anyway
+      if (ipcFile) {
+        try {
+          if (fs.statSync(ipcFile).isSocket()) fs.unlinkSync(ipcFile);
+        } catch {
+          // absent: nothing to clean
+        }
+      }
+      listenArgs = { path: ipcPath(p), backlog: options.backlog ?? 100 };
+    } else {
+      throw createError(ErrorCode.EPROTONOSUPPORT, 'inproc is not a stream transport');
+    }
+
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(translateNetError(err as NodeJS.ErrnoException, endpoint.address));
+      server.once('error', onError);
+      server.listen(listenArgs, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+
+    let bound: string;
+    if (endpoint.protocol === 'tcp') {
+      const a = server.address() as net.AddressInfo;
+      bound = formatTcpEndpoint(a.address, a.port);
+    } else {
+      bound = `ipc://${endpoint.path === '*' ? ipcFile : endpoint.path}`;
+    }
+
+    server.on('connection', (socket: net.Socket) => {
+      const remote = endpoint.protocol === 'tcp' ? (socket.remoteAddress ?? '').replace(/^::ffff:/, '') : '';
+      onConnection(new NetConnection(socket, bound, remote));
+    });
+    server.on('error', () => {
+      // accept errors (EMFILE and the like) must not crash the process; the server keeps listening
+    });
+
+    return {
+      endpoint: bound,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          if (ipcFile) {
+            try {
+              fs.unlinkSync(ipcFile);
+            } catch {
+              // already gone
+            }
+          }
+        }),
+    };
+  },
+
+  connect(endpoint: ParsedEndpoint, options: ConnectOptions): Promise<Connection> {
+    return new Promise<Connection>((resolve, reject) => {
+      let socket: net.Socket;
+      let local: string;
+      if (endpoint.protocol === 'tcp') {
+        socket = net.connect({
+          host: endpoint.host,
+          port: endpoint.port as number,
+          family: options.ipv6 || net.isIP(endpoint.host) ? 0 : 4,
+          noDelay: true,
+        });
+        local = endpoint.address;
+      } else if (endpoint.protocol === 'ipc') {
+        socket = net.connect({ path: ipcPath(endpoint.path) });
+        local = endpoint.address;
+      } else {
+        reject(createError(ErrorCode.EPROTONOSUPPORT, 'inproc is not a stream transport'));
+        return;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      if (options.timeout > 0) {
+        timer = setTimeout(() => {
+          socket.destroy();
+          reject(createError(ErrorCode.EAGAIN, `connect timed out after ${options.timeout} ms`, { address: endpoint.address }));
+        }, options.timeout);
+      }
+      const onError = (err: Error) => {
+        if (timer) clearTimeout(timer);
+        socket.destroy();
+        reject(translateNetError(err as NodeJS.ErrnoException, endpoint.address));
+      };
+      socket.once('error', onError);
+      socket.once('connect', () => {
+        if (timer) clearTimeout(timer);
+        socket.off('error', onError);
+        resolve(new NetConnection(socket, local, endpoint.protocol === 'tcp' ? (socket.remoteAddress ?? '') : ''));
+      });
+    });
+  },
+};
