@@ -1,0 +1,97 @@
+// Runtime smoke suite: the same script under Node (against dist/), Bun and Deno (against src/).
+// Plain node:assert, no test framework, so that every runtime runs it as is.
+// Usage: <runtime> test/runtime/smoke.mjs <path to mod.js or mod.ts>
+import assert from 'node:assert/strict';
+import { pathToFileURL } from 'node:url';
+import * as path from 'node:path';
+
+const entry = process.argv[2] ?? 'dist/mod.js';
+const zmq = await import(pathToFileURL(path.resolve(entry)).href);
+const runtime = typeof globalThis.Bun !== 'undefined' ? 'bun' : typeof globalThis.Deno !== 'undefined' ? 'deno' : 'node';
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+async function dealerRouter(address) {
+  const router = new zmq.Router();
+  const dealer = new zmq.Dealer({ routingId: 'smoke' });
+  try {
+    await router.bind(address);
+    dealer.connect(router.lastEndpoint);
+    for (let i = 0; i < 100; i++) await dealer.send(['req', String(i)]);
+    for (let i = 0; i < 100; i++) {
+      const [id, kind, n] = await router.receive();
+      assert.equal(id.toString(), 'smoke');
+      assert.equal(kind.toString(), 'req');
+      assert.equal(n.toString(), String(i));
+      await router.send([id, 'rep', n]);
+    }
+    for (let i = 0; i < 100; i++) {
+      const [kind, n] = await dealer.receive();
+      assert.equal(kind.toString(), 'rep');
+      assert.equal(n.toString(), String(i));
+    }
+    const big = new Uint8Array(1 << 20).fill(7);
+    await dealer.send([big]);
+    const [, got] = await router.receive();
+    assert.equal(got.length, big.length);
+    assert.equal(got[12345], 7);
+  } finally {
+    dealer.close();
+    router.close();
+  }
+}
+
+async function pubSub(address) {
+  const pub = new zmq.Publisher();
+  const sub = new zmq.Subscriber();
+  try {
+    await pub.bind(address);
+    sub.connect(pub.lastEndpoint);
+    sub.subscribe('weather');
+    const first = sub.receive();
+    let arrived = false;
+    first.then(() => (arrived = true), () => {});
+    // subscriptions travel asynchronously: publish until the first message gets through
+    for (let i = 0; i < 400 && !arrived; i++) {
+      await pub.send(['sports', 'nope']);
+      await pub.send(['weather', 'sunny']);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const [topic, body] = await first;
+    assert.equal(topic.toString(), 'weather');
+    assert.equal(body.toString(), 'sunny');
+  } finally {
+    sub.close();
+    pub.close();
+  }
+}
+
+const cases = [
+  ['dealer/router tcp', () => dealerRouter('tcp://127.0.0.1:*')],
+  ['dealer/router ipc', () => dealerRouter('ipc://*')],
+  ['pub/sub tcp', () => pubSub('tcp://127.0.0.1:*')],
+  ['pub/sub ipc', () => pubSub('ipc://*')],
+];
+
+let passed = 0;
+let failed = 0;
+for (const [name, fn] of cases) {
+  try {
+    await withTimeout(fn(), 10000, name);
+    passed++;
+    console.log(`ok - ${runtime}: ${name}`);
+  } catch (err) {
+    failed++;
+    console.log(`not ok - ${runtime}: ${name}: ${err?.stack ?? err}`);
+  }
+}
+console.log(`${runtime}: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
