@@ -40,7 +40,7 @@ const END_GRACE_MS = 2000;
 /** Bytes encoded per flush before yielding to the transport. */
 const FLUSH_BYTES = 256 * 1024;
 /** Microtask rounds a flush waits while producers keep adding messages (batches `await send()` loops). */
-const FLUSH_ROUNDS = 64;
+const FLUSH_ROUNDS = 512;
 
 /**
  * One ZMTP connection: greeting, mechanism handshake, then traffic with heartbeats.
@@ -99,8 +99,14 @@ export class Session implements Link {
         this.transportFull = false;
         this.flush();
       },
-      // A dropped stream is not a protocol error: it ends in a plain 'disconnect'.
-      onClose: () => this.terminate(undefined),
+      // A dropped stream is not a protocol error: it ends in a plain 'disconnect'. During the
+      // handshake it is reported (libzmq: HANDSHAKE_FAILED_NO_DETAIL), as the peer never joined.
+      onClose: (cause) =>
+        this.terminate(
+          this.phase < Phase.TRAFFIC && !this.closing
+            ? createError(ErrorCode.HANDSHAKE_CLOSED, 'peer closed the connection during the handshake', { cause })
+            : undefined,
+        ),
     });
     if (opts.handshakeInterval > 0) {
       this.handshakeTimer = unrefTimer(
@@ -313,7 +319,8 @@ export class Session implements Link {
   }
 
   private readonly flushTick = (): void => {
-    if (this.queuedSinceFlush !== this.flushSeen && this.flushRounds < FLUSH_ROUNDS) {
+    // Round 0 always yields once: a producer awaiting send() resumes only after this microtask.
+    if ((this.flushRounds === 0 || this.queuedSinceFlush !== this.flushSeen) && this.flushRounds < FLUSH_ROUNDS) {
       this.flushSeen = this.queuedSinceFlush;
       this.flushRounds++;
       queueMicrotask(this.flushTick);

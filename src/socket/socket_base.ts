@@ -1,4 +1,4 @@
-import { createError, ErrorCode, type ZmqError } from '../errors.ts';
+import { createError, ErrorCode, ProtocolError, type ZmqError } from '../errors.ts';
 import type { Message, PeerInfo, PipeEnd } from '../engine/link.ts';
 import { Session, type SessionHost, type SessionOptions } from '../engine/session.ts';
 import type { Mechanism } from '../mechanism/mechanism.ts';
@@ -224,15 +224,19 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
-    while (!this.isClosed) {
-      try {
-        yield await this.receive();
-      } catch (err) {
-        if (this.isClosed) return;
-        throw err;
-      }
-    }
+  /** `for await (const msg of socket)`: ends when the socket closes. A plain iterator object, not an
+   *  async generator, because a generator costs several extra promises per message. */
+  [Symbol.asyncIterator](): AsyncIterator<Message, undefined> {
+    const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
+    const onMessage = (value: Message): IteratorResult<Message, undefined> => ({ done: false, value });
+    const onError = (err: unknown): IteratorResult<Message, undefined> => {
+      if (this.isClosed) return done;
+      throw err;
+    };
+    return {
+      next: () => (this.isClosed ? Promise.resolve(done) : this.receive().then(onMessage, onError)),
+      return: () => Promise.resolve(done),
+    };
   }
 
   async bind(address: string): Promise<void> {
@@ -459,19 +463,13 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     ctx.binding?.sessions.delete(session);
     const address = ctx.address;
     if (error) error.address ??= address;
-    if (!handshaken && error) {
-      const type =
-        error.code === ErrorCode.AUTH_FAILED || error.code === ErrorCode.PEER_ERROR
-          ? 'handshake:error:auth'
-          : error.code === ErrorCode.HANDSHAKE_TIMEOUT
-            ? 'handshake:error:other'
-            : 'handshake:error:protocol';
-      this.events.emit({ type, address, error });
-    }
     const pipe = ctx.pipe;
+    // no pipe after a handshake: the socket refused the peer (PAIR's second peer, duplicate identity)
+    if (error && (!handshaken || !pipe)) this.events.emit({ type: handshakeErrorType(error), address, error });
     if (handshaken && pipe) {
       if (pipe.link === session) pipe.link = undefined;
-      this.events.emit({ type: 'disconnect', address });
+      // a protocol or heartbeat failure after the handshake travels with the 'disconnect'
+      this.events.emit(error ? { type: 'disconnect', address, error } : { type: 'disconnect', address });
       this.xpeerGone(pipe);
       if (!ctx.connecter || ctx.connecter.stopped || this.immediate || this.isClosed) {
         if (ctx.connecter) ctx.connecter.pipe = undefined;
@@ -533,8 +531,9 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   private async closeBinding(binding: Binding, linger: number): Promise<void> {
     for (const s of binding.sessions) s.close(linger);
+    let closing: Promise<void> | undefined;
     if (binding.listener) {
-      await binding.listener.close();
+      closing = binding.listener.close();
     } else {
       const name = binding.endpoint.slice('inproc://'.length);
       if (inprocBound.get(name) === this) inprocBound.delete(name);
@@ -542,7 +541,9 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
         if (pipe.endpoint === binding.endpoint) pipe.link?.close(linger);
       }
     }
+    // emitted now, not after the listener finished closing: close() emits 'end' right away
     this.events.emit({ type: 'close', address: binding.endpoint });
+    await closing;
   }
 
   // ---- inproc ---------------------------------------------------------------------------------
@@ -598,7 +599,9 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
       local.link = remote.link = undefined;
       binder.finishDetach(remote);
       if (fresh) this.finishDetach(local);
-      this.events.emit({ type: 'handshake:error:protocol', address, error: refused });
+      refused.address ??= address;
+      this.events.emit({ type: handshakeErrorType(refused), address, error: refused });
+      binder.events.emit({ type: handshakeErrorType(refused), address, error: refused });
       return;
     }
     connecter.inprocLink = localLink;
@@ -666,6 +669,13 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
       }
     }
   }
+}
+
+/** Which zeromq.js handshake-failure event reports `error`. */
+function handshakeErrorType(error: ZmqError): 'handshake:error:auth' | 'handshake:error:protocol' | 'handshake:error:other' {
+  if (error.code === ErrorCode.AUTH_FAILED || error.code === ErrorCode.PEER_ERROR) return 'handshake:error:auth';
+  if (error.code === ErrorCode.HANDSHAKE_TIMEOUT || error.code === ErrorCode.HANDSHAKE_CLOSED) return 'handshake:error:other';
+  return error instanceof ProtocolError ? 'handshake:error:protocol' : 'handshake:error:other';
 }
 
 function settle<T>(w: Waiter<T>, result: Error | undefined, value?: T): void {

@@ -9,6 +9,9 @@ import type {
   ConnectOptions, Connection, ConnectionHandler, ListenOptions, Listener, ParsedEndpoint, StreamTransport,
 } from './transport.ts';
 
+/** Bytes a connection may hold in Node's write buffer before the session waits for 'drain'. */
+const WRITE_BUFFER_LIMIT = 1024 * 1024;
+
 const NOOP_HANDLER: ConnectionHandler = { onData() {}, onDrain() {}, onClose() {} };
 
 /** node:net socket (TCP or Unix domain) behind the Connection seam. Works on Node, Bun and Deno. */
@@ -44,11 +47,15 @@ class NetConnection implements Connection {
   write(chunks: Uint8Array[]): boolean {
     const s = this.socket;
     if (s.destroyed) return false;
-    if (chunks.length === 1) return s.write(chunks[0]!);
-    s.cork();
-    for (const c of chunks) s.write(c);
-    s.uncork();
-    return !s.writableNeedDrain;
+    if (chunks.length === 1) s.write(chunks[0]!);
+    else {
+      s.cork();
+      for (const c of chunks) s.write(c);
+      s.uncork();
+    }
+    // Keep up to WRITE_BUFFER_LIMIT queued in Node rather than its 16 KiB default: waiting for a
+    // full drain before every write leaves the link idle between batches of large messages.
+    return s.writableLength < WRITE_BUFFER_LIMIT;
   }
 
   pause(): void {
