@@ -1,0 +1,82 @@
+/**
+ * Majordomo errors. Same style as src/errors.ts (one class, one factory, a stable `code`, `cause`),
+ * with codes of their own so that they never collide with the socket layer's errno/ZMTP codes.
+ * Socket-layer failures that surface through MDP keep their ZmqError and are passed as `cause`.
+ */
+
+export const MdpErrorCode = {
+  /** A message does not follow 7/MDP or 18/MDP (frame count, header, command byte, empty frames). */
+  MALFORMED: 'MDP_MALFORMED',
+  /** A well-formed command that is not valid in the current state (e.g. HEARTBEAT before READY). */
+  UNEXPECTED: 'MDP_UNEXPECTED_COMMAND',
+  /** No reply within the timeout after every retry, although the broker was reachable. */
+  TIMEOUT: 'MDP_TIMEOUT',
+  /** The broker says no worker serves the service (mmi.service answered 404). */
+  UNKNOWN_SERVICE: 'MDP_UNKNOWN_SERVICE',
+  /** No connection to the broker could be made in any attempt. */
+  BROKER_UNREACHABLE: 'MDP_BROKER_UNREACHABLE',
+  /** The worker (or the broker, for a worker) ended the conversation with DISCONNECT. */
+  WORKER_DISCONNECTED: 'MDP_WORKER_DISCONNECTED',
+  /** The command cannot be expressed in that protocol version (a PARTIAL in MDP/0.1). */
+  UNSUPPORTED: 'MDP_UNSUPPORTED',
+  /** A configured limit was reached (queue length, services, workers, reply size). */
+  LIMIT: 'MDP_LIMIT',
+  /** Bad configuration or arguments; `issues` lists one message per bad field. */
+  CONFIG: 'MDP_CONFIG',
+  /** The client, worker or broker was closed while the operation was pending. */
+  CLOSED: 'MDP_CLOSED',
+} as const;
+export type MdpErrorCode = (typeof MdpErrorCode)[keyof typeof MdpErrorCode];
+
+/** Why a message was refused by the codec; metrics count drops per reason. */
+export const MalformedReason = {
+  TOO_FEW_FRAMES: 'too-few-frames',
+  WRONG_FRAME_COUNT: 'wrong-frame-count',
+  BAD_HEADER: 'bad-header',
+  MISSING_EMPTY_FRAME: 'missing-empty-frame',
+  BAD_COMMAND: 'bad-command',
+  WRONG_DIRECTION: 'wrong-direction',
+  EMPTY_SERVICE: 'empty-service',
+  EMPTY_ADDRESS: 'empty-address',
+  ADDRESS_TOO_LONG: 'address-too-long',
+} as const;
+export type MalformedReason = (typeof MalformedReason)[keyof typeof MalformedReason];
+
+export interface MdpErrorOptions {
+  cause?: unknown;
+  /** The service the operation was about. */
+  service?: string;
+  /** For MDP_MALFORMED: the codec's reason. */
+  reason?: MalformedReason;
+  /** For MDP_CONFIG: one message per bad field. */
+  issues?: readonly string[];
+  /** Endpoint involved, when there is one. */
+  address?: string;
+}
+
+export class MdpError extends Error {
+  readonly code: MdpErrorCode;
+  readonly service: string | undefined;
+  readonly reason: MalformedReason | undefined;
+  readonly issues: readonly string[];
+  address: string | undefined;
+
+  constructor(code: MdpErrorCode, message: string, options: MdpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MdpError';
+    this.code = code;
+    this.service = options.service;
+    this.reason = options.reason;
+    this.issues = options.issues ?? [];
+    this.address = options.address;
+  }
+}
+
+/** The single factory for Majordomo errors. */
+export function mdpError(code: MdpErrorCode, message: string, options?: MdpErrorOptions): MdpError {
+  return new MdpError(code, message, options);
+}
+
+export function isMdpError(err: unknown): err is MdpError {
+  return err instanceof MdpError;
+}
