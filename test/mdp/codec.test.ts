@@ -278,7 +278,7 @@ describe('MDP codec: properties', () => {
     const mutation = fc.constantFrom('header', 'command', 'command-width', 'leading-empty', 'delimiter', 'extra-frame', 'drop-body', 'empty-service');
     fc.assert(
       fc.property(commandArb, mutation, fc.integer({ min: 0, max: 5 }), (cmd, m, pick) => {
-        const frames = encode(cmd).map((x) => x.slice());
+        const frames: Uint8Array[] = encode(cmd).map((x) => x.slice());
         const v1 = cmd.version === '0.1';
         const h = v1 ? 1 : 0; // index of the header frame
         const c = h + 1; // index of the command frame (0.2 client and every worker message)
