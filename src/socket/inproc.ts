@@ -12,6 +12,7 @@ export class InprocLink implements Link {
   peerLink!: InprocLink;
   private readonly onClose: (link: InprocLink) => void;
   private remoteFull = false;
+  private pumping = false;
   closed = false;
 
   constructor(local: Pipe, remote: Pipe, onClose: (link: InprocLink) => void) {
@@ -29,13 +30,20 @@ export class InprocLink implements Link {
   }
 
   outgoingReady(): void {
-    if (this.closed || this.remoteFull) return;
-    let msg: Message | undefined;
-    while ((msg = this.local.pullOutgoing()) !== undefined) {
-      if (!this.remote.pushIncoming(msg)) {
-        this.remoteFull = true;
-        return;
+    // Re-entered when pulling a message wakes a waiting sender whose write lands here again:
+    // the running loop picks that message up, so order is kept and the stack stays flat.
+    if (this.closed || this.remoteFull || this.pumping) return;
+    this.pumping = true;
+    try {
+      let msg: Message | undefined;
+      while ((msg = this.local.pullOutgoing()) !== undefined) {
+        if (!this.remote.pushIncoming(msg)) {
+          this.remoteFull = true;
+          return;
+        }
       }
+    } finally {
+      this.pumping = false;
     }
   }
 

@@ -12,7 +12,8 @@ export type Event =
   | { type: 'connect:retry'; address: string; interval: number; error?: ZmqError }
   | { type: 'close'; address: string }
   | { type: 'close:error'; address: string; error: ZmqError }
-  | { type: 'disconnect'; address: string }
+  /** `error`: why the connection was dropped, when it was a protocol/heartbeat failure (not a plain close). */
+  | { type: 'disconnect'; address: string; error?: ZmqError }
   | { type: 'end' }
   | { type: 'handshake'; address: string }
   | { type: 'handshake:error:protocol'; address: string; error: ZmqError }

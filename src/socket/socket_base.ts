@@ -119,6 +119,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   private readonly sendWaiters = new Fifo<SendWaiter>();
   private readonly recvWaiters = new Fifo<Waiter<Message>>();
   private isClosed = false;
+  private wakingSenders = false;
   /** @internal the byte-stream transport; tests may swap it. */
   transport: StreamTransport = netTransport;
 
@@ -332,21 +333,29 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   /** Something changed that may let waiting senders proceed. */
   protected wakeSenders(): void {
-    let w: SendWaiter | undefined;
-    while ((w = this.sendWaiters.peek()) !== undefined) {
-      if (w.done) {
+    // xsend() can call back in here (a pipe that drains synchronously reports itself writable);
+    // the running loop continues instead, or the head waiter would be sent twice.
+    if (this.wakingSenders) return;
+    this.wakingSenders = true;
+    try {
+      let w: SendWaiter | undefined;
+      while ((w = this.sendWaiters.peek()) !== undefined) {
+        if (w.done) {
+          this.sendWaiters.shift();
+          continue;
+        }
+        try {
+          if (!this.xsend(w.msg)) return;
+        } catch (err) {
+          this.sendWaiters.shift();
+          settle(w, err as Error);
+          continue;
+        }
         this.sendWaiters.shift();
-        continue;
+        settle(w, undefined);
       }
-      try {
-        if (!this.xsend(w.msg)) return;
-      } catch (err) {
-        this.sendWaiters.shift();
-        settle(w, err as Error);
-        continue;
-      }
-      this.sendWaiters.shift();
-      settle(w, undefined);
+    } finally {
+      this.wakingSenders = false;
     }
   }
 
