@@ -1,0 +1,279 @@
+/**
+ * Concurrent callers are queued FIFO (no EBUSY), and high-water marks bound every queue:
+ * blocking types wait, PUB drops and counts, a slow reader pauses the connection without loss.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as zmq from '../../src/mod.ts';
+import {
+  bindAddress, isPending, rejection, SocketTracker, str, tick, unusedEndpoint, until, waitForEvent, within, type Transport,
+} from './helpers.ts';
+
+const t = new SocketTracker();
+afterEach(() => t.closeAll());
+
+const TRANSPORTS: Transport[] = ['tcp', 'ipc', 'inproc'];
+
+async function pair<A extends zmq.Socket, B extends zmq.Socket>(binder: A, connecter: B, proto: Transport) {
+  t.add(binder);
+  t.add(connecter);
+  await binder.bind(bindAddress(proto));
+  const up = waitForEvent(connecter, 'handshake');
+  connecter.connect(binder.lastEndpoint!);
+  await up;
+  return [binder, connecter] as const;
+}
+
+describe('concurrent callers are queued fairly', () => {
+  for (const proto of TRANSPORTS) {
+    it(`10 concurrent receive() resolve in call order as messages arrive (${proto})`, async () => {
+      const [pull, push] = await pair(new zmq.Pull(), new zmq.Push(), proto);
+      const order: number[] = [];
+      const receivers = Array.from({ length: 10 }, (_, i) =>
+        pull.receive().then((m) => {
+          order.push(i);
+          return Buffer.from(m[0]!).toString();
+        }),
+      );
+      expect(await isPending(receivers[0]!)).toBe(true);
+      for (let i = 0; i < 10; i++) {
+        await push.send(`m${i}`);
+        if (i === 4) {
+          // half delivered: exactly the first five callers are served
+          await until(() => order.length === 5, 5000, 'five receives');
+          expect(await isPending(receivers[5]!)).toBe(true);
+        }
+      }
+      expect(await within(Promise.all(receivers), 5000)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+      expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+  }
+
+  it('a receive() that times out leaves the later callers in place', async () => {
+    const [pull, push] = await pair(new zmq.Pull(), new zmq.Push(), 'inproc');
+    pull.receiveTimeout = 20;
+    const first = pull.receive();
+    expect((await rejection(first)).code).toBe('EAGAIN');
+    pull.receiveTimeout = -1;
+    const a = pull.receive();
+    const b = pull.receive();
+    await push.send('x');
+    await push.send('y');
+    expect(str(await a)).toEqual(['x']);
+    expect(str(await b)).toEqual(['y']);
+  });
+
+  it('concurrent sends beyond the HWM wait and complete in order as the peer reads (inproc, exact)', async () => {
+    const [pull, push] = await pair(new zmq.Pull({ receiveHighWaterMark: 2 }), new zmq.Push({ sendHighWaterMark: 3 }), 'inproc');
+    const done: number[] = [];
+    // 2 fit in PULL's queue, 3 in PUSH's, the other 3 wait in line (the line is bounded by the HWM)
+    const sends = Array.from({ length: 8 }, (_, i) => push.send(`m${i}`).then(() => done.push(i)));
+    await until(() => done.length === 5, 2000, 'the first five sends');
+    expect(done).toEqual([0, 1, 2, 3, 4]);
+    expect(await isPending(sends[5]!)).toBe(true);
+    expect(push.writable).toBe(false);
+    const got: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      got.push(...str(await within(pull.receive(), 2000)));
+      if (i === 0) {
+        await until(() => done.length === 6, 2000, 'one more send after one read');
+        expect(await isPending(sends[6]!)).toBe(true); // exactly one slot freed
+      }
+    }
+    await within(Promise.all(sends), 2000);
+    expect(done).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(got).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
+  });
+
+  for (const proto of ['tcp', 'ipc'] as const) {
+    it(`concurrent sends of large messages through a slow reader keep FIFO order (${proto})`, async () => {
+      const [pull, push] = await pair(new zmq.Pull({ receiveHighWaterMark: 2 }), new zmq.Push({ sendHighWaterMark: 4 }), proto);
+      const N = 40;
+      const payload = (i: number) => {
+        const b = Buffer.alloc(256 * 1024, i);
+        b.writeUInt32BE(i, 0);
+        return b;
+      };
+      const done: number[] = [];
+      const sends: Promise<unknown>[] = [];
+      // keep at most 4 unsettled send() calls (the line of waiting senders is bounded by the HWM)
+      const pump = async () => {
+        for (let i = 0; i < N; i++) {
+          while (sends.length - done.length >= 4) await sends[done.length];
+          sends.push(push.send(payload(i)).then(() => done.push(i)));
+        }
+      };
+      const pumping = pump();
+      await until(() => !push.writable, 10000, 'the PUSH queue to fill');
+      const got: number[] = [];
+      for (let i = 0; i < N; i++) {
+        const [m] = await within(pull.receive(), 10000);
+        expect(m!.length).toBe(256 * 1024);
+        got.push(Buffer.from(m!).readUInt32BE(0));
+      }
+      await within(pumping, 10000);
+      await within(Promise.all(sends), 10000);
+      expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+      expect(done).toEqual(Array.from({ length: N }, (_, i) => i));
+    });
+  }
+
+  it('more waiting senders than the HWM → EAGAIN for the extra ones, not EBUSY', async () => {
+    const d = t.add(new zmq.Dealer({ sendHighWaterMark: 2 }));
+    const waiting = [d.send('a'), d.send('b')];
+    const extra = await rejection(d.send('c'));
+    expect(extra.code).toBe('EAGAIN');
+    for (const w of waiting) expect(await isPending(w)).toBe(true);
+    d.close();
+    for (const w of waiting) expect((await rejection(w)).code).toBe('EAGAIN');
+  });
+});
+
+describe('high-water marks', () => {
+  for (const proto of TRANSPORTS) {
+    it(`DEALER with sendHighWaterMark N and no peer: N sends resolve, the next one times out (${proto})`, async () => {
+      const N = 5;
+      const dealer = t.add(new zmq.Dealer({ sendHighWaterMark: N, sendTimeout: 50 }));
+      dealer.connect(await unusedEndpoint(proto));
+      for (let i = 0; i < N; i++) await within(dealer.send(`m${i}`), 1000, `send ${i}`);
+      expect(dealer.writable).toBe(false);
+      const e = await rejection(dealer.send('overflow'));
+      expect(e.code).toBe('EAGAIN');
+    });
+  }
+
+  it('a send waiting at the HWM completes once the peer shows up and takes messages', async () => {
+    const ep = await unusedEndpoint('tcp');
+    const dealer = t.add(new zmq.Dealer({ sendHighWaterMark: 2 }));
+    dealer.connect(ep);
+    await dealer.send('a');
+    await dealer.send('b');
+    const third = dealer.send('c');
+    expect(await isPending(third)).toBe(true);
+    const router = t.add(new zmq.Router());
+    await router.bind(ep);
+    await within(third, 5000, 'the waiting send');
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) got.push(str(await within(router.receive(), 5000))[1]!);
+    expect(got).toEqual(['a', 'b', 'c']);
+  });
+
+  it('small receiveHighWaterMark (inproc): exactly rcvHWM + sndHWM messages are in flight, then the sender waits', async () => {
+    const [router, dealer] = await pair(new zmq.Router({ receiveHighWaterMark: 3 }), new zmq.Dealer({ sendHighWaterMark: 3, routingId: 'd' }), 'inproc');
+    for (let i = 0; i < 6; i++) await within(dealer.send(`m${i}`), 1000, `send ${i}`);
+    const seventh = dealer.send('m6');
+    expect(await isPending(seventh)).toBe(true);
+    expect(str(await router.receive())).toEqual(['d', 'm0']);
+    await within(seventh, 1000, 'the waiting send');
+    const got: string[] = [];
+    for (let i = 1; i < 7; i++) got.push(str(await within(router.receive(), 1000))[1]!);
+    expect(got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+  });
+
+  for (const proto of ['tcp', 'ipc'] as const) {
+    it(`small receiveHighWaterMark pauses reading, the sender fills up, nothing is lost (${proto})`, async () => {
+      const [router, dealer] = await pair(
+        new zmq.Router({ receiveHighWaterMark: 2 }),
+        new zmq.Dealer({ sendHighWaterMark: 2, routingId: 'd' }),
+        proto,
+      );
+      const N = 200;
+      const size = 64 * 1024; // 12.5 MiB in total: more than the kernel buffers hold
+      let sent = 0;
+      const producer = (async () => {
+        for (let i = 0; i < N; i++) {
+          const b = Buffer.alloc(size, i & 0xff);
+          b.writeUInt32BE(i, 0);
+          await dealer.send(b);
+          sent++;
+        }
+      })();
+      // the ROUTER reads nothing: the DEALER must end up blocked well before the end
+      await until(() => !dealer.writable, 10000, 'the DEALER queue to fill');
+      for (let i = 0; i < 20; i++) await tick();
+      const stalledAt = sent;
+      expect(stalledAt).toBeLessThan(N);
+      for (let i = 0; i < 10; i++) await tick();
+      expect(sent).toBe(stalledAt); // still stalled: back-pressure, not buffering without bound
+      const got: number[] = [];
+      for (let i = 0; i < N; i++) {
+        const [id, m] = await within(router.receive(), 10000);
+        expect(Buffer.from(id!).toString()).toBe('d');
+        expect(m!.length).toBe(size);
+        got.push(Buffer.from(m!).readUInt32BE(0));
+      }
+      await within(producer, 10000);
+      expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+    });
+  }
+
+  it('PUB at HWM drops and counts while a SUB does not read (inproc, exact)', async () => {
+    const [pub, sub] = await pair(new zmq.Publisher({ sendHighWaterMark: 5 }), new zmq.Subscriber({ receiveHighWaterMark: 5 }), 'inproc');
+    sub.subscribe('');
+    for (let i = 0; i < 50; i++) await pub.send(`m${i}`); // never blocks
+    // 5 in the SUB's queue + 5 in the PUB's; the rest dropped
+    expect(pub.droppedMessages).toBe(40);
+    const got: string[] = [];
+    for (let i = 0; i < 10; i++) got.push(str(await within(sub.receive(), 1000))[0]!);
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    sub.receiveTimeout = 50;
+    expect((await rejection(sub.receive())).code).toBe('EAGAIN');
+  });
+
+  it('PUB at HWM drops and counts while a slow SUB does not read (tcp); what arrives is in order', async () => {
+    const pub = t.add(new zmq.Publisher({ sendHighWaterMark: 10 }));
+    const sub = t.add(new zmq.Subscriber({ receiveHighWaterMark: 10 }));
+    await pub.bind('tcp://127.0.0.1:*');
+    sub.subscribe('');
+    sub.connect(pub.lastEndpoint!);
+    // wait until the subscription reached the PUB: first message arrives
+    const first = sub.receive();
+    while (await isPending(first, 1)) await pub.send('probe');
+    await first;
+    const droppedBefore = pub.droppedMessages;
+    const payload = Buffer.alloc(16 * 1024);
+    let seq = 0;
+    const deadline = Date.now() + 15000;
+    while (pub.droppedMessages === droppedBefore && Date.now() < deadline) {
+      for (let i = 0; i < 50; i++) {
+        const b = Buffer.from(payload);
+        b.writeUInt32BE(++seq, 0);
+        await pub.send(['data', b]); // resolves at once, always
+      }
+      await tick();
+    }
+    const dropped = pub.droppedMessages - droppedBefore;
+    expect(dropped).toBeGreaterThan(0);
+    // every message not dropped arrives, in order (gaps only where drops were)
+    let last = 0;
+    let received = 0;
+    while (received < seq - dropped) {
+      const msg = await within(sub.receive(), 5000, `message ${received + 1} of ${seq - dropped}`);
+      if (Buffer.from(msg[0]!).toString() !== 'data') continue; // a late probe
+      const n = Buffer.from(msg[1]!).readUInt32BE(0);
+      expect(n).toBeGreaterThan(last);
+      last = n;
+      received++;
+    }
+    expect(received).toBeGreaterThan(0);
+    sub.receiveTimeout = 100;
+    // and nothing more: the counted drops really were dropped
+    for (;;) {
+      const e = await rejection(sub.receive()).catch(() => undefined);
+      if (e) {
+        expect(e.code).toBe('EAGAIN');
+        break;
+      }
+    }
+  });
+
+  it('PUB with noDrop waits instead of dropping', async () => {
+    const [pub, sub] = await pair(new zmq.Publisher({ sendHighWaterMark: 2, noDrop: true }), new zmq.Subscriber({ receiveHighWaterMark: 2 }), 'inproc');
+    sub.subscribe('');
+    for (let i = 0; i < 4; i++) await within(pub.send(`m${i}`), 1000);
+    const fifth = pub.send('m4');
+    expect(await isPending(fifth)).toBe(true);
+    expect(str(await sub.receive())).toEqual(['m0']);
+    await within(fifth, 1000);
+    expect(pub.droppedMessages).toBe(0);
+  });
+});
