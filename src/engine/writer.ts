@@ -1,21 +1,36 @@
 import { alloc, writeU64 } from '../util/bytes.ts';
 import { FrameFlag, SHORT_FRAME_MAX } from '../zmtp/constants.ts';
 
-const BATCH_SIZE = 64 * 1024;
-/** Bodies up to this size are copied into the batch; larger ones go out as their own chunk, uncopied. */
+const ARENA_SIZE = 256 * 1024;
+/** Bodies up to this size are copied next to their header; larger ones go out as their own chunk, uncopied. */
 const COPY_LIMIT = 4 * 1024;
 
 /**
- * Frame encoder that coalesces many small frames into few large chunks.
- * Headers (and small bodies) are bump-allocated from a batch buffer; a region once handed out
- * is never written again, since the transport may still hold it.
+ * Bump allocator shared by every writer in the process. A region once handed to a transport is
+ * never written again, so idle connections hold no buffer of their own (10k connections cost no
+ * 10k batch buffers) and busy ones still coalesce small frames into large chunks.
+ */
+class Arena {
+  buf: Uint8Array = alloc(ARENA_SIZE);
+  pos = 0;
+}
+const sharedArena = new Arena();
+
+/**
+ * Frame encoder that coalesces many small frames into few large chunks: headers and small bodies
+ * are written into the arena, large bodies are passed through without a copy.
  */
 export class FrameWriter {
-  private batch: Uint8Array = alloc(BATCH_SIZE);
-  private start = 0; // first byte not yet handed out
-  private pos = 0; // next free byte
+  private readonly arena: Arena;
+  private region: Uint8Array | undefined; // arena buffer holding our open region
+  private start = 0; // open region: [start, pos) of `region`
+  private pos = 0;
   private out: Uint8Array[] = [];
   private outBytes = 0;
+
+  constructor(arena: Arena = sharedArena) {
+    this.arena = arena;
+  }
 
   /** Bytes encoded and not yet taken. */
   get pendingBytes(): number {
@@ -27,8 +42,7 @@ export class FrameWriter {
     const long = size > SHORT_FRAME_MAX;
     const headerSize = long ? 9 : 2;
     const copy = size <= COPY_LIMIT;
-    this.reserve(copy ? headerSize + size : headerSize);
-    const b = this.batch;
+    const b = this.reserve(copy ? headerSize + size : headerSize);
     let p = this.pos;
     if (long) {
       b[p] = flags | FrameFlag.LONG;
@@ -42,9 +56,10 @@ export class FrameWriter {
     if (copy) {
       if (size === 1) b[p] = body[0]!;
       else if (size > 0) b.set(body, p);
-      this.pos = p + size;
-    } else {
-      this.pos = p;
+      p += size;
+    }
+    this.pos = this.arena.pos = p;
+    if (!copy) {
       this.cut();
       this.out.push(body);
       this.outBytes += size;
@@ -80,17 +95,29 @@ export class FrameWriter {
 
   private cut(): void {
     if (this.pos > this.start) {
-      const chunk = this.batch.subarray(this.start, this.pos);
+      const chunk = this.region!.subarray(this.start, this.pos);
       this.out.push(chunk);
       this.outBytes += chunk.length;
-      this.start = this.pos;
     }
+    this.start = this.pos;
   }
 
-  private reserve(n: number): void {
-    if (this.pos + n <= this.batch.length) return;
-    this.cut();
-    this.batch = alloc(Math.max(BATCH_SIZE, n));
-    this.start = this.pos = 0;
+  /** Makes room for n bytes at this.pos and returns the buffer to write into. */
+  private reserve(n: number): Uint8Array {
+    const a = this.arena;
+    // another writer used the arena since our last write: our region cannot grow in place
+    if (this.region !== a.buf || this.pos !== a.pos) {
+      this.cut();
+      this.region = a.buf;
+      this.start = this.pos = a.pos;
+    }
+    if (a.pos + n > a.buf.length) {
+      this.cut();
+      a.buf = alloc(Math.max(ARENA_SIZE, n));
+      a.pos = 0;
+      this.region = a.buf;
+      this.start = this.pos = 0;
+    }
+    return a.buf;
   }
 }
