@@ -1,0 +1,263 @@
+/**
+ * Majordomo client (MDP/0.2 by default, or MDP/0.1).
+ *
+ * MDP carries no request id, so replies can only be matched to requests by the socket they come
+ * back on. The client therefore keeps a pool of DEALERs and puts one request at a time on each:
+ * several requests can be in flight (up to `maxInFlight`) without their replies mixing.
+ *
+ * Each attempt waits `timeout` ms for the next reply (every PARTIAL restarts the clock). When the
+ * broker stays silent the DEALER is thrown away and the request is sent again on a new one after
+ * an exponential backoff (`retryBackoff` doubling up to `retryBackoffMax`), `retries` times. After
+ * the last attempt the error is MDP_BROKER_UNREACHABLE if no connection was ever made, otherwise
+ * MDP_UNKNOWN_SERVICE when the broker's mmi.service says the service has no worker, else MDP_TIMEOUT.
+ *
+ * request() resolves with the reply body: every PARTIAL's frames followed by the FINAL's frames —
+ * the same frames an MDP/0.1 client gets from the broker, so the result does not depend on the
+ * version. stream() yields each PARTIAL, then the FINAL. A retried stream starts over, so a
+ * consumer may see PARTIALs of an abandoned attempt before those of the attempt that finished.
+ */
+import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
+import { encode, parse, Direction } from './codec.ts';
+import { MMI_NAMESPACE, MmiCode, MmiService, MdpVersion } from './constants.ts';
+import { DEFAULT_CONFIG, type ClientConfig } from './config.ts';
+import { MdpError, MdpErrorCode, mdpError } from './errors.ts';
+import { silentLogger, type Logger } from './log.ts';
+
+export interface ClientOptions extends Partial<Omit<ClientConfig, 'broker'>> {
+  logger?: Logger;
+  /** Extra socket options for the DEALERs. */
+  socketOptions?: Partial<SocketOptions>;
+  /** After the last timeout, ask mmi.service whether the service exists (default true). */
+  diagnose?: boolean;
+}
+
+export interface RequestOptions {
+  timeout?: number;
+  retries?: number;
+}
+
+export interface ReplyChunk {
+  /** True for the FINAL (always true for MDP/0.1, which has a single REPLY). */
+  final: boolean;
+  body: Uint8Array[];
+}
+
+export interface ClientStats {
+  requests: number;
+  replies: number;
+  retries: number;
+  timeouts: number;
+  /** Replies that did not parse or did not match the request (dropped). */
+  malformed: number;
+}
+
+const enc = new TextEncoder();
+
+function asBytes(body: MessageLike | MessageLike[]): Uint8Array[] {
+  const list = Array.isArray(body) ? body : [body];
+  if (list.length === 0) return [new Uint8Array(0)];
+  return list.map((p) => {
+    if (p instanceof Uint8Array) return p;
+    if (typeof p === 'string') return enc.encode(p);
+    if (p === null || p === undefined) return new Uint8Array(0);
+    if (typeof p === 'number') return enc.encode(String(p));
+    if (ArrayBuffer.isView(p)) return new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
+    return new Uint8Array(p as ArrayBuffer);
+  });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+interface Slot {
+  socket: Dealer;
+  reached: boolean;
+}
+
+export class Client {
+  readonly endpoint: string;
+  readonly config: Omit<ClientConfig, 'broker'>;
+  readonly stats: ClientStats = { requests: 0, replies: 0, retries: 0, timeouts: 0, malformed: 0 };
+  private readonly options: ClientOptions;
+  private readonly log: Logger;
+  private readonly idle: Slot[] = [];
+  private readonly active = new Set<Slot>();
+  private readonly waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private inFlight = 0;
+  private isClosed = false;
+
+  constructor(endpoint: string, options: ClientOptions = {}) {
+    const { broker: _b, ...defaults } = DEFAULT_CONFIG.client;
+    this.config = {
+      ...defaults,
+      ...Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in defaults)),
+    } as Omit<ClientConfig, 'broker'>;
+    if (this.config.version !== MdpVersion.V01 && this.config.version !== MdpVersion.V02) {
+      throw mdpError(MdpErrorCode.CONFIG, `version must be '0.1' or '0.2', got ${String(this.config.version)}`);
+    }
+    this.endpoint = endpoint;
+    this.options = options;
+    this.log = options.logger ?? silentLogger;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Sends one request and resolves with the reply body (PARTIAL frames, then FINAL frames). */
+  async request(service: string, body: MessageLike | MessageLike[] = null, options: RequestOptions = {}): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for await (const chunk of this.stream(service, body, options)) out.push(...chunk.body);
+    return out;
+  }
+
+  /** Sends one request and yields each PARTIAL, then the FINAL. */
+  async *stream(service: string, body: MessageLike | MessageLike[] = null, options: RequestOptions = {}): AsyncGenerator<ReplyChunk, void, undefined> {
+    if (this.isClosed) throw mdpError(MdpErrorCode.CLOSED, 'client is closed');
+    if (service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a request needs a service name');
+    const timeout = options.timeout ?? this.config.timeout;
+    const retries = options.retries ?? this.config.retries;
+    const serviceFrame = enc.encode(service);
+    const frames = encode({ protocol: 'client', command: 'REQUEST', version: this.config.version, service: serviceFrame, body: asBytes(body) });
+    this.stats.requests++;
+    await this.acquire();
+    let reachedEver = false;
+    let slot: Slot | undefined;
+    let done = false;
+    try {
+      for (let attempt = 0; attempt <= retries; attempt++) {
+        if (attempt > 0) {
+          this.stats.retries++;
+          const delay = Math.min(this.config.retryBackoffMax, this.config.retryBackoff * 2 ** (attempt - 1));
+          this.log.debug('retrying request', { service, attempt, delayMs: delay });
+          if (delay > 0) await sleep(delay);
+          if (this.isClosed) throw mdpError(MdpErrorCode.CLOSED, 'client is closed', { service });
+        }
+        slot = attempt === 0 ? this.idle.pop() ?? this.newSlot() : this.newSlot();
+        this.active.add(slot);
+        slot.socket.receiveTimeout = timeout;
+        await slot.socket.send(frames);
+        for (;;) {
+          let msg: Uint8Array[];
+          try {
+            msg = await slot.socket.receive();
+          } catch (err) {
+            if (this.isClosed) throw mdpError(MdpErrorCode.CLOSED, 'client is closed', { service, cause: err });
+            msg = [];
+          }
+          if (msg.length === 0) {
+            // silent broker: drop this socket (a late reply must not reach the next request)
+            this.stats.timeouts++;
+            reachedEver ||= slot.reached;
+            this.discard(slot);
+            slot = undefined;
+            break;
+          }
+          const r = parse(msg, Direction.TO_CLIENT);
+          if (!r.ok || r.command.protocol !== 'client' || r.command.version !== this.config.version || !sameBytes(r.command.service, serviceFrame)) {
+            this.stats.malformed++;
+            this.log.debug('unexpected reply dropped', { service, error: r.ok ? 'reply for another service or version' : r.error.message });
+            continue;
+          }
+          const final = r.command.command === 'FINAL';
+          if (final) {
+            this.stats.replies++;
+            done = true;
+          }
+          yield { final, body: r.command.body };
+          if (final) return;
+        }
+      }
+      throw await this.failure(service, reachedEver, retries + 1, timeout);
+    } finally {
+      if (slot) {
+        this.active.delete(slot);
+        // a stream abandoned before its FINAL leaves replies on the way: never reuse that socket
+        if (done && !this.isClosed && this.idle.length < this.config.maxInFlight) this.idle.push(slot);
+        else this.discard(slot);
+      }
+      this.release();
+    }
+  }
+
+  private async failure(service: string, reached: boolean, attempts: number, timeout: number): Promise<MdpError> {
+    if (!reached) {
+      return mdpError(MdpErrorCode.BROKER_UNREACHABLE, `no connection to the broker at ${this.endpoint} after ${attempts} attempt(s)`, {
+        service,
+        address: this.endpoint,
+      });
+    }
+    if (this.options.diagnose !== false && !service.startsWith(MMI_NAMESPACE)) {
+      const known = await this.serviceKnown(service, Math.min(timeout, 1000));
+      if (known === false) {
+        return mdpError(MdpErrorCode.UNKNOWN_SERVICE, `no worker serves "${service}" (mmi.service answered 404)`, { service, address: this.endpoint });
+      }
+    }
+    return mdpError(MdpErrorCode.TIMEOUT, `no reply from "${service}" within ${timeout} ms, ${attempts} attempt(s)`, { service, address: this.endpoint });
+  }
+
+  /** mmi.service in one attempt: true (200), false (404) or undefined (no answer). */
+  private async serviceKnown(service: string, timeout: number): Promise<boolean | undefined> {
+    const slot = this.newSlot();
+    try {
+      slot.socket.receiveTimeout = timeout;
+      const name = enc.encode(MmiService.SERVICE);
+      await slot.socket.send(encode({ protocol: 'client', command: 'REQUEST', version: this.config.version, service: name, body: [enc.encode(service)] }));
+      const r = parse(await slot.socket.receive(), Direction.TO_CLIENT);
+      if (!r.ok || r.command.protocol !== 'client') return undefined;
+      const code = new TextDecoder().decode(r.command.body[r.command.body.length - 1]);
+      return code === MmiCode.OK ? true : code === MmiCode.NOT_FOUND ? false : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      this.discard(slot);
+    }
+  }
+
+  private newSlot(): Slot {
+    const socket = new Dealer({ linger: 0, ...this.options.socketOptions });
+    const slot: Slot = { socket, reached: false };
+    socket.events.on('handshake', () => {
+      slot.reached = true;
+    });
+    socket.connect(this.endpoint);
+    return slot;
+  }
+
+  private discard(slot: Slot): void {
+    this.active.delete(slot);
+    slot.socket.linger = 0;
+    slot.socket.close();
+  }
+
+  private acquire(): Promise<void> {
+    if (this.inFlight < this.config.maxInFlight) {
+      this.inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next.resolve();
+    else this.inFlight--;
+  }
+
+  /** Closes every socket; pending requests fail with MDP_CLOSED. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const w of this.waiting.splice(0)) w.reject(mdpError(MdpErrorCode.CLOSED, 'client is closed'));
+    for (const slot of [...this.idle.splice(0), ...this.active]) this.discard(slot);
+  }
+}
+
+export { MdpError };

@@ -1,0 +1,371 @@
+/**
+ * Majordomo configuration: one schema, four layers, later wins:
+ *   embedded defaults < YAML file < PUREZMQ_* environment variables < command-line flags.
+ * Validation collects one clear message per bad field and throws a single MdpError(MDP_CONFIG)
+ * whose `issues` lists them all. No I/O here: the caller reads the file and passes the text.
+ */
+import { parse as parseYaml } from 'yaml';
+import { Defaults, MdpVersion } from './constants.ts';
+import { MdpErrorCode, mdpError } from './errors.ts';
+
+export const LogLevel = { SILENT: 'silent', ERROR: 'error', WARN: 'warn', INFO: 'info', DEBUG: 'debug' } as const;
+export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
+export const LogFormat = { HUMAN: 'human', JSON: 'json' } as const;
+export type LogFormat = (typeof LogFormat)[keyof typeof LogFormat];
+
+export interface BrokerConfig {
+  /** Endpoints the broker binds. */
+  bind: string[];
+  /** ms between HEARTBEATs to each worker. */
+  heartbeatInterval: number;
+  /** A worker silent for liveness × interval is dead. */
+  heartbeatLiveness: number;
+  /** ms a busy worker may stay silent (Guide workers don't heartbeat while busy); 0 = never by time. */
+  busyWorkerTimeout: number;
+  /** ms a queued request waits for a worker before it is dropped; 0 = forever. */
+  requestTimeout: number;
+  /** Queued requests per service; more are dropped. */
+  maxQueuedRequests: number;
+  /** Services known at once (with workers or queued requests). */
+  maxServices: number;
+  /** Workers registered at once. */
+  maxWorkers: number;
+  /** Times one request is dispatched (re-queued after its worker died) before it is dropped. */
+  maxDispatchAttempts: number;
+  /** Largest frame accepted, bytes (socket maxMessageSize). */
+  maxFrameSize: number;
+  /** Most frames in one message (socket maxMessageFrames). */
+  maxFrames: number;
+  /** Largest merged reply for an MDP/0.1 client served by a streaming 0.2 worker, bytes. */
+  maxReplyBytes: number;
+  /** Messages queued per peer for sending. */
+  sendHighWaterMark: number;
+  /** Messages queued per peer for receiving. */
+  receiveHighWaterMark: number;
+  /** ms to let in-flight requests finish on shutdown. */
+  shutdownGrace: number;
+  /** Latency samples kept per service for percentiles. */
+  latencySamples: number;
+}
+
+export interface ClientConfig {
+  broker: string;
+  version: MdpVersion;
+  /** ms to wait for each reply (each PARTIAL resets it). */
+  timeout: number;
+  /** Attempts after the first one. */
+  retries: number;
+  /** ms before the first retry; doubles each time. */
+  retryBackoff: number;
+  /** Upper bound of the retry delay, ms. */
+  retryBackoffMax: number;
+  /** Requests in flight at once (one DEALER each). */
+  maxInFlight: number;
+}
+
+export interface WorkerConfig {
+  broker: string;
+  version: MdpVersion;
+  heartbeatInterval: number;
+  heartbeatLiveness: number;
+  /** ms before reconnecting after the broker was lost. */
+  reconnectInterval: number;
+}
+
+export interface LogConfig {
+  level: LogLevel;
+  format: LogFormat;
+}
+
+export interface MdpConfig {
+  broker: BrokerConfig;
+  client: ClientConfig;
+  worker: WorkerConfig;
+  log: LogConfig;
+}
+
+type FieldType = 'duration' | 'int' | 'endpoint' | 'endpoints' | 'enum';
+
+interface Field {
+  type: FieldType;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  help: string;
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const DEFAULT_ENDPOINT = 'tcp://127.0.0.1:5555';
+
+export const DEFAULT_CONFIG: MdpConfig = {
+  broker: {
+    bind: [DEFAULT_ENDPOINT],
+    heartbeatInterval: Defaults.HEARTBEAT_INTERVAL,
+    heartbeatLiveness: Defaults.HEARTBEAT_LIVENESS,
+    busyWorkerTimeout: 60_000,
+    requestTimeout: 30_000,
+    maxQueuedRequests: 1000,
+    maxServices: 10_000,
+    maxWorkers: 10_000,
+    maxDispatchAttempts: 3,
+    maxFrameSize: 16 * MIB,
+    maxFrames: 1024,
+    maxReplyBytes: 64 * MIB,
+    sendHighWaterMark: 1000,
+    receiveHighWaterMark: 1000,
+    shutdownGrace: 2000,
+    latencySamples: 1024,
+  },
+  client: {
+    broker: DEFAULT_ENDPOINT,
+    version: MdpVersion.V02,
+    timeout: Defaults.CLIENT_TIMEOUT,
+    retries: Defaults.CLIENT_RETRIES,
+    retryBackoff: 100,
+    retryBackoffMax: 5000,
+    maxInFlight: 64,
+  },
+  worker: {
+    broker: DEFAULT_ENDPOINT,
+    version: MdpVersion.V02,
+    heartbeatInterval: Defaults.HEARTBEAT_INTERVAL,
+    heartbeatLiveness: Defaults.HEARTBEAT_LIVENESS,
+    reconnectInterval: Defaults.RECONNECT_INTERVAL,
+  },
+  log: { level: LogLevel.INFO, format: LogFormat.HUMAN },
+};
+
+const VERSIONS = [MdpVersion.V01, MdpVersion.V02] as const;
+const DAY = 86_400_000;
+
+/** The schema: every configurable field, its type, bounds and one line of help. */
+export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Field } } = {
+  broker: {
+    bind: { type: 'endpoints', help: 'endpoints to bind (tcp://host:port, ipc://path); repeatable' },
+    heartbeatInterval: { type: 'duration', min: 10, max: DAY, help: 'interval between heartbeats to workers' },
+    heartbeatLiveness: { type: 'int', min: 1, max: 100, help: 'missed heartbeats before a worker is dead' },
+    busyWorkerTimeout: { type: 'duration', min: 0, max: DAY, help: 'silence allowed to a busy worker (0 = no limit)' },
+    requestTimeout: { type: 'duration', min: 0, max: DAY, help: 'how long a queued request waits for a worker (0 = forever)' },
+    maxQueuedRequests: { type: 'int', min: 1, max: 10_000_000, help: 'queued requests per service' },
+    maxServices: { type: 'int', min: 1, max: 10_000_000, help: 'services known at once' },
+    maxWorkers: { type: 'int', min: 1, max: 10_000_000, help: 'workers registered at once' },
+    maxDispatchAttempts: { type: 'int', min: 1, max: 100, help: 'dispatches of one request before it is dropped' },
+    maxFrameSize: { type: 'int', min: 64, max: 2 ** 31, help: 'largest frame accepted, bytes' },
+    maxFrames: { type: 'int', min: 6, max: 1_000_000, help: 'most frames in one message' },
+    maxReplyBytes: { type: 'int', min: 1, max: 2 ** 31, help: 'largest merged reply for an MDP/0.1 client, bytes' },
+    sendHighWaterMark: { type: 'int', min: 1, max: 10_000_000, help: 'messages queued per peer for sending' },
+    receiveHighWaterMark: { type: 'int', min: 1, max: 10_000_000, help: 'messages queued per peer for receiving' },
+    shutdownGrace: { type: 'duration', min: 0, max: DAY, help: 'time for in-flight requests on shutdown' },
+    latencySamples: { type: 'int', min: 16, max: 1_000_000, help: 'latency samples kept per service' },
+  },
+  client: {
+    broker: { type: 'endpoint', help: 'broker endpoint' },
+    version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
+    timeout: { type: 'duration', min: 1, max: DAY, help: 'time to wait for each reply' },
+    retries: { type: 'int', min: 0, max: 1000, help: 'attempts after the first one' },
+    retryBackoff: { type: 'duration', min: 0, max: DAY, help: 'delay before the first retry (doubles)' },
+    retryBackoffMax: { type: 'duration', min: 0, max: DAY, help: 'largest delay between retries' },
+    maxInFlight: { type: 'int', min: 1, max: 100_000, help: 'requests in flight at once' },
+  },
+  worker: {
+    broker: { type: 'endpoint', help: 'broker endpoint' },
+    version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
+    heartbeatInterval: { type: 'duration', min: 10, max: DAY, help: 'interval between heartbeats to the broker' },
+    heartbeatLiveness: { type: 'int', min: 1, max: 100, help: 'missed heartbeats before the broker is dead' },
+    reconnectInterval: { type: 'duration', min: 0, max: DAY, help: 'delay before reconnecting' },
+  },
+  log: {
+    level: { type: 'enum', values: Object.values(LogLevel), help: 'silent, error, warn, info or debug' },
+    format: { type: 'enum', values: Object.values(LogFormat), help: 'human or json' },
+  },
+};
+
+export type Section = keyof MdpConfig;
+export const SECTIONS = Object.keys(SCHEMA) as Section[];
+
+/** heartbeatInterval -> heartbeat_interval */
+export function snakeName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+/** heartbeatInterval -> heartbeat-interval */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+/** broker, heartbeatInterval -> PUREZMQ_BROKER_HEARTBEAT_INTERVAL */
+export function envName(section: string, key: string): string {
+  return `PUREZMQ_${section.toUpperCase()}_${snakeName(key).toUpperCase()}`;
+}
+
+function camelName(name: string): string {
+  return name.replace(/[_-]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Raw values for one layer: { broker: { heartbeatInterval: '2s' } }. Flags use this shape too. */
+export type RawLayer = Partial<Record<string, Record<string, unknown>>>;
+
+export interface ConfigSources {
+  /** YAML text of the config file. */
+  yaml?: string;
+  /** Where the YAML came from, for messages. */
+  yamlPath?: string;
+  /** Environment (only PUREZMQ_* variables are read). */
+  env?: Record<string, string | undefined>;
+  /** Command-line values, by section and camelCase key. */
+  flags?: RawLayer;
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
+const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const ENDPOINT = /^(tcp:\/\/[^\s]+:(\d+|\*)|ipc:\/\/[^\s]+|inproc:\/\/[^\s]+)$/;
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? JSON.stringify(v) : String(v);
+}
+
+/** Converts and checks one value; returns the value or an error message (without the field name). */
+function convert(field: Field, raw: unknown): { value: unknown } | { error: string } {
+  switch (field.type) {
+    case 'duration':
+    case 'int': {
+      let n: number;
+      if (typeof raw === 'number') n = raw;
+      else if (typeof raw === 'string') {
+        const s = raw.trim();
+        if (field.type === 'duration') {
+          const m = DURATION.exec(s);
+          n = m ? Number(m[1]) * UNIT[m[2] ?? 'ms']! : NaN;
+        } else {
+          n = /^-?\d+$/.test(s) ? Number(s) : NaN;
+        }
+      } else n = NaN;
+      const what = field.type === 'duration' ? 'a duration such as 2500, "2500ms", "2.5s" or "1m"' : 'an integer';
+      if (!Number.isFinite(n) || (field.type === 'int' && !Number.isInteger(n))) return { error: `must be ${what}, got ${show(raw)}` };
+      n = Math.round(n);
+      if (field.min !== undefined && n < field.min) return { error: `must be at least ${field.min}${field.type === 'duration' ? ' ms' : ''}, got ${show(raw)}` };
+      if (field.max !== undefined && n > field.max) return { error: `must be at most ${field.max}${field.type === 'duration' ? ' ms' : ''}, got ${show(raw)}` };
+      return { value: n };
+    }
+    case 'enum': {
+      const s = typeof raw === 'number' ? String(raw) : raw;
+      if (typeof s !== 'string' || !field.values!.includes(s)) return { error: `must be one of ${field.values!.join(', ')}, got ${show(raw)}` };
+      return { value: s };
+    }
+    case 'endpoint': {
+      if (typeof raw !== 'string' || !ENDPOINT.test(raw)) return { error: `must be an endpoint such as tcp://127.0.0.1:5555, got ${show(raw)}` };
+      return { value: raw };
+    }
+    case 'endpoints': {
+      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw;
+      if (!Array.isArray(list) || list.length === 0) return { error: `must be a list of endpoints, got ${show(raw)}` };
+      for (const ep of list) {
+        if (typeof ep !== 'string' || !ENDPOINT.test(ep)) return { error: `must be endpoints such as tcp://127.0.0.1:5555, got ${show(ep)}` };
+      }
+      return { value: [...(list as string[])] };
+    }
+  }
+}
+
+function clone(c: MdpConfig): MdpConfig {
+  return {
+    broker: { ...c.broker, bind: [...c.broker.bind] },
+    client: { ...c.client },
+    worker: { ...c.worker },
+    log: { ...c.log },
+  };
+}
+
+/**
+ * Merges defaults, YAML, environment and flags, validating every value. Throws MdpError(MDP_CONFIG)
+ * listing every bad field ("broker.heartbeat_interval (in broker.yaml): must be …").
+ */
+export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
+  const config = clone(DEFAULT_CONFIG);
+  const issues: string[] = [];
+  const apply = (section: string, key: string, raw: unknown, origin: string): void => {
+    const fields = (SCHEMA as Record<string, Record<string, Field>>)[section];
+    if (!fields) {
+      issues.push(`${section} (${origin}): unknown section (known: ${SECTIONS.join(', ')})`);
+      return;
+    }
+    const camel = camelName(key);
+    const field = fields[camel];
+    if (!field) {
+      issues.push(`${section}.${snakeName(key)} (${origin}): unknown field (known: ${Object.keys(fields).map(snakeName).join(', ')})`);
+      return;
+    }
+    const r = convert(field, raw);
+    if ('error' in r) issues.push(`${section}.${snakeName(camel)} (${origin}): ${r.error}`);
+    else (config[section as Section] as unknown as Record<string, unknown>)[camel] = r.value;
+  };
+
+  if (sources.yaml !== undefined) {
+    const origin = `in ${sources.yamlPath ?? 'the config file'}`;
+    let doc: unknown;
+    try {
+      doc = parseYaml(sources.yaml);
+    } catch (err) {
+      issues.push(`${sources.yamlPath ?? 'config file'}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (doc !== undefined && doc !== null) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) {
+        issues.push(`${sources.yamlPath ?? 'config file'}: must be a mapping of sections (broker, client, worker, log)`);
+      } else {
+        for (const [section, values] of Object.entries(doc as Record<string, unknown>)) {
+          if (values === null || values === undefined) continue;
+          if (typeof values !== 'object' || Array.isArray(values)) {
+            if (!(section in SCHEMA)) issues.push(`${section} (${origin}): unknown section (known: ${SECTIONS.join(', ')})`);
+            else issues.push(`${section} (${origin}): must be a mapping of fields`);
+            continue;
+          }
+          for (const [key, raw] of Object.entries(values as Record<string, unknown>)) apply(section, key, raw, origin);
+        }
+      }
+    }
+  }
+
+  if (sources.env) {
+    const known = new Map<string, [Section, string]>();
+    for (const section of SECTIONS) for (const key of Object.keys(SCHEMA[section])) known.set(envName(section, key), [section, key]);
+    for (const [name, raw] of Object.entries(sources.env)) {
+      if (!name.startsWith('PUREZMQ_') || raw === undefined) continue;
+      const target = known.get(name);
+      if (!target) {
+        const section = name.slice('PUREZMQ_'.length).split('_')[0]!.toLowerCase();
+        if (section in SCHEMA) issues.push(`${name}: unknown variable (fields of ${section}: ${Object.keys(SCHEMA[section as Section]).map((k) => envName(section, k)).join(', ')})`);
+        continue;
+      }
+      apply(target[0], target[1], raw, `from ${name}`);
+    }
+  }
+
+  if (sources.flags) {
+    for (const [section, values] of Object.entries(sources.flags)) {
+      if (!values) continue;
+      for (const [key, raw] of Object.entries(values)) apply(section, key, raw, `from --${flagName(camelName(key))}`);
+    }
+  }
+
+  if (config.client.retryBackoffMax < config.client.retryBackoff) {
+    issues.push(`client.retry_backoff_max: must be at least client.retry_backoff (${config.client.retryBackoff} ms), got ${config.client.retryBackoffMax}`);
+  }
+  if (issues.length > 0) {
+    throw mdpError(MdpErrorCode.CONFIG, `invalid configuration:\n  ${issues.join('\n  ')}`, { issues });
+  }
+  return config;
+}
+
+/** A YAML document with every field at its default, with help comments (for `--print-config`). */
+export function defaultConfigYaml(): string {
+  const lines: string[] = ['# purezmq Majordomo configuration (defaults). Durations: 2500, "2500ms", "2.5s", "1m".'];
+  for (const section of SECTIONS) {
+    lines.push(`${section}:`);
+    const fields = SCHEMA[section] as Record<string, Field>;
+    const values = DEFAULT_CONFIG[section] as unknown as Record<string, unknown>;
+    for (const [key, field] of Object.entries(fields)) {
+      lines.push(`  # ${field.help} (env ${envName(section, key)})`);
+      lines.push(`  ${snakeName(key)}: ${JSON.stringify(values[key])}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,59 @@
+/** purezmq/mdp: Majordomo (7/MDP 0.1, 18/MDP 0.2, 8/MMI) broker, client and worker. */
+export { Broker, type BrokerOptions, type BrokerMetrics, type BrokerCounters, type ServiceMetrics } from './broker.ts';
+export { Client, type ClientOptions, type RequestOptions, type ReplyChunk, type ClientStats } from './client.ts';
+export { Worker, type WorkerOptions, type WorkerHandler, type RequestContext, type WorkerEvent, type WorkerStats } from './worker.ts';
+export {
+  parse,
+  encode,
+  codecFor,
+  directionsOf,
+  CODECS,
+  MDP01,
+  MDP02,
+  Direction,
+  MAX_ADDRESS_LENGTH,
+  type MdpCodec,
+  type MdpCommand,
+  type ClientCommand,
+  type WorkerCommand,
+  type ClientRequest,
+  type ClientReply,
+  type WorkerReady,
+  type WorkerRequest,
+  type WorkerReply,
+  type WorkerControl,
+  type ParseResult,
+} from './codec.ts';
+export {
+  MdpVersion,
+  Header,
+  ClientCommand02,
+  WorkerCommand01,
+  WorkerCommand02,
+  MMI_NAMESPACE,
+  MmiService,
+  MmiCode,
+  Defaults,
+  BROKER_VERSION,
+} from './constants.ts';
+export { MdpError, MdpErrorCode, MalformedReason, isMdpError, type MdpErrorOptions } from './errors.ts';
+export {
+  resolveConfig,
+  defaultConfigYaml,
+  DEFAULT_CONFIG,
+  SCHEMA,
+  LogLevel,
+  LogFormat,
+  envName,
+  flagName,
+  snakeName,
+  type MdpConfig,
+  type BrokerConfig,
+  type ClientConfig,
+  type WorkerConfig,
+  type LogConfig,
+  type ConfigSources,
+  type RawLayer,
+} from './config.ts';
+export { createLogger, silentLogger, type Logger, type LogFields } from './log.ts';
+export { LatencyReservoir, type LatencySnapshot } from './metrics.ts';

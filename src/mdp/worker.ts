@@ -1,0 +1,332 @@
+/**
+ * Majordomo worker: serves one service over a DEALER (7/MDP or 18/MDP).
+ *
+ * - Opens a conversation with a new socket and READY; heartbeats every interval, also while the
+ *   handler runs (it is async), and treats the broker as dead after liveness × interval of silence
+ *   while idle (while busy it waits: Guide brokers don't heartbeat busy workers).
+ * - On a dead broker or a DISCONNECT it closes the socket and starts over on a new one after
+ *   `reconnectInterval` (7/MDP §7.1), unless `onDisconnect: 'close'`.
+ * - The handler returns the FINAL body and may send PARTIALs first with `ctx.partial()`. An MDP/0.1
+ *   worker has no PARTIAL: its partials are merged into the single REPLY.
+ * - If the handler throws, the worker sends `errorReply(err)` as the FINAL when that option is
+ *   given; otherwise it sends DISCONNECT and re-registers, so that the broker re-queues the request
+ *   for another worker.
+ * - close() lets the current request finish (bounded), sends DISCONNECT and closes the socket.
+ */
+import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
+import { encode, parse, Direction } from './codec.ts';
+import { MMI_NAMESPACE, MdpVersion } from './constants.ts';
+import { DEFAULT_CONFIG, type WorkerConfig } from './config.ts';
+import { MdpErrorCode, mdpError, type MdpError } from './errors.ts';
+import { silentLogger, type Logger } from './log.ts';
+
+export interface RequestContext {
+  /** ROUTER address of the client (opaque). */
+  readonly client: Uint8Array;
+  /** Sends a PARTIAL reply before the FINAL (merged into the REPLY for MDP/0.1). */
+  partial(body: MessageLike | MessageLike[]): Promise<void>;
+  /** Aborted when the conversation ends before the handler does (broker lost, DISCONNECT, close). */
+  readonly signal: AbortSignal;
+}
+
+export type WorkerHandler = (
+  request: Uint8Array[],
+  ctx: RequestContext,
+) => Promise<MessageLike | MessageLike[]> | MessageLike | MessageLike[];
+
+export interface WorkerOptions extends Partial<Omit<WorkerConfig, 'broker'>> {
+  logger?: Logger;
+  /** What to do when the broker sends DISCONNECT: re-register on a new socket (RFC) or stop. */
+  onDisconnect?: 'reconnect' | 'close';
+  /** FINAL body to send when the handler throws; without it the worker re-registers instead. */
+  errorReply?: (err: unknown) => MessageLike | MessageLike[];
+  /** Extra socket options for the DEALER. */
+  socketOptions?: Partial<SocketOptions>;
+}
+
+export type WorkerEvent =
+  | { type: 'ready' }
+  | { type: 'request' }
+  | { type: 'disconnect'; reason: 'broker-disconnect' | 'broker-silent' | 'handler-error' }
+  | { type: 'closed' }
+  | { type: 'error'; error: Error };
+
+export interface WorkerStats {
+  requests: number;
+  replies: number;
+  partials: number;
+  handlerErrors: number;
+  reconnects: number;
+  malformed: number;
+}
+
+const MAX_BACKLOG = 16;
+
+function toFrames(body: MessageLike | MessageLike[]): MessageLike[] {
+  const list = Array.isArray(body) ? body : [body];
+  return list.length === 0 ? [null] : list;
+}
+
+function asBytes(parts: MessageLike[]): Uint8Array[] {
+  const enc = new TextEncoder();
+  return parts.map((p) => {
+    if (p instanceof Uint8Array) return p;
+    if (typeof p === 'string') return enc.encode(p);
+    if (p === null || p === undefined) return new Uint8Array(0);
+    if (typeof p === 'number') return enc.encode(String(p));
+    if (ArrayBuffer.isView(p)) return new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
+    return new Uint8Array(p as ArrayBuffer);
+  });
+}
+
+export class Worker {
+  readonly endpoint: string;
+  readonly service: string;
+  readonly config: Omit<WorkerConfig, 'broker'>;
+  readonly stats: WorkerStats = { requests: 0, replies: 0, partials: 0, handlerErrors: 0, reconnects: 0, malformed: 0 };
+  private readonly handler: WorkerHandler;
+  private readonly options: WorkerOptions;
+  private readonly log: Logger;
+  private readonly serviceFrame: Uint8Array;
+  private readonly listeners = new Set<(e: WorkerEvent) => void>();
+  private socket: Dealer | undefined;
+  private generation = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastHeard = 0;
+  private lastSent = 0;
+  private busy: Promise<void> | undefined;
+  private abort: AbortController | undefined;
+  private readonly backlog: { client: Uint8Array; body: Uint8Array[] }[] = [];
+  private isClosed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(endpoint: string, service: string, handler: WorkerHandler, options: WorkerOptions = {}) {
+    if (service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a worker needs a service name');
+    if (service.startsWith(MMI_NAMESPACE)) {
+      throw mdpError(MdpErrorCode.CONFIG, `service names starting with "${MMI_NAMESPACE}" are reserved for the broker (8/MMI)`, { service });
+    }
+    const { broker: _b, ...defaults } = DEFAULT_CONFIG.worker;
+    this.config = {
+      ...defaults,
+      ...Object.fromEntries(
+        Object.entries(options).filter(([k, v]) => v !== undefined && k in defaults),
+      ),
+    } as Omit<WorkerConfig, 'broker'>;
+    this.endpoint = endpoint;
+    this.service = service;
+    this.serviceFrame = new TextEncoder().encode(service);
+    this.handler = handler;
+    this.options = options;
+    this.log = options.logger ?? silentLogger;
+    this.connect();
+    this.timer = setInterval(() => this.tick(), this.config.heartbeatInterval);
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Listens to worker life-cycle events (ready, request, disconnect, closed, error). */
+  on(listener: (e: WorkerEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: WorkerEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // listeners must not break the worker
+      }
+    }
+  }
+
+  // ---- connection -----------------------------------------------------------------------------
+
+  private connect(): void {
+    this.reconnectTimer = undefined;
+    if (this.isClosed || this.closing) return;
+    const gen = ++this.generation;
+    const socket = new Dealer({ linger: 1000, ...this.options.socketOptions });
+    this.socket = socket;
+    socket.connect(this.endpoint);
+    const t = performance.now();
+    this.lastHeard = t;
+    this.send(encode({ protocol: 'worker', command: 'READY', version: this.config.version, service: this.serviceFrame }));
+    this.log.info('worker ready', { service: this.service, broker: this.endpoint, version: this.config.version });
+    this.emit({ type: 'ready' });
+    void this.receiveLoop(socket, gen);
+  }
+
+  private async receiveLoop(socket: Dealer, gen: number): Promise<void> {
+    for (;;) {
+      let msg: Uint8Array[];
+      try {
+        msg = await socket.receive();
+      } catch {
+        return; // socket closed
+      }
+      if (gen !== this.generation) return;
+      this.onMessage(msg);
+    }
+  }
+
+  /** Ends the current conversation; starts a new one after `delay` unless closing. */
+  private restart(reason: 'broker-disconnect' | 'broker-silent' | 'handler-error', sendDisconnect: boolean, delay: number): void {
+    this.generation++;
+    this.abort?.abort(mdpError(MdpErrorCode.WORKER_DISCONNECTED, `conversation with the broker ended (${reason})`));
+    this.backlog.length = 0;
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) {
+      if (sendDisconnect) {
+        socket.send(encode({ protocol: 'worker', command: 'DISCONNECT', version: this.config.version })).catch(() => undefined);
+      } else {
+        socket.linger = 0;
+      }
+      socket.close();
+    }
+    this.emit({ type: 'disconnect', reason });
+    if (reason === 'broker-disconnect' && this.options.onDisconnect === 'close') {
+      void this.close();
+      return;
+    }
+    this.stats.reconnects++;
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private send(frames: Uint8Array[]): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.lastSent = performance.now();
+    socket.send(frames).catch((err: Error) => this.log.debug('send failed', { error: err }));
+  }
+
+  private tick(): void {
+    if (this.isClosed || !this.socket) return;
+    const t = performance.now();
+    const interval = this.config.heartbeatInterval;
+    if (!this.busy && t - this.lastHeard > interval * this.config.heartbeatLiveness) {
+      this.log.warn('broker silent: reconnecting', { broker: this.endpoint, service: this.service });
+      this.restart('broker-silent', false, this.config.reconnectInterval);
+      return;
+    }
+    if (t - this.lastSent >= interval / 2) {
+      this.send(encode({ protocol: 'worker', command: 'HEARTBEAT', version: this.config.version }));
+    }
+  }
+
+  // ---- requests -------------------------------------------------------------------------------
+
+  private onMessage(msg: Uint8Array[]): void {
+    const r = parse(msg, Direction.TO_WORKER);
+    if (!r.ok || r.command.version !== this.config.version || r.command.protocol !== 'worker') {
+      this.stats.malformed++;
+      this.log.debug('malformed message from broker ignored', { error: r.ok ? `MDP/${r.command.version} command` : r.error.message });
+      return;
+    }
+    this.lastHeard = performance.now();
+    const cmd = r.command;
+    switch (cmd.command) {
+      case 'REQUEST':
+        if (this.busy) {
+          if (this.backlog.length < MAX_BACKLOG) this.backlog.push({ client: cmd.client, body: cmd.body });
+          return;
+        }
+        this.busy = this.handle(cmd.client, cmd.body, this.generation);
+        return;
+      case 'DISCONNECT':
+        this.log.info('broker sent DISCONNECT', { service: this.service });
+        // 7/MDP: send nothing more on this socket; a new one re-registers
+        this.restart('broker-disconnect', false, Math.min(this.config.reconnectInterval, 1000));
+        return;
+      default:
+        return; // HEARTBEAT: liveness only
+    }
+  }
+
+  private async handle(client: Uint8Array, body: Uint8Array[], gen: number): Promise<void> {
+    this.stats.requests++;
+    this.emit({ type: 'request' });
+    const abort = new AbortController();
+    this.abort = abort;
+    const merged: Uint8Array[] = [];
+    const v01 = this.config.version === MdpVersion.V01;
+    const ctx: RequestContext = {
+      client,
+      signal: abort.signal,
+      partial: async (part) => {
+        if (gen !== this.generation) throw abort.signal.reason as MdpError;
+        const frames = asBytes(toFrames(part));
+        this.stats.partials++;
+        if (v01) merged.push(...frames);
+        else this.send(encode({ protocol: 'worker', command: 'PARTIAL', version: this.config.version, client, body: frames }));
+      },
+    };
+    let result: MessageLike | MessageLike[] | undefined;
+    let failed = false;
+    try {
+      result = await this.handler(body, ctx);
+    } catch (err) {
+      this.stats.handlerErrors++;
+      this.log.error('handler failed', { service: this.service, error: err as Error });
+      this.emit({ type: 'error', error: err as Error });
+      if (this.options.errorReply) {
+        try {
+          result = this.options.errorReply(err);
+        } catch {
+          failed = true;
+        }
+      } else failed = true;
+    }
+    if (this.abort === abort) this.abort = undefined;
+    if (gen === this.generation) {
+      if (failed) {
+        this.busy = undefined;
+        this.restart('handler-error', true, 0);
+        return;
+      }
+      const frames = [...merged, ...asBytes(toFrames(result ?? null))];
+      this.send(encode({ protocol: 'worker', command: 'FINAL', version: this.config.version, client, body: frames }));
+      this.stats.replies++;
+      this.lastHeard = Math.max(this.lastHeard, performance.now() - this.config.heartbeatInterval);
+    }
+    this.busy = undefined;
+    const next = this.backlog.shift();
+    if (next && gen === this.generation && !this.isClosed) this.busy = this.handle(next.client, next.body, gen);
+  }
+
+  // ---- close ------------------------------------------------------------------------------------
+
+  /** Finishes the current request (up to `timeoutMs`), sends DISCONNECT and closes. */
+  close(timeoutMs = 5000): Promise<void> {
+    this.closing ??= this.shutdown(timeoutMs);
+    return this.closing;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.backlog.length = 0;
+    if (this.busy) {
+      let t: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.busy, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
+      clearTimeout(t);
+    }
+    this.generation++;
+    this.abort?.abort(mdpError(MdpErrorCode.CLOSED, 'worker closed'));
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) {
+      socket.send(encode({ protocol: 'worker', command: 'DISCONNECT', version: this.config.version })).catch(() => undefined);
+      socket.close();
+    }
+    this.isClosed = true;
+    this.log.info('worker closed', { service: this.service });
+    this.emit({ type: 'closed' });
+  }
+}
