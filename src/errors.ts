@@ -40,6 +40,21 @@ export const ErrorCode = {
   HEARTBEAT_TIMEOUT: 'ERR_ZMTP_HEARTBEAT_TIMEOUT',
   AUTH_FAILED: 'ERR_ZMTP_AUTH_FAILED',
   DUPLICATE_IDENTITY: 'ERR_ZMTP_DUPLICATE_IDENTITY',
+  // Security mechanisms (PLAIN/CURVE) and ZAP: the codes zeromq.js reports for libzmq's events
+  MALFORMED_HELLO: 'ERR_ZMTP_MALFORMED_COMMAND_HELLO',
+  MALFORMED_WELCOME: 'ERR_ZMTP_MALFORMED_COMMAND_WELCOME',
+  MALFORMED_INITIATE: 'ERR_ZMTP_MALFORMED_COMMAND_INITIATE',
+  MALFORMED_READY: 'ERR_ZMTP_MALFORMED_COMMAND_READY',
+  MALFORMED_MESSAGE: 'ERR_ZMTP_MALFORMED_COMMAND_MESSAGE',
+  MALFORMED_ERROR: 'ERR_ZMTP_MALFORMED_COMMAND_ERROR',
+  CRYPTOGRAPHIC: 'ERR_ZMTP_CRYPTOGRAPHIC',
+  KEY_EXCHANGE: 'ERR_ZMTP_KEY_EXCHANGE',
+  ZAP_UNSPECIFIED: 'ERR_ZAP_UNSPECIFIED',
+  ZAP_MALFORMED_REPLY: 'ERR_ZAP_MALFORMED_REPLY',
+  ZAP_BAD_REQUEST_ID: 'ERR_ZAP_BAD_REQUEST_ID',
+  ZAP_BAD_VERSION: 'ERR_ZAP_BAD_VERSION',
+  ZAP_INVALID_STATUS_CODE: 'ERR_ZAP_INVALID_STATUS_CODE',
+  ZAP_INVALID_METADATA: 'ERR_ZAP_INVALID_METADATA',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -65,6 +80,8 @@ export class ZmqError extends Error {
   readonly errno: number | undefined;
   /** The endpoint involved, when there is one. */
   address: string | undefined;
+  /** Authentication failures (handshake:error:auth): the ZAP status 300/400/500, as zeromq.js's AuthError. */
+  status: number | undefined;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; address?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -72,6 +89,7 @@ export class ZmqError extends Error {
     this.code = code;
     this.errno = ERRNO[code];
     this.address = options?.address;
+    this.status = undefined;
   }
 }
 

@@ -14,3 +14,16 @@ export type { SocketOptions } from './socket/options.ts';
 export { Observer, type Event, type EventType, type EventOfType } from './socket/observer.ts';
 export type { MessageLike } from './util/bytes.ts';
 export { ZmqError, ProtocolError, ErrorCode, isZmqError } from './errors.ts';
+export type { PeerInfo } from './engine/link.ts';
+export { curveKeyPair, curvePublicKey, type CurveKey } from './crypto/keys.ts';
+export * as z85 from './crypto/z85.ts';
+export {
+  Authenticator,
+  type AuthenticatorOptions,
+  type AuthRequest,
+  type AuthVerdict,
+  parseCertificate,
+  parsePasswords,
+  loadCertificateDirectory,
+} from './zap/authenticator.ts';
+export { ZAP_ENDPOINT, type ZapRequest, type ZapReply, type ZapMechanism } from './zap/protocol.ts';

@@ -31,6 +31,8 @@ export interface PeerInfo {
   metadata: Metadata;
   /** ZAP User-Id, when the mechanism authenticated the peer. */
   userId: string | undefined;
+  /** CURVE: the peer's permanent public key, Z85 (on a server: the client key it authenticated with). */
+  publicKey?: string;
   remoteAddress: string;
   /** ZMTP minor version of the peer (0 for a 3.0 peer; inproc counts as 1). */
   minor: number;

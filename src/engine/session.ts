@@ -104,7 +104,8 @@ export class Session implements Link {
       onClose: (cause) =>
         this.terminate(
           this.phase < Phase.TRAFFIC && !this.closing
-            ? createError(ErrorCode.HANDSHAKE_CLOSED, 'peer closed the connection during the handshake', { cause })
+            ? ((this.phase === Phase.HANDSHAKE ? this.mechanism.peerClosed?.() : undefined) ??
+                createError(ErrorCode.HANDSHAKE_CLOSED, 'peer closed the connection during the handshake', { cause }))
             : undefined,
         ),
     });
@@ -141,7 +142,7 @@ export class Session implements Link {
     }
     this.peerGreeting = g;
     this.phase = Phase.HANDSHAKE;
-    this.applyStep(this.mechanism.start({ localMetadata: this.opts.localMetadata, remoteAddress: this.connection.remoteAddress }));
+    this.runStep(this.mechanism.start({ localMetadata: this.opts.localMetadata, remoteAddress: this.connection.remoteAddress }));
   }
 
   private onFrame(flags: number, body: Uint8Array): void {
@@ -150,23 +151,9 @@ export class Session implements Link {
         this.fail(createError(ErrorCode.UNEXPECTED_MESSAGE, 'message frame before the handshake completed'));
         return;
       }
-      const cmd = parseCommand(body);
+      const cmd = this.mechanism.parseCommand ? this.mechanism.parseCommand(body) : parseCommand(body);
       if (cmd instanceof ZmqError) return this.fail(cmd);
-      const step = this.mechanism.onCommand(cmd.name, cmd.data);
-      if (step instanceof Promise) {
-        // ZAP and other async checks: hold further input until the answer is in
-        this.decoder.pause();
-        step.then(
-          (s) => {
-            if (this.phase === Phase.CLOSED) return;
-            this.applyStep(s);
-            if (!this.isClosed) this.decoder.resume();
-          },
-          (err) => this.fail(createError(ErrorCode.AUTH_FAILED, 'authentication handler failed', { cause: err })),
-        );
-      } else {
-        this.applyStep(step);
-      }
+      this.runStep(this.mechanism.onCommand(cmd.name, cmd.data));
       return;
     }
     if (this.phase !== Phase.TRAFFIC) return;
@@ -222,6 +209,20 @@ export class Session implements Link {
     }
   }
 
+  private runStep(step: HandshakeStep | Promise<HandshakeStep>): void {
+    if (!(step instanceof Promise)) return this.applyStep(step);
+    // ZAP and other async checks: hold further input until the answer is in
+    this.decoder.pause();
+    step.then(
+      (s) => {
+        if (this.phase === Phase.CLOSED) return;
+        this.applyStep(s);
+        if (!this.isClosed) this.decoder.resume();
+      },
+      (err) => this.fail(createError(ErrorCode.AUTH_FAILED, 'authentication handler failed', { cause: err })),
+    );
+  }
+
   private applyStep(step: HandshakeStep): void {
     if (this.phase === Phase.CLOSED) return;
     if (step.send) for (const body of step.send) this.writer.writeCommand(body);
@@ -234,10 +235,10 @@ export class Session implements Link {
       return;
     }
     this.writeOut();
-    if (step.done) this.handshakeDone(step.done.peer, step.done.userId);
+    if (step.done) this.handshakeDone(step.done.peer, step.done.userId, step.done.publicKey);
   }
 
-  private handshakeDone(peer: Metadata, userId: string | undefined): void {
+  private handshakeDone(peer: Metadata, userId: string | undefined, publicKey?: string): void {
     const typeBytes = peer.get('Socket-Type');
     const socketType = typeBytes ? String.fromCharCode(...typeBytes) : '';
     // libzmq accepts a READY without Socket-Type; so do we (be liberal in what we accept).
@@ -251,6 +252,7 @@ export class Session implements Link {
       identity: peer.get('Identity') ?? EMPTY,
       metadata: peer,
       userId,
+      ...(publicKey === undefined ? {} : { publicKey }),
       remoteAddress: this.connection.remoteAddress,
       minor: this.peerMinor,
     };

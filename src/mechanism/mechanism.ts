@@ -1,4 +1,5 @@
 import type { ZmqError } from '../errors.ts';
+import type { ParsedCommand } from '../zmtp/command.ts';
 import type { Metadata } from '../zmtp/metadata.ts';
 
 /** What a mechanism needs to know about the connection it secures. */
@@ -16,7 +17,12 @@ export interface HandshakeContext {
  */
 export interface HandshakeStep {
   send?: Uint8Array[];
-  done?: { peer: Metadata; userId?: string };
+  done?: {
+    peer: Metadata;
+    userId?: string;
+    /** CURVE: the peer's permanent public key, Z85 (the client's, on a server). */
+    publicKey?: string;
+  };
   error?: ZmqError;
   errorReason?: string;
 }
@@ -28,8 +34,12 @@ export interface HandshakeStep {
 export interface Mechanism {
   readonly name: string;
   readonly asServer: boolean;
-  /** Called once both greetings are exchanged and the mechanism names match. */
-  start(ctx: HandshakeContext): HandshakeStep;
+  /** Called once both greetings are exchanged and the mechanism names match (a Promise: NULL with ZAP). */
+  start(ctx: HandshakeContext): HandshakeStep | Promise<HandshakeStep>;
+  /** Handshake command parsing, when the mechanism must accept a quirk (libzmq's `5E RROR` PLAIN ERROR). */
+  parseCommand?(body: Uint8Array): ParsedCommand | ZmqError;
+  /** The peer closed the stream mid-handshake: the mechanism may say what that most likely means. */
+  peerClosed?(): ZmqError | undefined;
   /** Every command frame received before the handshake is done. */
   onCommand(name: string, data: Uint8Array): HandshakeStep | Promise<HandshakeStep>;
   /** Traffic encryption (CURVE): wraps one outgoing frame into the frame that goes on the wire. */

@@ -1,3 +1,4 @@
+import { curveKeyBytes } from '../crypto/keys.ts';
 import { createError, ErrorCode } from '../errors.ts';
 
 /** Options shared by every socket type; names and defaults follow zeromq.js v6. */
@@ -36,6 +37,22 @@ export interface SocketOptions {
   ipv6: boolean;
   /** purezmq: most frames one incoming message may have. */
   maxMessageFrames: number;
+  /** ZMQ_PLAIN_SERVER: act as PLAIN server (needs a ZAP handler, e.g. an Authenticator). */
+  plainServer: boolean;
+  /** ZMQ_PLAIN_USERNAME: non-null makes this socket a PLAIN client. */
+  plainUsername: string | null;
+  /** ZMQ_PLAIN_PASSWORD: non-null makes this socket a PLAIN client. */
+  plainPassword: string | null;
+  /** ZMQ_CURVE_SERVER: act as CURVE server (needs curveSecretKey). */
+  curveServer: boolean;
+  /** ZMQ_CURVE_PUBLICKEY: this socket's long-term public key (40 Z85 chars or 32 bytes). */
+  curvePublicKey: string | Uint8Array | null;
+  /** ZMQ_CURVE_SECRETKEY: this socket's long-term secret key (40 Z85 chars or 32 bytes). */
+  curveSecretKey: string | Uint8Array | null;
+  /** ZMQ_CURVE_SERVERKEY: the server's public key; non-null makes this socket a CURVE client. */
+  curveServerKey: string | Uint8Array | null;
+  /** ZMQ_ZAP_DOMAIN: sent in ZAP requests; for NULL, setting it turns ZAP on. */
+  zapDomain: string | null;
 }
 
 /**
@@ -62,7 +79,18 @@ export const DEFAULT_OPTIONS: SocketOptions = {
   immediate: false,
   ipv6: false,
   maxMessageFrames: 65536,
+  plainServer: false,
+  plainUsername: null,
+  plainPassword: null,
+  curveServer: false,
+  curvePublicKey: null,
+  curveSecretKey: null,
+  curveServerKey: null,
+  zapDomain: null,
 };
+
+const CURVE_KEY_OPTIONS: ReadonlySet<string> = new Set(['curvePublicKey', 'curveSecretKey', 'curveServerKey']);
+const STRING_255_OPTIONS: ReadonlySet<string> = new Set(['plainUsername', 'plainPassword', 'zapDomain']);
 
 const INTEGER_MIN: Partial<Record<keyof SocketOptions, number>> = {
   linger: -1,
@@ -94,6 +122,15 @@ export function checkOption(name: string, value: unknown): void {
     }
     const len = value === null ? 0 : typeof value === 'string' ? new TextEncoder().encode(value).length : (value as Uint8Array).length;
     if (len > 255) throw createError(ErrorCode.EINVAL, `Option 'routingId' must be at most 255 bytes`);
+  } else if (CURVE_KEY_OPTIONS.has(name)) {
+    if (value !== null) curveKeyBytes(value as string | Uint8Array, `Option '${name}'`);
+  } else if (STRING_255_OPTIONS.has(name)) {
+    if (value !== null && typeof value !== 'string') throw createError(ErrorCode.EINVAL, `Option '${name}' must be a string or null`);
+    if (value !== null && new TextEncoder().encode(value).length > 255) {
+      throw createError(ErrorCode.EINVAL, `Option '${name}' must be at most 255 bytes`);
+    }
+  } else if (name === 'plainServer' || name === 'curveServer') {
+    if (typeof value !== 'boolean') throw createError(ErrorCode.EINVAL, `Option '${name}' must be a boolean`);
   } else if (name === 'immediate' || name === 'ipv6') {
     if (typeof value !== 'boolean') throw createError(ErrorCode.EINVAL, `Option '${name}' must be a boolean`);
   }

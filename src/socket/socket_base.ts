@@ -2,7 +2,8 @@ import { createError, ErrorCode, ProtocolError, type ZmqError } from '../errors.
 import type { Message, PeerInfo, PipeEnd } from '../engine/link.ts';
 import { Session, type SessionHost, type SessionOptions } from '../engine/session.ts';
 import type { Mechanism } from '../mechanism/mechanism.ts';
-import { NullMechanism } from '../mechanism/null.ts';
+import { createSecurityMechanism } from '../mechanism/security.ts';
+import { zapHook } from '../zap/client.ts';
 import { parseEndpoint } from '../transport/endpoint.ts';
 import { netTransport } from '../transport/tcp.ts';
 import type { Connection, Listener, ParsedEndpoint, StreamTransport } from '../transport/transport.ts';
@@ -57,6 +58,15 @@ const FATAL_CODES: ReadonlySet<string> = new Set([
 
 // inproc endpoints are per process, like libzmq's per context
 const inprocBound = new Map<string, SocketBase>();
+
+/** RFC 27: a ZAP handler is bound at inproc://zeromq.zap.01. */
+function zapHandlerBound(): boolean {
+  const b = inprocBound.get('zeromq.zap.01');
+  return b !== undefined && !b.closed;
+}
+
+/** Cap of the doubling reconnect delay after failed handshakes when reconnectMaxInterval is 0. */
+const HANDSHAKE_RETRY_MAX_MS = 10_000;
 const inprocPending = new Map<string, Set<Connecter>>();
 
 export function eagain(): ZmqError {
@@ -103,6 +113,14 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   immediate = DEFAULT_OPTIONS.immediate;
   ipv6 = DEFAULT_OPTIONS.ipv6;
   maxMessageFrames = DEFAULT_OPTIONS.maxMessageFrames;
+  plainServer = DEFAULT_OPTIONS.plainServer;
+  plainUsername = DEFAULT_OPTIONS.plainUsername;
+  plainPassword = DEFAULT_OPTIONS.plainPassword;
+  curveServer = DEFAULT_OPTIONS.curveServer;
+  curvePublicKey = DEFAULT_OPTIONS.curvePublicKey;
+  curveSecretKey = DEFAULT_OPTIONS.curveSecretKey;
+  curveServerKey = DEFAULT_OPTIONS.curveServerKey;
+  zapDomain = DEFAULT_OPTIONS.zapDomain;
 
   /** Messages dropped where ZeroMQ semantics drop (PUB/XPUB at HWM, ROUTER to an unknown peer, REP to a gone peer). */
   droppedMessages = 0;
@@ -146,6 +164,16 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
       }
       (this as Record<string, unknown>)[key] = value;
     }
+  }
+
+  /**
+   * The peer that sent the message the last receive() returned: its address, Socket-Type,
+   * Identity, ZAP User-Id, CURVE public key and all properties (ZAP metadata included). Read it
+   * right after `await receive()` (or inside `for await`): with one reader per socket, as usual,
+   * it always matches the message just received. Costs nothing on the receive path.
+   */
+  get lastPeer(): PeerInfo | undefined {
+    return this.lastPipe?.peer;
   }
 
   get closed(): boolean {
@@ -508,7 +536,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   }
 
   protected createMechanism(): Mechanism {
-    return new NullMechanism();
+    return createSecurityMechanism(this, zapHook(zapHandlerBound, this.handshakeInterval));
   }
 
   private localMetadata(): [string, Uint8Array][] {
@@ -747,10 +775,11 @@ export class Connecter {
       );
   }
 
-  private retry(error?: ZmqError): void {
+  private retry(error?: ZmqError, handshakeFailed = false): void {
     const base = this.socket.reconnectInterval;
     if (this.stopped || this.socket.closed || base < 0) return;
-    const max = this.socket.reconnectMaxInterval;
+    // a peer that keeps refusing the handshake (wrong CURVE server key...) is not redialled in a tight loop
+    const max = Math.max(this.socket.reconnectMaxInterval, handshakeFailed ? HANDSHAKE_RETRY_MAX_MS : 0);
     // RFC 37 / libzmq: doubling delay up to reconnectMaxInterval; 0 keeps the interval fixed
     const interval = max > base ? Math.min(max, base * 2 ** Math.min(this.failures, 30)) : base;
     this.failures++;
@@ -766,7 +795,7 @@ export class Connecter {
       this.stopped = true;
       return;
     }
-    this.retry(error);
+    this.retry(error, !handshaken && error !== undefined);
   }
 
   stop(linger: number): void {

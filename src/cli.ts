@@ -1,0 +1,561 @@
+#!/usr/bin/env node
+/**
+ * purezmq command line: a Majordomo broker, and a client, worker and MMI query to try it from a shell.
+ *
+ *   purezmq broker  [--bind EP]... [--config FILE] [--log-format human|json] [--log-level LEVEL]
+ *   purezmq request <service> [body...]
+ *   purezmq worker  <service> --exec <command>
+ *   purezmq mmi     <query> [arg]
+ *
+ * Exit codes (stable, for scripts): see EXIT below and `purezmq --help`.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  Broker,
+  Client,
+  Worker,
+  createLogger,
+  isMdpError,
+  MdpErrorCode,
+  MmiService,
+  resolveConfig,
+  SCHEMA,
+  envName,
+  flagName,
+  snakeName,
+  BROKER_VERSION,
+  type Logger,
+  type MdpConfig,
+  type RawLayer,
+  type BrokerMetrics,
+} from './mdp/mod.ts';
+
+/** Exit codes scripts can rely on. */
+export const EXIT = {
+  OK: 0,
+  /** Unexpected failure, or the broker could not bind. */
+  FAILURE: 1,
+  /** Bad command line or configuration. */
+  USAGE: 2,
+  /** No connection to the broker could be made. */
+  UNREACHABLE: 3,
+  /** The broker was reached but no reply came in time (after retries). */
+  TIMEOUT: 4,
+  /** The service has no worker (mmi.service 404), or the MMI query is not implemented (501). */
+  NOT_FOUND: 5,
+} as const;
+
+const EXIT_HELP = `Exit codes:
+  0  success
+  1  unexpected failure (for example the broker could not bind its endpoint)
+  2  bad command line or configuration (one message per bad field on stderr)
+  3  broker unreachable (no connection in any attempt)
+  4  timeout (broker reached, no reply after every retry)
+  5  service not found (mmi.service 404) or MMI query not implemented (501)`;
+
+type Section = keyof MdpConfig;
+type FlagSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
+
+class UsageError extends Error {}
+
+const out = (s: string): void => {
+  process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+};
+const err = (s: string): void => {
+  process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+};
+
+/** Flag name for a schema field (`version` is `--mdp-version`, to keep `--version` for the program). */
+function fieldFlag(key: string): string {
+  return key === 'version' ? 'mdp-version' : flagName(key);
+}
+
+function sectionFlags(section: Section): Record<string, FlagSpec> {
+  const flags: Record<string, FlagSpec> = {};
+  for (const key of Object.keys(SCHEMA[section])) {
+    flags[fieldFlag(key)] = key === 'bind' ? { type: 'string', multiple: true } : { type: 'string' };
+  }
+  return flags;
+}
+
+const COMMON_FLAGS: Record<string, FlagSpec> = {
+  help: { type: 'boolean', short: 'h' },
+  config: { type: 'string', short: 'c' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+};
+
+function sectionHelp(section: Section): string {
+  const lines: string[] = [];
+  for (const [key, field] of Object.entries(SCHEMA[section] as Record<string, { help: string }>)) {
+    const flag = `--${fieldFlag(key)}${key === 'bind' ? ' EP' : ' V'}`;
+    lines.push(`  ${flag.padEnd(30)} ${field.help} [${envName(section, key)}, ${section}.${snakeName(key)}]`);
+  }
+  return lines.join('\n');
+}
+
+const COMMON_HELP = `  -c, --config FILE              YAML file (sections broker, client, worker, log) [PUREZMQ_CONFIG]
+  --log-level LEVEL              silent, error, warn, info or debug [PUREZMQ_LOG_LEVEL]
+  --log-format FORMAT            human or json [PUREZMQ_LOG_FORMAT]
+  -h, --help                     this help
+Precedence: defaults < config file < PUREZMQ_* environment < flags. Durations: 2500, 2500ms, 2.5s, 1m.`;
+
+const HELP: Record<string, string> = {
+  main: `purezmq ${BROKER_VERSION}: ZeroMQ in pure TypeScript, with a Majordomo (MDP 0.1/0.2) broker.
+
+Usage: purezmq <command> [options]
+
+Commands:
+  broker                 run a Majordomo broker (default tcp://127.0.0.1:5555)
+  request <service> ...  send one request and print the reply
+  worker <service>       serve a service by running a shell command per request
+  mmi <query>            ask the broker (services, service NAME, workers [NAME], heartbeat, broker)
+
+Run 'purezmq <command> --help' for the options of each command.
+
+${EXIT_HELP}`,
+  broker: `Usage: purezmq broker [--bind EP]... [options]
+
+Runs a Majordomo broker serving MDP/0.1 and MDP/0.2 clients and workers on one ROUTER socket.
+Prints one line per bound endpoint on stdout ("listening on EP"); logs go to stderr.
+SIGTERM or SIGINT: stops taking requests, lets in-flight ones finish (shutdown grace), exits 0.
+
+Options:
+${sectionHelp('broker')}
+  --print-config                 print the effective configuration as YAML and exit
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+  request: `Usage: purezmq request <service> [body...] [options]
+
+Sends one request; each body argument is one frame ('-' reads stdin as one frame; no body = one empty
+frame). Prints each reply frame on its own line; with --stream, PARTIALs are printed as they come.
+
+Options:
+${sectionHelp('client')}
+  --stream                       print PARTIAL replies as they arrive
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+  worker: `Usage: purezmq worker <service> --exec <command> [options]
+
+Registers with the broker and, for each request, runs <command> with 'sh -c': the request body goes to
+its stdin (frames separated by newlines) and its stdout is the reply. A command that exits non-zero
+still replies with its stdout unless --on-error requeue, which hands the request back to the broker.
+
+Options:
+  --exec CMD                     command run for each request (required)
+  --exec-timeout V               kill the command after this long (default 60s)
+  --on-error reply|requeue       what a failed command does (default reply)
+${sectionHelp('worker')}
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+  mmi: `Usage: purezmq mmi <query> [arg] [options]
+
+Queries the broker's Majordomo Management Interface:
+  services           table of services with workers, queue, requests, latency (mmi.broker)
+  service NAME       does NAME have a worker? (mmi.service: 200 or 404; exit 5 on 404)
+  workers [NAME]     number of workers for NAME, or in all (mmi.workers)
+  heartbeat          the broker's heartbeat interval and liveness (mmi.heartbeat)
+  broker             version, uptime and counters (mmi.broker); --json for the raw document
+  mmi.NAME [body]    any MMI service, raw reply frames
+
+Options:
+  --json                         print JSON instead of a table
+${sectionHelp('client')}
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+};
+
+interface Parsed {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+function parse(argv: string[], flags: Record<string, FlagSpec>): Parsed {
+  try {
+    const r = parseArgs({ args: argv, options: flags, allowPositionals: true, strict: true });
+    return { values: r.values as Parsed['values'], positionals: r.positionals };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Builds the configuration from file, environment and the flags of one section. */
+function loadConfig(values: Parsed['values'], section: Section): MdpConfig {
+  const path = (values.config as string | undefined) ?? process.env.PUREZMQ_CONFIG;
+  let yaml: string | undefined;
+  if (path !== undefined) {
+    try {
+      yaml = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read config file ${path}: ${(e as Error).message}`);
+    }
+  }
+  const flags: RawLayer = { [section]: {}, log: {} };
+  for (const key of Object.keys(SCHEMA[section])) {
+    const v = values[fieldFlag(key)];
+    if (v !== undefined) flags[section]![key] = v;
+  }
+  if (values['log-level'] !== undefined) flags.log!.level = values['log-level'];
+  if (values['log-format'] !== undefined) flags.log!.format = values['log-format'];
+  return resolveConfig({ yaml, yamlPath: path, env: process.env, flags });
+}
+
+function makeLogger(config: MdpConfig): Logger {
+  return createLogger({ level: config.log.level, format: config.log.format, write: (line) => process.stderr.write(line) });
+}
+
+function exitCodeFor(e: unknown): number {
+  if (e instanceof UsageError) return EXIT.USAGE;
+  if (isMdpError(e)) {
+    switch (e.code) {
+      case MdpErrorCode.CONFIG:
+        return EXIT.USAGE;
+      case MdpErrorCode.BROKER_UNREACHABLE:
+        return EXIT.UNREACHABLE;
+      case MdpErrorCode.TIMEOUT:
+        return EXIT.TIMEOUT;
+      case MdpErrorCode.UNKNOWN_SERVICE:
+        return EXIT.NOT_FOUND;
+    }
+  }
+  return EXIT.FAILURE;
+}
+
+// ---- broker -------------------------------------------------------------------------------------
+
+async function brokerCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('broker'), 'print-config': { type: 'boolean' } });
+  if (values.help) {
+    out(HELP.broker!);
+    return EXIT.OK;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const config = loadConfig(values, 'broker');
+  if (values['print-config']) {
+    const { stringify } = await import('yaml');
+    out(stringify({ broker: config.broker, log: config.log }));
+    return EXIT.OK;
+  }
+  const log = makeLogger(config);
+  const broker = new Broker({ ...config.broker, logger: log });
+  for (const ep of config.broker.bind) {
+    try {
+      const bound = await broker.bind(ep);
+      out(`listening on ${bound}`);
+    } catch (e) {
+      log.error('bind failed', { endpoint: ep, error: e as Error });
+      err(`purezmq broker: cannot bind ${ep}: ${(e as Error).message}`);
+      await broker.close(0);
+      return EXIT.FAILURE;
+    }
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        log.warn('second signal: exiting now', { signal });
+        resolve(EXIT.OK);
+        return;
+      }
+      stopping = true;
+      log.info('shutting down', { signal, graceMs: config.broker.shutdownGrace });
+      broker.close().then(
+        () => resolve(EXIT.OK),
+        (e: Error) => {
+          log.error('shutdown failed', { error: e });
+          resolve(EXIT.OK);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+// ---- request ------------------------------------------------------------------------------------
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function requestCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('client'), stream: { type: 'boolean' } });
+  if (values.help) {
+    out(HELP.request!);
+    return EXIT.OK;
+  }
+  const [service, ...bodyArgs] = positionals;
+  if (!service) throw new UsageError('missing <service> (see purezmq request --help)');
+  const config = loadConfig(values, 'client');
+  const body: (string | Buffer)[] = [];
+  for (const a of bodyArgs) body.push(a === '-' ? await readStdin() : a);
+  const { broker, ...options } = config.client;
+  const client = new Client(broker, { ...options, logger: makeLogger(config) });
+  try {
+    if (values.stream) {
+      for await (const chunk of client.stream(service, body.length > 0 ? body : null)) {
+        for (const f of chunk.body) out(Buffer.from(f).toString());
+      }
+    } else {
+      const reply = await client.request(service, body.length > 0 ? body : null);
+      for (const f of reply) out(Buffer.from(f).toString());
+    }
+    return EXIT.OK;
+  } finally {
+    client.close();
+  }
+}
+
+// ---- worker -------------------------------------------------------------------------------------
+
+function parseDuration(raw: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(raw.trim());
+  if (!m) throw new UsageError(`--${name} must be a duration such as 500ms, 30s or 1m, got '${raw}'`);
+  return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2] ?? 'ms']!;
+}
+
+function runCommand(command: string, input: Uint8Array[], timeoutMs: number, log: Logger): Promise<{ code: number | null; stdout: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, { shell: true, stdio: ['pipe', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const MAX = 64 * 1024 * 1024;
+    const timer = setTimeout(() => {
+      log.warn('command timed out: killing it', { command, timeoutMs });
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX) chunks.push(c);
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(chunks) });
+    });
+    child.stdin.on('error', () => undefined); // the command may not read its stdin
+    const parts: Uint8Array[] = [];
+    input.forEach((f, i) => {
+      if (i > 0) parts.push(Buffer.from('\n'));
+      parts.push(f);
+    });
+    child.stdin.end(Buffer.concat(parts));
+  });
+}
+
+async function workerCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    ...COMMON_FLAGS,
+    ...sectionFlags('worker'),
+    exec: { type: 'string' },
+    'exec-timeout': { type: 'string' },
+    'on-error': { type: 'string' },
+  });
+  if (values.help) {
+    out(HELP.worker!);
+    return EXIT.OK;
+  }
+  const [service, extra] = positionals;
+  if (!service) throw new UsageError('missing <service> (see purezmq worker --help)');
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}' (quote the --exec command)`);
+  const command = values.exec as string | undefined;
+  if (!command) throw new UsageError('missing --exec <command>');
+  const onError = (values['on-error'] as string | undefined) ?? 'reply';
+  if (onError !== 'reply' && onError !== 'requeue') throw new UsageError(`--on-error must be reply or requeue, got '${onError}'`);
+  const execTimeout = values['exec-timeout'] === undefined ? 60_000 : parseDuration(values['exec-timeout'] as string, 'exec-timeout');
+  const config = loadConfig(values, 'worker');
+  const log = makeLogger(config);
+  const { broker, ...options } = config.worker;
+  let worker: Worker;
+  try {
+    worker = new Worker(
+      broker,
+      service,
+      async (request) => {
+        const { code, stdout } = await runCommand(command, request, execTimeout, log);
+        if (code !== 0) {
+          log.warn('command failed', { command, exitCode: code });
+          if (onError === 'requeue') throw new Error(`command exited with ${code}`);
+        }
+        return stdout;
+      },
+      { ...options, logger: log },
+    );
+  } catch (e) {
+    if (isMdpError(e)) throw new UsageError(e.message);
+    throw e;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = (): void => {
+      worker.close().then(
+        () => resolve(EXIT.OK),
+        () => resolve(EXIT.OK),
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+// ---- mmi ----------------------------------------------------------------------------------------
+
+function table(header: string[], rows: (string | number | null)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+async function mmiCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('client'), json: { type: 'boolean' } });
+  if (values.help) {
+    out(HELP.mmi!);
+    return EXIT.OK;
+  }
+  const [query, ...args] = positionals;
+  if (!query) throw new UsageError('missing <query> (see purezmq mmi --help)');
+  const config = loadConfig(values, 'client');
+  const { broker, ...options } = config.client;
+  const client = new Client(broker, { ...options, logger: makeLogger(config), diagnose: false });
+  const text = (frames: Uint8Array[]): string[] => frames.map((f) => Buffer.from(f).toString());
+  const json = values.json === true;
+  try {
+    switch (query) {
+      case 'services': {
+        const [code, doc] = text(await client.request(MmiService.BROKER, ''));
+        if (code !== '200' || doc === undefined) {
+          err(`mmi.broker answered ${code ?? 'nothing'}: not supported by this broker`);
+          return EXIT.NOT_FOUND;
+        }
+        const m = JSON.parse(doc) as BrokerMetrics;
+        if (json) {
+          out(JSON.stringify(m.services, null, 2));
+          return EXIT.OK;
+        }
+        const rows = Object.entries(m.services).map(([name, s]) => {
+          const d = s.drops;
+          return [name, s.workers, s.idleWorkers, s.queueDepth, s.requests, s.replies, s.latencyMs.p50, s.latencyMs.p99, d.expired + d.overflow + d.undeliverable + d.abandoned + d.truncated];
+        });
+        out(table(['SERVICE', 'WORKERS', 'IDLE', 'QUEUED', 'REQUESTS', 'REPLIES', 'P50_MS', 'P99_MS', 'DROPS'], rows));
+        return EXIT.OK;
+      }
+      case 'service': {
+        const name = args[0];
+        if (!name) throw new UsageError('mmi service needs a service name');
+        const reply = text(await client.request(MmiService.SERVICE, name));
+        const code = reply[reply.length - 1];
+        out(json ? JSON.stringify({ service: name, code }) : table(['SERVICE', 'CODE', 'STATUS'], [[name, code ?? '', code === '200' ? 'available' : 'no worker']]));
+        return code === '200' ? EXIT.OK : EXIT.NOT_FOUND;
+      }
+      case 'workers': {
+        const name = args[0] ?? '';
+        const [code, count] = text(await client.request(MmiService.WORKERS, name));
+        if (code !== '200') {
+          err(`mmi.workers answered ${code ?? 'nothing'}`);
+          return EXIT.NOT_FOUND;
+        }
+        out(json ? JSON.stringify({ service: name || null, workers: Number(count) }) : table(['SERVICE', 'WORKERS'], [[name || '(all)', count ?? '']]));
+        return EXIT.OK;
+      }
+      case 'heartbeat': {
+        const [code, interval, liveness] = text(await client.request(MmiService.HEARTBEAT, ''));
+        if (code !== '200') {
+          err(`mmi.heartbeat answered ${code ?? 'nothing'}`);
+          return EXIT.NOT_FOUND;
+        }
+        out(json ? JSON.stringify({ intervalMs: Number(interval), liveness: Number(liveness) }) : table(['INTERVAL_MS', 'LIVENESS'], [[interval ?? '', liveness ?? '']]));
+        return EXIT.OK;
+      }
+      case 'broker': {
+        const [code, doc] = text(await client.request(MmiService.BROKER, ''));
+        if (code !== '200' || doc === undefined) {
+          err(`mmi.broker answered ${code ?? 'nothing'}`);
+          return EXIT.NOT_FOUND;
+        }
+        if (json) {
+          out(doc);
+          return EXIT.OK;
+        }
+        const m = JSON.parse(doc) as BrokerMetrics;
+        const rows: (string | number)[][] = [
+          ['version', m.version],
+          ['protocols', m.protocols.join(' ')],
+          ['uptime_ms', m.uptimeMs],
+          ['endpoints', m.endpoints.join(' ')],
+          ['heartbeat', `${m.heartbeat.intervalMs} ms x ${m.heartbeat.liveness}`],
+          ['workers', m.workers],
+        ];
+        for (const [k, v] of Object.entries(m.counters)) {
+          rows.push([snakeName(k), typeof v === 'number' ? v : JSON.stringify(v)]);
+        }
+        out(table(['KEY', 'VALUE'], rows));
+        return EXIT.OK;
+      }
+      default: {
+        if (!query.startsWith('mmi.')) throw new UsageError(`unknown query '${query}' (services, service, workers, heartbeat, broker or mmi.NAME)`);
+        const reply = text(await client.request(query, args.length > 0 ? args : ''));
+        for (const line of reply) out(line);
+        return reply[reply.length - 1] === '501' ? EXIT.NOT_FOUND : EXIT.OK;
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  broker: brokerCommand,
+  request: requestCommand,
+  worker: workerCommand,
+  mmi: mmiCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    if (command === 'help' && rest[0] && HELP[rest[0]]) out(HELP[rest[0]]!);
+    else out(HELP.main!);
+    return command === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (command === '--version' || command === '-V') {
+    out(BROKER_VERSION);
+    return EXIT.OK;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    err(`purezmq: unknown command '${command}' (broker, request, worker, mmi; see purezmq --help)`);
+    return EXIT.USAGE;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    const code = exitCodeFor(e);
+    const msg = (e as Error).message;
+    err(`purezmq ${command}: ${msg}${code === EXIT.USAGE && !(isMdpError(e) && e.code === MdpErrorCode.CONFIG) ? ` (see purezmq ${command} --help)` : ''}`);
+    return code;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // sockets may keep the loop alive (lingering connections); the work is done
+    setTimeout(() => process.exit(code), 50).unref();
+  },
+  (e: unknown) => {
+    err(`purezmq: ${(e as Error).stack ?? String(e)}`);
+    process.exit(EXIT.FAILURE);
+  },
+);

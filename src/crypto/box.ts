@@ -1,0 +1,84 @@
+import nacl from 'tweetnacl';
+
+/**
+ * The NaCl primitives CURVE needs, from tweetnacl (pure JS, audited). Box/secretbox outputs use
+ * the libsodium "easy" layout libzmq puts on the wire: 16-byte Poly1305 tag, then ciphertext.
+ * The in-place helpers below drive tweetnacl's low-level functions so that a MESSAGE is encrypted
+ * and decrypted inside the one buffer that goes on (or came off) the wire.
+ */
+
+interface LowLevel {
+  crypto_secretbox(c: Uint8Array, m: Uint8Array, d: number, n: Uint8Array, k: Uint8Array): number;
+  crypto_secretbox_open(m: Uint8Array, c: Uint8Array, d: number, n: Uint8Array, k: Uint8Array): number;
+}
+const lowlevel = (nacl as unknown as { lowlevel: LowLevel }).lowlevel;
+
+export const KEY_BYTES = 32;
+export const NONCE_BYTES = 24;
+export const TAG_BYTES = 16;
+
+export function randomBytes(n: number): Uint8Array {
+  return nacl.randomBytes(n);
+}
+
+/** X25519 public key from a secret key. */
+export function publicFromSecret(secretKey: Uint8Array): Uint8Array {
+  return nacl.scalarMult.base(secretKey);
+}
+
+export function keyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  return nacl.box.keyPair();
+}
+
+/** crypto_box_easy: tag ‖ ciphertext. */
+export function box(msg: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  return nacl.box(msg, nonce, publicKey, secretKey);
+}
+
+/** crypto_box_open_easy; null when the tag does not verify. */
+export function boxOpen(ct: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null {
+  if (ct.length < TAG_BYTES) return null;
+  return nacl.box.open(ct, nonce, publicKey, secretKey);
+}
+
+/** crypto_box_beforenm: the shared key for box/open with a fixed key pair. */
+export function boxBefore(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  return nacl.box.before(publicKey, secretKey);
+}
+
+export function boxAfter(msg: Uint8Array, nonce: Uint8Array, shared: Uint8Array): Uint8Array {
+  return nacl.box.after(msg, nonce, shared);
+}
+
+export function boxOpenAfter(ct: Uint8Array, nonce: Uint8Array, shared: Uint8Array): Uint8Array | null {
+  if (ct.length < TAG_BYTES) return null;
+  return nacl.box.open.after(ct, nonce, shared);
+}
+
+export function secretbox(msg: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array {
+  return nacl.secretbox(msg, nonce, key);
+}
+
+export function secretboxOpen(ct: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null {
+  if (ct.length < TAG_BYTES) return null;
+  return nacl.secretbox.open(ct, nonce, key);
+}
+
+/**
+ * In-place crypto_secretbox (= box.after with a precomputed key). `buf` holds 32 zero bytes, then
+ * the plaintext; afterwards buf[16..32) is the tag and buf[32..) the ciphertext, buf[0..16) zero
+ * (free for a header). Safe in place: tweetnacl's XOR stream reads each byte before writing it.
+ */
+export function sealInPlace(buf: Uint8Array, nonce: Uint8Array, shared: Uint8Array): void {
+  lowlevel.crypto_secretbox(buf, buf, buf.length, nonce, shared);
+}
+
+/**
+ * In-place crypto_secretbox_open. `buf[16..32)` is the tag, `buf[32..)` the ciphertext, buf[0..16)
+ * anything (it is overwritten). Returns false, leaving `buf` untouched, when the tag is wrong;
+ * on success buf[32..) is the plaintext.
+ */
+export function openInPlace(buf: Uint8Array, nonce: Uint8Array, shared: Uint8Array): boolean {
+  if (buf.length < 32) return false;
+  return lowlevel.crypto_secretbox_open(buf, buf, buf.length, nonce, shared) === 0;
+}

@@ -1,0 +1,45 @@
+import type { Event, EventType } from '../../src/mod.ts';
+
+/** Well-known libzmq test keys (shared/specs/security.md §5.4). */
+export const SERVER = {
+  publicKey: 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7',
+  secretKey: 'JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6',
+};
+export const CLIENT = {
+  publicKey: 'Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID',
+  secretKey: 'D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs',
+};
+
+interface EventSource {
+  events: { on(type: EventType, fn: (e: Event) => void): unknown; off(type: EventType, fn: (e: Event) => void): unknown };
+}
+
+/** Resolves with the first event of `type` (bounded wait). */
+export function nextEvent<T extends EventType>(socket: EventSource, type: T, timeoutMs = 10_000): Promise<Extract<Event, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.events.off(type, fn);
+      reject(new Error(`no '${type}' event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const fn = (e: Event) => {
+      clearTimeout(timer);
+      socket.events.off(type, fn);
+      resolve(e as Extract<Event, { type: T }>);
+    };
+    socket.events.on(type, fn);
+  });
+}
+
+/** Polls `cond` until true (bounded). */
+export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A promise that rejects after `ms` (for races that must not hang). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms))]);
+}
