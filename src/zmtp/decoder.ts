@@ -37,7 +37,8 @@ export class FrameDecoder {
   private readonly sink: DecoderSink;
   private readonly limits: DecoderLimits;
   private chunks: Uint8Array[] = [];
-  private offset = 0; // read position inside chunks[0]
+  private head = 0; // index of the first unconsumed chunk (Array#shift is O(n) on long lists)
+  private offset = 0; // read position inside chunks[head]
   private buffered = 0;
   private flags = 0;
   private size = 0;
@@ -77,6 +78,7 @@ export class FrameDecoder {
   stop(): void {
     this.state = DecoderState.FAILED;
     this.chunks = [];
+    this.head = 0;
     this.buffered = 0;
   }
 
@@ -181,43 +183,46 @@ export class FrameDecoder {
   }
 
   private takeByte(): number {
-    const first = this.chunks[0]!;
+    const first = this.chunks[this.head]!;
     const b = first[this.offset++]!;
     this.buffered--;
-    if (this.offset === first.length) {
-      this.chunks.shift();
-      this.offset = 0;
-    }
+    if (this.offset === first.length) this.dropFirst();
     return b;
+  }
+
+  /** The first chunk is used up: advance, and compact once the dead prefix dominates. */
+  private dropFirst(): void {
+    this.offset = 0;
+    if (++this.head === this.chunks.length) {
+      this.chunks = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** n bytes as a view when they lie in the first chunk, else one copy. Caller checked `buffered`. */
   private take(n: number): Uint8Array {
     this.buffered -= n;
-    const first = this.chunks[0];
+    const first = this.chunks[this.head];
     if (n === 0 || first === undefined) return alloc(0);
     const avail = first.length - this.offset;
     if (n <= avail) {
       const view = first.subarray(this.offset, this.offset + n);
       this.offset += n;
-      if (this.offset === first.length) {
-        this.chunks.shift();
-        this.offset = 0;
-      }
+      if (this.offset === first.length) this.dropFirst();
       return view;
     }
     const out = alloc(n);
     let filled = 0;
     while (filled < n) {
-      const chunk = this.chunks[0]!;
+      const chunk = this.chunks[this.head]!;
       const count = Math.min(chunk.length - this.offset, n - filled);
       out.set(chunk.subarray(this.offset, this.offset + count), filled);
       filled += count;
       this.offset += count;
-      if (this.offset === chunk.length) {
-        this.chunks.shift();
-        this.offset = 0;
-      }
+      if (this.offset === chunk.length) this.dropFirst();
     }
     return out;
   }
