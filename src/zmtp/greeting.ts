@@ -32,7 +32,9 @@ export function checkSignature(sig: Uint8Array): ZmqError | undefined {
 /** Version major < 3 means ZMTP 1.0/2.0, which we do not speak (it cannot carry 3.x mechanisms). */
 export function checkMajor(major: number): ZmqError | undefined {
   if (major < ZMTP_MAJOR) {
-    return createError(ErrorCode.UNSUPPORTED_VERSION, `peer speaks ZMTP ${major === 1 ? '2.0' : '1.0'}, need 3.0 or later`);
+    // byte 10 is the revision: 0x00 = ZMTP 1.0, 0x01 = ZMTP 2.0 (13/ZMTP); 0x02 was never used
+    const version = major === 0 ? '1.0' : major === 1 ? '2.0' : `${major}.x`;
+    return createError(ErrorCode.UNSUPPORTED_VERSION, `peer speaks ZMTP ${version}, need 3.0 or later`);
   }
   return undefined;
 }
