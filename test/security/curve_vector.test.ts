@@ -6,6 +6,7 @@ import { parseCommand } from '../../src/zmtp/command.ts';
 import { FrameFlag } from '../../src/zmtp/constants.ts';
 import { FrameWriter } from '../../src/engine/writer.ts';
 import { fromHex, fromString, toHex } from '../../src/util/bytes.ts';
+import { ZmqError } from '../../src/errors.ts';
 
 /**
  * spec-vectors/curve/handshake.json: a whole CURVE handshake and three MESSAGEs with fixed
@@ -49,7 +50,7 @@ function pair() {
 /** Feeds a command body to a mechanism the way Session does (parse, then onCommand). */
 function deliver(m: CurveClient | CurveServer, body: Uint8Array): HandshakeStep {
   const cmd = parseCommand(body);
-  if (!('name' in cmd)) throw cmd;
+  if (cmd instanceof ZmqError) throw cmd;
   const step = m.onCommand(cmd.name, cmd.data);
   if (step instanceof Promise) throw new Error('unexpected async step');
   return step;
