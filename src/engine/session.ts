@@ -128,6 +128,11 @@ export class Session implements Link {
     return this.phase === Phase.CLOSED;
   }
 
+  /** Greeting or security handshake still in progress. */
+  get handshaking(): boolean {
+    return this.phase < Phase.TRAFFIC;
+  }
+
   get peerMinor(): number {
     return this.peerGreeting?.minor ?? 1;
   }

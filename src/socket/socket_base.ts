@@ -468,7 +468,10 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   sessionReady(session: Session, peer: PeerInfo): PipeEnd | ZmqError {
     const ctx = this.sessions.get(session);
-    if (!ctx || this.isClosed) return closedError();
+    const draining = ctx?.connecter?.draining === true;
+    if (!ctx || (this.isClosed && !draining)) return closedError();
+    // closed with linger while this connection was still being set up: deliver what is queued, then end
+    if (draining) queueMicrotask(() => ctx.connecter!.drain(session));
     let pipe = ctx.connecter?.pipe;
     const fresh = pipe === undefined;
     if (!pipe) {
@@ -736,6 +739,10 @@ export class Connecter {
   pipe: Pipe | undefined;
   inprocLink: InprocLink | undefined;
   stopped = false;
+  /** Stopped with linger while connecting/handshaking and messages queued: finishing that connection. */
+  draining = false;
+  private drainDeadline = -1;
+  private dialing = false;
   private session: Session | undefined;
   private timer: TimerHandle | undefined;
   private failures = 0;
@@ -760,18 +767,24 @@ export class Connecter {
     if (this.stopped || this.socket.closed) return;
     const address = this.endpoint.address;
     this.socket.emit({ type: 'connect:delay', address });
+    this.dialing = true;
     this.socket.transport
       .connect(this.endpoint, { ipv6: this.socket.ipv6, timeout: this.socket.connectTimeout })
       .then(
         (connection) => {
-          if (this.stopped || this.socket.closed) {
+          this.dialing = false;
+          if (!this.draining && (this.stopped || this.socket.closed)) {
             connection.destroy();
             return;
           }
           this.socket.emit({ type: 'connect', address });
           this.session = this.socket.startSession(connection, { address, binding: undefined, connecter: this, pipe: undefined });
         },
-        (err: ZmqError) => this.retry(err),
+        (err: ZmqError) => {
+          this.dialing = false;
+          if (this.draining) this.abortDrain();
+          else this.retry(err);
+        },
       );
   }
 
@@ -789,6 +802,11 @@ export class Connecter {
 
   sessionEnded(session: Session, error: ZmqError | undefined, handshaken: boolean): void {
     if (this.session === session) this.session = undefined;
+    if (this.draining) {
+      // the lingering connection failed before it could deliver: give up, as after a linger timeout
+      this.abortDrain();
+      return;
+    }
     if (handshaken) this.failures = 0;
     if (error && FATAL_CODES.has(error.code)) {
       // reconnecting with the same settings would fail the same way; libzmq stops as well
@@ -799,12 +817,39 @@ export class Connecter {
   }
 
   stop(linger: number): void {
-    if (this.stopped && !this.pipe) return;
+    if (this.draining || (this.stopped && !this.pipe)) return;
     this.stopped = true;
     this.timer = clearTimer(this.timer);
     if (this.endpoint.protocol === 'inproc') this.socket.forgetPendingInproc(this, this.endpoint.name);
     this.inprocLink?.close();
+    const queued = this.pipe !== undefined && !this.pipe.active && this.pipe.outgoing.length > 0;
+    if (linger !== 0 && queued && (this.dialing || this.session?.handshaking === true)) {
+      // libzmq keeps a closed socket's connection alive for the linger period: `connect(); await
+      // send(); close()` delivers. Let the connection finish its handshake (bounded by linger and
+      // handshakeInterval), flush, then end.
+      this.draining = true;
+      this.drainDeadline = linger > 0 ? Date.now() + linger : -1;
+      if (linger > 0) this.timer = unrefTimer(setTimeout(() => this.abortDrain(), linger));
+      return;
+    }
     this.session?.close(linger);
+    this.socket.dropConnecterPipe(this);
+  }
+
+  /** @internal the lingering connection completed its handshake: flush what is queued and end. */
+  drain(session: Session): void {
+    if (!this.draining) return;
+    this.draining = false;
+    this.timer = clearTimer(this.timer);
+    const linger = this.drainDeadline < 0 ? -1 : Math.max(1, this.drainDeadline - Date.now());
+    session.close(linger);
+  }
+
+  private abortDrain(): void {
+    if (!this.draining) return;
+    this.draining = false;
+    this.timer = clearTimer(this.timer);
+    this.session?.close(0);
     this.socket.dropConnecterPipe(this);
   }
 }
