@@ -3,6 +3,11 @@ import { alloc, readU64 } from '../util/bytes.ts';
 import { checkMajor, checkSignature, parseGreeting, type Greeting } from './greeting.ts';
 import { FrameFlag, GREETING_SIZE, SIGNATURE_SIZE } from './constants.ts';
 
+/** Chunks smaller than this are coalesced once more than COALESCE_AFTER are pending. */
+const SMALL_CHUNK = 1024;
+const COALESCE_AFTER = 32;
+const TAIL_SIZE = 16 * 1024;
+
 export const DecoderState = {
   SIGNATURE: 0,
   VERSION: 1,
@@ -37,6 +42,9 @@ export class FrameDecoder {
   private readonly sink: DecoderSink;
   private readonly limits: DecoderLimits;
   private chunks: Uint8Array[] = [];
+  private tail: Uint8Array | undefined;
+  private tailUsed = 0;
+  private tailIndex = -1;
   private head = 0; // index of the first unconsumed chunk (Array#shift is O(n) on long lists)
   private offset = 0; // read position inside chunks[head]
   private buffered = 0;
@@ -58,9 +66,31 @@ export class FrameDecoder {
 
   push(chunk: Uint8Array): void {
     if (this.state === DecoderState.FAILED || chunk.length === 0) return;
-    this.chunks.push(chunk);
+    if (chunk.length < SMALL_CHUNK && this.chunks.length - this.head > COALESCE_AFTER) this.appendSmall(chunk);
+    else this.chunks.push(chunk);
     this.buffered += chunk.length;
     this.run();
+  }
+
+  /**
+   * A peer trickling tiny chunks into a large frame would otherwise make the list cost far more
+   * memory than the bytes themselves; past a few dozen pending chunks, small ones are copied into a
+   * shared tail buffer. Bytes already handed out from it are never overwritten.
+   */
+  private appendSmall(chunk: Uint8Array): void {
+    const last = this.chunks.length - 1;
+    const tail = this.tail;
+    if (tail && this.tailIndex === last && this.tailUsed + chunk.length <= tail.length) {
+      tail.set(chunk, this.tailUsed);
+      this.tailUsed += chunk.length;
+      this.chunks[last] = tail.subarray(0, this.tailUsed);
+      return;
+    }
+    this.tail = alloc(TAIL_SIZE);
+    this.tail.set(chunk, 0);
+    this.tailUsed = chunk.length;
+    this.tailIndex = this.chunks.length;
+    this.chunks.push(this.tail.subarray(0, this.tailUsed));
   }
 
   /** Stops handing out frames (the receive queue is full); buffered bytes stay put. */
@@ -79,6 +109,8 @@ export class FrameDecoder {
     this.state = DecoderState.FAILED;
     this.chunks = [];
     this.head = 0;
+    this.tail = undefined;
+    this.tailIndex = -1;
     this.buffered = 0;
   }
 
@@ -196,8 +228,10 @@ export class FrameDecoder {
     if (++this.head === this.chunks.length) {
       this.chunks = [];
       this.head = 0;
+      this.tailIndex = -1;
     } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
       this.chunks = this.chunks.slice(this.head);
+      this.tailIndex -= this.head;
       this.head = 0;
     }
   }

@@ -391,3 +391,24 @@ describe('zmtp/decoder views vs copies', () => {
     expect(Buffer.compare(Buffer.from(sink.frames[0]!.body), Buffer.from(full.subarray(9)))).toBe(0);
   });
 });
+
+describe('FrameDecoder small-chunk coalescing', () => {
+  it('keeps the chunk list short when a large frame trickles in byte by byte, and decodes it intact', async () => {
+    const { FrameDecoder: D } = await import('../../../src/zmtp/decoder.ts');
+    const body = new Uint8Array(50000);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
+    const wire = new Uint8Array(9 + body.length);
+    wire[0] = 0x02;
+    new DataView(wire.buffer).setUint32(5, body.length);
+    wire.set(body, 9);
+    const frames: Uint8Array[] = [];
+    const d = new D({ onGreeting() {}, onFrame: (_f, b) => frames.push(b), onDecodeError: (e) => { throw e; } }, { maxFrameSize: 1 << 20 }, false);
+    for (let i = 0; i < wire.length; i++) {
+      d.push(wire.subarray(i, i + 1));
+      // 1-byte chunks are merged into 16 KiB tail buffers: the list stays near bytes / 16 KiB
+      expect((d as unknown as { chunks: Uint8Array[] }).chunks.length).toBeLessThan(64);
+    }
+    expect(frames).toHaveLength(1);
+    expect(Buffer.from(frames[0]!).equals(Buffer.from(body))).toBe(true);
+  });
+});
