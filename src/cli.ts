@@ -244,7 +244,31 @@ async function brokerCommand(argv: string[]): Promise<number> {
   }
   const log = makeLogger(config);
   const broker = new Broker({ ...config.broker, logger: log });
+  // signal handlers go in before the first "listening on" line, so that a supervisor that
+  // signals as soon as it sees the line always gets a clean shutdown
+  let resolveExit!: (code: number) => void;
+  const exit = new Promise<number>((r) => (resolveExit = r));
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log.warn('second signal: exiting now', { signal });
+      resolveExit(EXIT.OK);
+      return;
+    }
+    stopping = true;
+    log.info('shutting down', { signal, graceMs: config.broker.shutdownGrace });
+    broker.close().then(
+      () => resolveExit(EXIT.OK),
+      (e: Error) => {
+        log.error('shutdown failed', { error: e });
+        resolveExit(EXIT.OK);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   for (const ep of config.broker.bind) {
+    if (stopping) break;
     try {
       const bound = await broker.bind(ep);
       out(`listening on ${bound}`);
@@ -255,27 +279,7 @@ async function brokerCommand(argv: string[]): Promise<number> {
       return EXIT.FAILURE;
     }
   }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) {
-        log.warn('second signal: exiting now', { signal });
-        resolve(EXIT.OK);
-        return;
-      }
-      stopping = true;
-      log.info('shutting down', { signal, graceMs: config.broker.shutdownGrace });
-      broker.close().then(
-        () => resolve(EXIT.OK),
-        (e: Error) => {
-          log.error('shutdown failed', { error: e });
-          resolve(EXIT.OK);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
+  return exit;
 }
 
 // ---- request ------------------------------------------------------------------------------------

@@ -1,0 +1,275 @@
+/**
+ * Helpers for the Majordomo end-to-end tests: build and spawn the real `purezmq` CLI, and
+ * Majordomo peers written frame by frame on libzmq (the `zeromq` package), independent of
+ * purezmq's own codec, client and worker.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as lib from 'zeromq';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Compiles src/ (tsconfig.build.json) into a private folder under the repo's ignored tmp/, so that
+ * a test never runs a stale or half-written dist/ and parallel test files don't race each other.
+ * The folder sits inside the repo so that `yaml` resolves from node_modules and "type": "module"
+ * applies. Returns the path of cli.js and a cleanup function.
+ */
+export function buildCli(): { cli: string; cleanup: () => void } {
+  const dir = join(ROOT, 'tmp', `mdp-e2e-${process.pid}-${Date.now().toString(36)}`);
+  mkdirSync(dir, { recursive: true });
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
+  } catch (err) {
+    // tsc emits even with type errors elsewhere in src/ (other work in progress); only a missing
+    // output is fatal
+    if (!existsSync(join(dir, 'dist', 'cli.js'))) throw err;
+  }
+  return { cli: join(dir, 'dist', 'cli.js'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface BrokerProcess {
+  proc: ChildProcess;
+  endpoints: string[];
+  endpoint: string;
+  stderr(): string;
+  /** Sends a signal and resolves with the exit code (null when killed by a signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `purezmq broker` and waits for its "listening on" lines. */
+export async function startBroker(cli: string, args: string[], expectEndpoints = 1): Promise<BrokerProcess> {
+  const proc = spawn(process.execPath, [cli, 'broker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let errText = '';
+  proc.stderr!.on('data', (c: Buffer) => (errText += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const endpoints = await new Promise<string[]>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`broker did not start: ${out} ${errText}`)), 15000);
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const eps = [...out.matchAll(/^listening on (\S+)$/gm)].map((m) => m[1]!);
+      if (eps.length >= expectEndpoints) {
+        clearTimeout(timer);
+        resolvePromise(eps);
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`broker exited with ${code}: ${errText}`));
+    });
+  });
+  return {
+    proc,
+    endpoints,
+    endpoint: endpoints[0]!,
+    stderr: () => errText,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the CLI to completion. */
+export function runCli(cli: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const proc = spawn(process.execPath, [cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    proc.on('exit', (code) => resolvePromise({ code, stdout, stderr }));
+    proc.stdin!.end(input ?? '');
+  });
+}
+
+/** Spawns a long-running CLI process (a worker). */
+export function spawnCli(cli: string, args: string[]): { proc: ChildProcess; stop: () => Promise<number | null>; stderr: () => string } {
+  const proc = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return {
+    proc,
+    stderr: () => stderr,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+// ---- frame-by-frame Majordomo peers on libzmq ---------------------------------------------------
+
+export const s = (b: Uint8Array | undefined): string => (b === undefined ? '<none>' : Buffer.from(b).toString());
+export const bytes = (...b: number[]): Buffer => Buffer.from(b);
+export const E = Buffer.alloc(0);
+
+/** Polls `cond` until true (bounded). */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+type Version = '0.1' | '0.2';
+
+export interface LibRequest {
+  client: Buffer;
+  body: Buffer[];
+  /** All frames as received, for byte-exact checks. */
+  frames: Buffer[];
+}
+
+export type LibHandler = (req: LibRequest, partial: (body: Buffer[]) => Promise<void>) => Promise<Buffer[] | 'ignore'> | Buffer[] | 'ignore';
+
+/**
+ * A Majordomo worker written against the RFC frames on a libzmq DEALER. The handler gets the
+ * request and may send PARTIALs (0.2 only) through `partial`; it returns the FINAL/REPLY body, or
+ * 'ignore' to never answer.
+ */
+export class LibWorker {
+  readonly sock: lib.Dealer;
+  readonly version: Version;
+  readonly requests: LibRequest[] = [];
+  readonly received: Buffer[][] = [];
+  heartbeats = 0;
+  disconnects = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly H: string;
+  private readonly handler: LibHandler;
+
+  constructor(
+    endpoint: string,
+    service: string,
+    version: Version,
+    handler: LibHandler,
+    options: { heartbeatMs?: number; ready?: boolean } = {},
+  ) {
+    this.version = version;
+    this.handler = handler;
+    this.H = version === '0.1' ? 'MDPW01' : 'MDPW02';
+    this.sock = new lib.Dealer({ linger: 0 });
+    this.sock.connect(endpoint);
+    if (options.ready !== false) void this.sendCmd(0x01, [Buffer.from(service)]);
+    const hb = options.heartbeatMs ?? 100;
+    if (hb > 0) this.timer = setInterval(() => void this.sendCmd(version === '0.1' ? 0x04 : 0x05, []).catch(() => undefined), hb);
+    void this.loop();
+  }
+
+  /** Sends a worker command with this version's framing. */
+  sendCmd(cmd: number, rest: Buffer[]): Promise<void> {
+    const head = this.version === '0.1' ? [E, Buffer.from(this.H), bytes(cmd)] : [Buffer.from(this.H), bytes(cmd)];
+    return this.sock.send([...head, ...rest]);
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      let msg: Buffer[];
+      try {
+        msg = await this.sock.receive();
+      } catch {
+        return;
+      }
+      this.received.push(msg);
+      const f = this.version === '0.1' ? msg.slice(1) : msg; // drop 0.1's leading empty frame
+      if (s(f[0]) !== this.H) continue;
+      const cmd = f[1]![0];
+      const isHeartbeat = this.version === '0.1' ? cmd === 0x04 : cmd === 0x05;
+      const isDisconnect = this.version === '0.1' ? cmd === 0x05 : cmd === 0x06;
+      if (isHeartbeat) this.heartbeats++;
+      else if (isDisconnect) this.disconnects++;
+      else if (cmd === 0x02) {
+        const req: LibRequest = { client: f[2]!, body: f.slice(4), frames: msg };
+        this.requests.push(req);
+        void this.serve(req);
+      }
+    }
+  }
+
+  private async serve(req: LibRequest): Promise<void> {
+    const partial = async (body: Buffer[]): Promise<void> => {
+      if (this.version === '0.1') throw new Error('MDP/0.1 has no PARTIAL');
+      await this.sendCmd(0x03, [req.client, E, ...body]);
+    };
+    let reply: Buffer[] | 'ignore';
+    try {
+      reply = await this.handler(req, partial);
+    } catch {
+      return;
+    }
+    if (reply === 'ignore') return;
+    await this.sendCmd(this.version === '0.1' ? 0x03 : 0x04, [req.client, E, ...reply]).catch(() => undefined);
+  }
+
+  /** Stops heartbeating (a hung worker). */
+  stopHeartbeats(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Dies without a word: the connection just goes away. */
+  kill(): void {
+    this.stopHeartbeats();
+    if (this.sock.closed) return;
+    this.sock.linger = 0;
+    this.sock.close();
+  }
+
+  async disconnect(): Promise<void> {
+    this.stopHeartbeats();
+    await this.sendCmd(this.version === '0.1' ? 0x05 : 0x06, []);
+    await new Promise((r) => setTimeout(r, 20));
+    if (!this.sock.closed) this.sock.close();
+  }
+}
+
+/** An MDP/0.2 client on a libzmq DEALER: returns every message up to and including the FINAL. */
+export async function libRequest02(
+  endpoint: string,
+  service: string,
+  body: (string | Buffer)[],
+  timeoutMs = 5000,
+): Promise<{ replies: Buffer[][]; sock: lib.Dealer }> {
+  const sock = new lib.Dealer({ linger: 0, receiveTimeout: timeoutMs });
+  sock.connect(endpoint);
+  try {
+    await sock.send([Buffer.from('MDPC02'), bytes(0x01), Buffer.from(service), ...body.map((b) => (typeof b === 'string' ? Buffer.from(b) : b))]);
+    const replies: Buffer[][] = [];
+    for (;;) {
+      const msg = await sock.receive();
+      replies.push(msg);
+      if (msg[1]?.[0] === 0x03) return { replies, sock };
+    }
+  } finally {
+    sock.close();
+  }
+}
+
+/** An MDP/0.1 client on a libzmq REQ socket (the RFC's recommended client). Returns the reply frames. */
+export async function libRequest01(endpoint: string, service: string, body: (string | Buffer)[], timeoutMs = 5000): Promise<Buffer[]> {
+  const sock = new lib.Request({ linger: 0, receiveTimeout: timeoutMs });
+  sock.connect(endpoint);
+  try {
+    await sock.send([Buffer.from('MDPC01'), Buffer.from(service), ...body.map((b) => (typeof b === 'string' ? Buffer.from(b) : b))]);
+    return await sock.receive();
+  } finally {
+    sock.close();
+  }
+}
+
+/** mmi.* over MDP/0.2 from libzmq: the FINAL's body frames as strings. */
+export async function libMmi(endpoint: string, service: string, body: string[] = ['']): Promise<string[]> {
+  const { replies } = await libRequest02(endpoint, service, body);
+  return replies[replies.length - 1]!.slice(3).map(s);
+}
