@@ -1,0 +1,177 @@
+/**
+ * Subscription bookkeeping, checked differentially: each scenario runs once with libzmq on the
+ * side under test (the reference) and once with purezmq there, with the same expectations.
+ *
+ * libzmq 4.3.5 behaviour this pins down (src/xpub.cpp, src/xsub.cpp, src/mtrie):
+ * - SUB/XSUB count subscriptions locally: every subscribe is sent, a CANCEL only when the count
+ *   drops to zero, and after a reconnect each distinct topic once.
+ * - PUB/XPUB keep a *set* of topics per subscriber: a repeated SUBSCRIBE changes nothing and one
+ *   CANCEL removes the topic for that subscriber.
+ * - XPUB (default verbosity) tells its application `\x01T` when T gets its first subscriber and
+ *   `\x00T` when its last one cancels or disconnects.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { bindAddress, sleep, Sockets, strs, waitUntil, type Impl, type Sock } from '../_helpers/interop.ts';
+
+const T = 5000;
+const IMPLS: Impl[] = ['lib', 'pz'];
+const name = (impl: Impl) => (impl === 'lib' ? 'libzmq (reference)' : 'purezmq');
+
+const sockets = new Sockets();
+afterEach(() => sockets.closeAll());
+
+/** Reads every message of `s` into a list, in the background, until the socket closes. */
+function collect(s: Sock): string[][] {
+  const out: string[][] = [];
+  void (async () => {
+    for (;;) {
+      try {
+        out.push(strs(await s.receive()));
+      } catch {
+        return;
+      }
+    }
+  })();
+  return out;
+}
+
+/** Waits until `log` has grown by messages that include every one of `expected` (first frames). */
+async function waitFor(log: string[][], from: number, expected: string[], what: string): Promise<string[]> {
+  await waitUntil(() => expected.every((e) => log.slice(from).some((m) => m[0] === e)), T, what);
+  return log.slice(from).map((m) => m[0]!);
+}
+
+/**
+ * Publishes `probe` until it arrives at `log`, then `end`; returns the first frames that
+ * arrived from the first probe on (the subscription producing `probe` is in effect by then).
+ */
+async function probeThenEnd(pub: Sock, log: string[][], probe: string, end: string): Promise<string[]> {
+  const start = log.length;
+  for (let i = 0; !log.slice(start).some((m) => m[0] === probe); i++) {
+    if (i > 1000) throw new Error(`${probe} never arrived`);
+    await pub.send(probe);
+    await sleep(5);
+  }
+  const firstProbe = log.findIndex((m, i) => i >= start && m[0] === probe);
+  await pub.send(`A-late`);
+  await pub.send(end);
+  await waitUntil(() => log.some((m) => m[0] === end), T, end);
+  return log.slice(firstProbe).map((m) => m[0]!);
+}
+
+type Verbosity = null | 'allSubs' | 'allSubsUnsubs';
+
+/** What the XPUB application reads at each step of the scenario below, sorted, per verbosity. */
+const XPUB_STEPS: Record<string, string[][]> = {
+  null: [['\x01A', '\x01S1', '\x01S2'], ['\x01S3'], ['\x00S1', '\x00S3'], ['\x00A', '\x00S2']],
+  allSubs: [['\x01A', '\x01A', '\x01A', '\x01S1', '\x01S2'], ['\x01S3'], ['\x00S1', '\x00S3'], ['\x00A', '\x00S2']],
+  allSubsUnsubs: [['\x01A', '\x01A', '\x01A', '\x01S1', '\x01S2'], ['\x00A', '\x01S3'], ['\x00S1', '\x00S3'], ['\x00A', '\x00S2']],
+};
+
+describe('XPUB subscription events (libzmq XSUB subscribers)', () => {
+  for (const verbosity of [null, 'allSubs', 'allSubsUnsubs'] as Verbosity[]) {
+    for (const impl of IMPLS) {
+      it(`${name(impl)} XPUB, verbosity ${verbosity}: which subscribes and cancels the application sees`, async () => {
+        const expected = XPUB_STEPS[String(verbosity)]!;
+        const xpub = sockets.make('XPUB', impl, { verbosity });
+        await xpub.bind(bindAddress('tcp'));
+        const events = collect(xpub);
+        const s1 = sockets.lib('XSUB');
+        const s2 = sockets.lib('XSUB');
+        s1.connect(xpub.lastEndpoint!);
+        s2.connect(xpub.lastEndpoint!);
+        let mark = 0;
+        const step = async (i: number, what: string) => {
+          const want = expected[i]!;
+          // every expected event in, and no more than expected (an extra one fails the comparison)
+          await waitUntil(() => events.length - mark >= want.length, T, what);
+          expect(events.slice(mark).map((m) => m[0]!).sort(), what).toEqual(want);
+          mark = events.length;
+        };
+
+        // A from both subscribers, twice from s1 (libzmq XSUB sends each); sentinels S1/S2 follow
+        // on each connection, so once they are in, every event the A's caused is in too
+        await s1.send('\x01A');
+        await s2.send('\x01A');
+        await s1.send('\x01A');
+        await s1.send('\x01S1');
+        await s2.send('\x01S2');
+        await waitUntil(() => events.some((m) => m[0] === '\x01S1') && events.some((m) => m[0] === '\x01S2'), T, 'S1, S2');
+        await step(0, 'subscribes');
+
+        // s1 cancels A twice (its XSUB sends one CANCEL, at count zero): s2 still has A
+        await s1.send('\x00A');
+        await s1.send('\x00A');
+        await s1.send('\x01S3');
+        await waitUntil(() => events.slice(mark).some((m) => m[0] === '\x01S3'), T, 'S3');
+        await step(1, 'cancel of a topic another subscriber keeps');
+
+        // s1 goes away: its topics nobody else has are cancelled for it
+        s1.close();
+        await step(2, 'first subscriber disconnects');
+        // s2 goes away: A and S2 lose their last subscriber
+        s2.close();
+        await step(3, 'last subscriber disconnects');
+        // nothing else trickles in afterwards (the next event would be a bug)
+        await sleep(50);
+        expect(events.length).toBe(mark);
+      });
+    }
+  }
+});
+
+describe('publisher keeps one set of topics per subscriber (libzmq XSUB subscriber)', () => {
+  for (const impl of IMPLS) {
+    it(`${name(impl)} PUB: a repeated SUBSCRIBE is undone by one CANCEL`, async () => {
+      const pub = sockets.make('PUB', impl);
+      await pub.bind(bindAddress('tcp'));
+      const xsub = sockets.lib('XSUB');
+      xsub.connect(pub.lastEndpoint!);
+      const log = collect(xsub);
+      // libzmq XSUB: sends SUBSCRIBE A twice, CANCEL A once (when its own count reaches zero)
+      await xsub.send('\x01A');
+      await xsub.send('\x01A');
+      const before = await probeThenEnd(pub, log, 'A-probe', 'A-end');
+      expect(before).toContain('A-late');
+      await xsub.send('\x00A');
+      await xsub.send('\x00A');
+      await xsub.send('\x01Z');
+      // XSUB does not filter: whatever arrives was sent by the publisher
+      const after = await probeThenEnd(pub, log, 'Z-probe', 'Z-end');
+      expect(after.filter((m) => m.startsWith('A'))).toEqual([]);
+    });
+  }
+});
+
+describe('subscriber counts its subscriptions (libzmq XPUB publisher)', () => {
+  for (const impl of IMPLS) {
+    for (const role of ['SUB', 'XSUB'] as const) {
+      it(`${name(impl)} ${role}: two subscribes, one cancel keep the topic`, async () => {
+        const xpub = sockets.lib('XPUB');
+        await xpub.bind(bindAddress('tcp'));
+        const events = collect(xpub);
+        const sub = sockets.make(role, impl);
+        sub.connect(xpub.lastEndpoint!);
+        const log = collect(sub);
+        const subscribe = (t: string) => (role === 'XSUB' ? sub.send(`\x01${t}`) : (sub.subscribe(t), Promise.resolve()));
+        const cancel = (t: string) => (role === 'XSUB' ? sub.send(`\x00${t}`) : (sub.unsubscribe(t), Promise.resolve()));
+
+        // connected first, so each call below goes out as it is made
+        await subscribe('S0');
+        await waitFor(events, 0, ['\x01S0'], 'first subscription');
+        await subscribe('A');
+        await subscribe('A');
+        await cancel('A');
+        await subscribe('S');
+        // in order on one connection: had A been cancelled at the publisher, \x00A came before \x01S
+        expect(await waitFor(events, 1, ['\x01S'], 'sentinel S')).toEqual(['\x01A', '\x01S']);
+        const flow = await probeThenEnd(xpub, log, 'A-probe', 'A-end');
+        expect(flow).toContain('A-late');
+
+        const mark = events.length;
+        await cancel('A');
+        expect(await waitFor(events, mark, ['\x00A'], 'cancel of A')).toEqual(['\x00A']);
+      });
+    }
+  }
+});
