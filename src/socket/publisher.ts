@@ -35,7 +35,10 @@ export class Publisher extends SocketBase {
   /** SUBSCRIBE/CANCEL commands (ZMTP 3.1 peers). Returns whether the set changed. */
   protected override xsubscription(pipe: Pipe, topic: Uint8Array, subscribe: boolean): boolean {
     const subs = (pipe.subscriptions ??= new SubscriptionSet());
-    return subscribe ? subs.add(topic) : subs.remove(topic);
+    // a set per peer, as libzmq's mtrie: a repeated SUBSCRIBE changes nothing, one CANCEL removes
+    // (subscribers count locally and cancel once their count reaches zero)
+    if (subscribe) return !subs.has(topic) && subs.add(topic);
+    return subs.remove(topic);
   }
 
   /** PUB reads its peers only for subscriptions in the 3.0 message form; anything else is dropped. */

@@ -28,8 +28,9 @@ export class XSubscriber extends SocketBase {
 
   protected applySubscription(topic: Uint8Array, subscribe: boolean): void {
     if (subscribe) this.subscriptions.add(topic);
-    else if (!this.subscriptions.remove(topic) && !this.subscriptions.has(topic)) {
-      // cancelling something never subscribed: nothing to tell the publishers
+    else if (!this.subscriptions.remove(topic)) {
+      // as libzmq: every subscribe goes out, a cancel only once the last reference is gone
+      // (publishers keep a set per peer, so one CANCEL undoes any number of SUBSCRIBEs)
       return;
     }
     for (const pipe of this.pipes) if (pipe.active) pipe.link!.sendSubscription(topic, subscribe);

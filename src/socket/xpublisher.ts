@@ -25,15 +25,29 @@ export class XPublisher extends Publisher {
   }
 
   protected override xsubscription(pipe: Pipe, topic: Uint8Array, subscribe: boolean): boolean {
+    const had = this.subscribed(topic);
     const changed = super.xsubscription(pipe, topic, subscribe);
-    const tell = changed || (subscribe ? this.verbosity !== null : this.verbosity === 'allSubsUnsubs');
-    if (tell) {
-      const event = new Uint8Array(topic.length + 1);
-      event[0] = subscribe ? 1 : 0;
-      event.set(topic, 1);
-      this.queue([event]);
-    }
+    // as libzmq: by default only a topic's first subscriber and the loss of its last one are told
+    const tell = subscribe
+      ? !had || this.verbosity !== null
+      : !this.subscribed(topic) || this.verbosity === 'allSubsUnsubs';
+    if (tell) this.queue([subscriptionEvent(topic, subscribe)]);
     return changed;
+  }
+
+  protected override xpeerGone(pipe: Pipe): void {
+    const topics = pipe.subscriptions ? [...pipe.subscriptions.topics()] : [];
+    super.xpeerGone(pipe);
+    // as libzmq: a departed subscriber's topics that nobody else wants are cancelled upstream
+    for (const t of topics) {
+      if (this.verbosity === 'allSubsUnsubs' || !this.subscribed(t)) this.queue([subscriptionEvent(t, false)]);
+    }
+  }
+
+  /** Some peer is subscribed to exactly `topic`. */
+  private subscribed(topic: Uint8Array): boolean {
+    for (const p of this.pipes) if (p.subscriptions?.has(topic)) return true;
+    return false;
   }
 
   protected override upstream(pipe: Pipe, msg: Message): void {
@@ -63,4 +77,12 @@ export class XPublisher extends Publisher {
   protected override xrecv(): Message | undefined {
     return this.pending.shift();
   }
+}
+
+/** `0x01 + topic` (subscribe) or `0x00 + topic` (cancel), the form XPUB applications read. */
+function subscriptionEvent(topic: Uint8Array, subscribe: boolean): Uint8Array {
+  const event = new Uint8Array(topic.length + 1);
+  event[0] = subscribe ? 1 : 0;
+  event.set(topic, 1);
+  return event;
 }
