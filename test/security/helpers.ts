@@ -43,3 +43,46 @@ export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'c
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms))]);
 }
+
+/** A ZAP handler (RFC 27) written the way a libzmq user writes one: REP bound at inproc://zeromq.zap.01. */
+export interface ZapHandlerSocket {
+  bind(address: string): Promise<void>;
+  receive(): Promise<Uint8Array[]>;
+  send(msg: (Uint8Array | string)[]): Promise<void>;
+  close(): void;
+}
+
+export interface SeenRequest {
+  frames: string[];
+  credentials: Uint8Array[];
+}
+
+/**
+ * Serves ZAP on `rep` (purezmq or libzmq Reply): `decide` gets the request frames and returns
+ * [status, userId, metadata?]. Returns the requests it saw.
+ */
+export async function serveZap(
+  rep: ZapHandlerSocket,
+  decide: (req: Uint8Array[]) => [string, string, Uint8Array?],
+): Promise<SeenRequest[]> {
+  const seen: SeenRequest[] = [];
+  await rep.bind('inproc://zeromq.zap.01');
+  void (async () => {
+    for (;;) {
+      let req: Uint8Array[];
+      try {
+        req = await rep.receive();
+      } catch {
+        return;
+      }
+      seen.push({ frames: req.slice(0, 6).map((f) => new TextDecoder().decode(f)), credentials: req.slice(6) });
+      const [status, userId, metadata] = decide(req);
+      try {
+        await rep.send([req[0]!, req[1]!, status, status === '200' ? 'OK' : 'no', userId, metadata ?? new Uint8Array(0)]);
+      } catch {
+        return;
+      }
+    }
+  })();
+  return seen;
+}
