@@ -23,7 +23,7 @@ import {
   resolveConfig,
   SCHEMA,
   envName,
-  flagName,
+  cliFlag,
   snakeName,
   BROKER_VERSION,
   type Logger,
@@ -67,15 +67,11 @@ const err = (s: string): void => {
   process.stderr.write(s.endsWith('\n') ? s : s + '\n');
 };
 
-/** Flag name for a schema field (`version` is `--mdp-version`, to keep `--version` for the program). */
-function fieldFlag(key: string): string {
-  return key === 'version' ? 'mdp-version' : flagName(key);
-}
 
 function sectionFlags(section: Section): Record<string, FlagSpec> {
   const flags: Record<string, FlagSpec> = {};
   for (const key of Object.keys(SCHEMA[section])) {
-    flags[fieldFlag(key)] = key === 'bind' ? { type: 'string', multiple: true } : { type: 'string' };
+    flags[cliFlag(section, key)] = key === 'bind' ? { type: 'string', multiple: true } : { type: 'string' };
   }
   return flags;
 }
@@ -90,7 +86,7 @@ const COMMON_FLAGS: Record<string, FlagSpec> = {
 function sectionHelp(section: Section): string {
   const lines: string[] = [];
   for (const [key, field] of Object.entries(SCHEMA[section] as Record<string, { help: string }>)) {
-    const flag = `--${fieldFlag(key)}${key === 'bind' ? ' EP' : ' V'}`;
+    const flag = `--${cliFlag(section, key)}${key === 'bind' ? ' EP' : ' V'}`;
     lines.push(`  ${flag.padEnd(30)} ${field.help} [${envName(section, key)}, ${section}.${snakeName(key)}]`);
   }
   return lines.join('\n');
@@ -198,7 +194,7 @@ function loadConfig(values: Parsed['values'], section: Section): MdpConfig {
   }
   const flags: RawLayer = { [section]: {}, log: {} };
   for (const key of Object.keys(SCHEMA[section])) {
-    const v = values[fieldFlag(key)];
+    const v = values[cliFlag(section, key)];
     if (v !== undefined) flags[section]![key] = v;
   }
   if (values['log-level'] !== undefined) flags.log!.level = values['log-level'];

@@ -192,6 +192,11 @@ export function snakeName(key: string): string {
 export function flagName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
+/** Command-line flag of a field: `--heartbeat-interval`, `--log-level`; `version` is `--mdp-version`. */
+export function cliFlag(section: string, key: string): string {
+  if (section === 'log') return `log-${flagName(key)}`;
+  return key === 'version' ? 'mdp-version' : flagName(key);
+}
 /** broker, heartbeatInterval -> PUREZMQ_BROKER_HEARTBEAT_INTERVAL */
 export function envName(section: string, key: string): string {
   return `PUREZMQ_${section.toUpperCase()}_${snakeName(key).toUpperCase()}`;
@@ -342,7 +347,7 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
   if (sources.flags) {
     for (const [section, values] of Object.entries(sources.flags)) {
       if (!values) continue;
-      for (const [key, raw] of Object.entries(values)) apply(section, key, raw, `from --${flagName(camelName(key))}`);
+      for (const [key, raw] of Object.entries(values)) apply(section, key, raw, `from --${cliFlag(section, camelName(key))}`);
     }
   }
 

@@ -46,6 +46,7 @@ export {
   LogFormat,
   envName,
   flagName,
+  cliFlag,
   snakeName,
   type MdpConfig,
   type BrokerConfig,

@@ -226,6 +226,10 @@ export class LibWorker {
     this.sock.close();
   }
 
+  close(): void {
+    this.kill();
+  }
+
   async disconnect(): Promise<void> {
     this.stopHeartbeats();
     await this.sendCmd(this.version === '0.1' ? 0x05 : 0x06, []);
