@@ -22,6 +22,11 @@ export class Router extends SocketBase {
   mandatory = false;
   handover = false;
   private readonly byId = new Map<string, Pipe>();
+  /**
+   * Peers that lost (or never got) their routing id to another connection. As in libzmq they stay
+   * connected and their messages are dropped: closing them would only make them reconnect in a loop.
+   */
+  private readonly ignored = new WeakSet<Pipe>();
   private nextId = (Math.random() * 0xffffffff) >>> 0;
 
   constructor(options: Partial<RouterOptions> = {}) {
@@ -36,11 +41,13 @@ export class Router extends SocketBase {
     const holder = this.byId.get(key);
     if (holder && holder !== pipe) {
       if (!this.handover) {
-        return createError(ErrorCode.DUPLICATE_IDENTITY, `a peer with routing id ${JSON.stringify(key)} is already connected`);
+        this.ignored.add(pipe);
+        return undefined;
       }
       this.byId.delete(key);
-      holder.link?.close(0);
+      this.ignored.add(holder);
     }
+    this.ignored.delete(pipe);
     pipe.routingId = id;
     this.byId.set(key, pipe);
     return undefined;
@@ -92,9 +99,15 @@ export class Router extends SocketBase {
   }
 
   protected xrecv(): Message | undefined {
-    const msg = this.fairRecv();
-    if (!msg) return undefined;
-    msg.unshift(this.lastPipe!.routingId);
-    return msg;
+    for (;;) {
+      const msg = this.fairRecv();
+      if (!msg) return undefined;
+      if (this.ignored.has(this.lastPipe!)) {
+        this.droppedMessages++;
+        continue;
+      }
+      msg.unshift(this.lastPipe!.routingId);
+      return msg;
+    }
   }
 }
