@@ -38,7 +38,7 @@ async function freePort(): Promise<number> {
 
 beforeAll(async () => {
   ({ cli, cleanup } = buildCli());
-  broker = await startBroker(cli, ['--bind', 'tcp://127.0.0.1:*', '--heartbeat-interval', String(HB), '--busy-worker-timeout', '10s']);
+  broker = await startBroker(cli, ['--bind', 'tcp://127.0.0.1:*', '--heartbeat-interval', String(HB), '--heartbeat-liveness', '5', '--busy-worker-timeout', '10s']);
   ep = broker.endpoint;
 }, 60000);
 
@@ -48,7 +48,7 @@ afterAll(async () => {
   cleanup?.();
 });
 
-const workerOptions = { heartbeatInterval: HB, heartbeatLiveness: 3, reconnectInterval: 100 };
+const workerOptions = { heartbeatInterval: HB, heartbeatLiveness: 5, reconnectInterval: 100 };
 
 describe('Client and Worker against purezmq broker', () => {
   it('MDP/0.2: stream() yields each PARTIAL then the FINAL; request() returns them merged', async () => {
@@ -158,7 +158,7 @@ describe('Client and Worker against purezmq broker', () => {
   it('worker: re-registers after the broker restarts, gracefully (DISCONNECT) or not (silence)', async () => {
     const port = await freePort();
     const endpoint = `tcp://127.0.0.1:${port}`;
-    const args = ['--bind', endpoint, '--heartbeat-interval', String(HB)];
+    const args = ['--bind', endpoint, '--heartbeat-interval', String(HB), '--heartbeat-liveness', '5'];
     let b = await startBroker(cli, args);
     const events: WorkerEvent['type'][] = [];
     const reasons: string[] = [];
@@ -229,7 +229,7 @@ describe('purezmq command line', () => {
   });
 
   it('request, worker --exec and mmi from the shell, with their exit codes', async () => {
-    const w = spawnCli(cli, ['worker', 'shout', '--exec', 'tr a-z A-Z', '--broker', ep, '--heartbeat-interval', String(HB)]);
+    const w = spawnCli(cli, ['worker', 'shout', '--exec', 'tr a-z A-Z', '--broker', ep, '--heartbeat-interval', String(HB), '--heartbeat-liveness', '5']);
     try {
       await waitFor(async () => (await workerCount(ep, 'shout')) === 1, 'the CLI worker');
       const r = await runCli(cli, ['request', 'shout', 'hello', '--broker', ep]);
@@ -246,7 +246,7 @@ describe('purezmq command line', () => {
       expect(missing.code).toBe(5);
       expect(missing.stdout).toMatch(/nope\s+404/);
       const hb = await runCli(cli, ['mmi', 'heartbeat', '--broker', ep, '--json']);
-      expect(JSON.parse(hb.stdout)).toEqual({ intervalMs: HB, liveness: 3 });
+      expect(JSON.parse(hb.stdout)).toEqual({ intervalMs: HB, liveness: 5 });
       expect((await runCli(cli, ['mmi', 'mmi.nothing', '--broker', ep])).code).toBe(5);
 
       const unknown = await runCli(cli, ['request', 'nope', 'x', '--broker', ep, '--timeout', '200ms', '--retries', '0']);

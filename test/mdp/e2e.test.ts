@@ -21,6 +21,8 @@ import {
 } from './helpers.ts';
 
 const HB = 100;
+/** Generous, so that a loaded CI machine does not expire live workers. */
+const LIVENESS = 5;
 let cli: string;
 let cleanup: () => void;
 let broker: BrokerProcess;
@@ -45,8 +47,8 @@ beforeAll(async () => {
     '--bind', 'tcp://127.0.0.1:*',
     '--bind', 'tcp://127.0.0.1:*',
     '--heartbeat-interval', String(HB),
-    '--heartbeat-liveness', '3',
-    '--busy-worker-timeout', '1500',
+    '--heartbeat-liveness', String(LIVENESS),
+    '--busy-worker-timeout', '2000',
     '--request-timeout', '1s',
     '--max-frame-size', String(1024 * 1024),
     '--log-level', 'debug',
@@ -123,7 +125,7 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
     expect(await libMmi(ep, 'mmi.service', ['mmi-busy'])).toEqual(['200']);
     expect(await libMmi(ep, 'mmi.service', ['keep', 'nosuch'])).toEqual(['keep', '404']);
     expect(await libMmi(ep, 'mmi.workers', ['mmi-busy'])).toEqual(['200', '1']);
-    expect(await libMmi(ep, 'mmi.heartbeat')).toEqual(['200', String(HB), '3']);
+    expect(await libMmi(ep, 'mmi.heartbeat')).toEqual(['200', String(HB), String(LIVENESS)]);
     expect(await libMmi(ep, 'mmi.nosuch', ['a', 'b'])).toEqual(['a', '501']);
     const services = await libMmi(ep, 'mmi.services');
     expect(services[0]).toBe('200');
@@ -245,8 +247,8 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
     await waitFor(async () => (await workerCount('hang')) === 1, 'hung worker');
     const pending = libRequest02(ep, 'hang', ['job'], 8000);
     await waitFor(() => hung.requests.length === 1, 'the request to reach the hung worker');
-    // not expired at liveness x interval (300 ms): busy workers get the longer grace
-    await new Promise((r) => setTimeout(r, 600));
+    // not expired at liveness x interval (500 ms): busy workers get the longer grace
+    await new Promise((r) => setTimeout(r, 800));
     expect(await workerCount('hang')).toBe(1);
     worker(ep, 'hang', '0.2', (req) => [Buffer.from('second'), ...req.body]);
     const { replies } = await pending;

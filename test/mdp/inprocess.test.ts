@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import * as lib from 'zeromq';
 import { Broker, Client, Worker } from '../../src/mdp/mod.ts';
+import { LibWorker, waitFor } from './helpers.ts';
 
-describe('smoke', () => {
-  it('echo', async () => {
+describe('Broker, Client and Worker in one process', () => {
+  it('echo with PARTIALs over 0.2 and 0.1, MMI and metrics', async () => {
     const broker = new Broker({ heartbeatInterval: 100 });
     const ep = await broker.bind('tcp://127.0.0.1:*');
     const worker = new Worker(ep, 'echo', async (req, ctx) => { await ctx.partial(['p']); return req; }, { heartbeatInterval: 100 });
@@ -26,5 +28,56 @@ describe('smoke', () => {
       await worker.close();
       await broker.close();
     }
+  });
+});
+
+describe('broker limits (in process, libzmq peers)', () => {
+  it('drops requests beyond maxQueuedRequests and counts them', async () => {
+    const broker = new Broker({ heartbeatInterval: 100, maxQueuedRequests: 2 });
+    const ep = await broker.bind('tcp://127.0.0.1:*');
+    const sock = new lib.Dealer({ linger: 0 });
+    sock.connect(ep);
+    try {
+      for (let i = 0; i < 5; i++) await sock.send(['MDPC02', Buffer.of(1), 'full', String(i)]);
+      await waitFor(() => broker.metrics().counters.requests === 5, 'requests');
+      const m = broker.metrics().services.full!;
+      expect(m.queueDepth).toBe(2);
+      expect(m.drops.overflow).toBe(3);
+    } finally {
+      sock.close();
+      await broker.close(0);
+    }
+  });
+
+  it('abandons a request after maxDispatchAttempts workers died with it', async () => {
+    const broker = new Broker({ heartbeatInterval: 50, maxDispatchAttempts: 2 });
+    const ep = await broker.bind('tcp://127.0.0.1:*');
+    const killers: LibWorker[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const w: LibWorker = new LibWorker(ep, 'poison', '0.2', () => {
+          w.kill();
+          return 'ignore';
+        }, { heartbeatMs: 50 });
+        killers.push(w);
+      }
+      await waitFor(() => broker.metrics().services.poison?.workers === 3, 'workers');
+      const client = new lib.Dealer({ linger: 0 });
+      client.connect(ep);
+      await client.send(['MDPC02', Buffer.of(1), 'poison', 'pill']);
+      await waitFor(() => broker.metrics().services.poison!.drops.abandoned === 1, 'the request to be abandoned');
+      const m = broker.metrics().services.poison!;
+      expect(m.requeued).toBe(1);
+      expect(killers.filter((k) => k.requests.length === 1)).toHaveLength(2);
+      expect(m.workers).toBe(1);
+      client.close();
+    } finally {
+      for (const k of killers) k.kill();
+      await broker.close(0);
+    }
+  });
+
+  it('refuses mmi.* service names in the Worker constructor', () => {
+    expect(() => new Worker('tcp://127.0.0.1:1', 'mmi.x', () => null)).toThrow(expect.objectContaining({ code: 'MDP_CONFIG' }));
   });
 });
