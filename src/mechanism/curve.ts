@@ -17,7 +17,7 @@ import { alloc, asBuffer, asciiBytes, equals, readU64, writeU64 } from '../util/
 import { Command, FrameFlag } from '../zmtp/constants.ts';
 import { encodeMetadata, parseMetadata, type Metadata } from '../zmtp/metadata.ts';
 import { askZap, withZapProperties } from '../zap/outcome.ts';
-import type { ZapHook, ZapReply } from '../zap/protocol.ts';
+import { ZAP_ENDPOINT, type ZapHook, type ZapReply } from '../zap/protocol.ts';
 import type { HandshakeContext, HandshakeStep, Mechanism } from './mechanism.ts';
 import { refused } from './plain.ts';
 
@@ -293,6 +293,8 @@ export interface CurveServerOptions {
   domain: string;
   /** This socket's routing id, sent in the ZAP identity frame (as libzmq does). */
   identity: Uint8Array;
+  /** zapEnforceDomain: with no handler bound, fail instead of admitting every key. */
+  requireZap?: boolean;
   fixed?: CurveFixedInputs;
 }
 
@@ -407,7 +409,12 @@ export class CurveServer extends CurveBase {
 
     const zap = this.opts.zap;
     // libzmq: with no ZAP handler bound, every client key is accepted (encryption without authentication)
-    if (!zap || !zap.available()) return this.ready(peer, clientKey, undefined);
+    if (!zap || !zap.available()) {
+      if (this.opts.requireZap) {
+        return fail(ErrorCode.AUTH_FAILED, `zapEnforceDomain is set but no ZAP handler is bound at ${ZAP_ENDPOINT}`);
+      }
+      return this.ready(peer, clientKey, undefined);
+    }
     this.state = ServerState.ZAP;
     return askZap(zap, {
       domain: this.opts.domain,

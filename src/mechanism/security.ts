@@ -6,7 +6,7 @@ import { Command } from '../zmtp/constants.ts';
 import { parseErrorReason } from '../zmtp/command.ts';
 import { parseMetadata } from '../zmtp/metadata.ts';
 import { askZap, withZapProperties } from '../zap/outcome.ts';
-import type { ZapHook, ZapReply } from '../zap/protocol.ts';
+import { ZAP_ENDPOINT, type ZapHook, type ZapReply } from '../zap/protocol.ts';
 import { CurveClient, CurveServer } from './curve.ts';
 import type { HandshakeContext, HandshakeStep, Mechanism } from './mechanism.ts';
 import { encodeReady, NullMechanism } from './null.ts';
@@ -22,6 +22,7 @@ export interface SecurityOptions {
   curveSecretKey: CurveKey | null;
   curveServerKey: CurveKey | null;
   zapDomain: string | null;
+  zapEnforceDomain: boolean;
   routingId: string | null;
 }
 
@@ -63,7 +64,7 @@ function pick(o: SecurityOptions, zap: ZapHook | undefined): Mechanism {
   const identity = o.routingId === null ? EMPTY : toFrame(o.routingId);
   if (o.curveServer) {
     if (o.curveSecretKey === null) throw createError(ErrorCode.EINVAL, 'A CURVE server needs curveSecretKey');
-    return new CurveServer({ secretKey: curveKeyBytes(o.curveSecretKey, 'curveSecretKey'), zap, domain, identity });
+    return new CurveServer({ secretKey: curveKeyBytes(o.curveSecretKey, 'curveSecretKey'), zap, domain, identity, requireZap: o.zapEnforceDomain });
   }
   if (o.curveServerKey !== null) {
     const serverKey = curveKeyBytes(o.curveServerKey, 'curveServerKey');
@@ -80,8 +81,13 @@ function pick(o: SecurityOptions, zap: ZapHook | undefined): Mechanism {
   }
   if (o.plainServer) return new PlainServer({ zap, domain, identity });
   if (o.plainUsername !== null || o.plainPassword !== null) return new PlainClient(o.plainUsername ?? '', o.plainPassword ?? '');
-  if (domain !== '' && zap) return new NullZapMechanism(zap, domain, identity);
+  if (domain !== '' && zap) return new NullZapMechanism(zap, domain, identity, o.zapEnforceDomain);
   return new NullMechanism();
+}
+
+/** zapEnforceDomain without a handler: libzmq fails the handshake (no ERROR sent). */
+export function noHandler(): ZmqError {
+  return createError(ErrorCode.AUTH_FAILED, `zapEnforceDomain is set but no ZAP handler is bound at ${ZAP_ENDPOINT}`);
 }
 
 /**
@@ -97,16 +103,21 @@ export class NullZapMechanism implements Mechanism {
   private readonly plain = new NullMechanism();
   private asking = false;
   private stalled = false;
+  private readonly requireZap: boolean;
   private reply: ZapReply | undefined;
 
-  constructor(zap: ZapHook, domain: string, identity: Uint8Array) {
+  constructor(zap: ZapHook, domain: string, identity: Uint8Array, requireZap = false) {
     this.zap = zap;
     this.domain = domain;
     this.identity = identity;
+    this.requireZap = requireZap;
   }
 
   start(ctx: HandshakeContext): HandshakeStep | Promise<HandshakeStep> {
-    if (!this.zap.available()) return this.plain.start(ctx);
+    if (!this.zap.available()) {
+      if (this.requireZap) return { error: noHandler() };
+      return this.plain.start(ctx);
+    }
     this.asking = true;
     return askZap(this.zap, { domain: this.domain, address: ctx.remoteAddress, identity: this.identity, mechanism: 'NULL', credentials: [] }).then(
       (outcome) => {

@@ -53,6 +53,8 @@ export interface SocketOptions {
   curveServerKey: string | Uint8Array | null;
   /** ZMQ_ZAP_DOMAIN: sent in ZAP requests; for NULL, setting it turns ZAP on. */
   zapDomain: string | null;
+  /** ZMQ_ZAP_ENFORCE_DOMAIN: a CURVE server (or NULL with zapDomain) fails handshakes when no ZAP handler is bound. */
+  zapEnforceDomain: boolean;
 }
 
 /**
@@ -87,6 +89,7 @@ export const DEFAULT_OPTIONS: SocketOptions = {
   curveSecretKey: null,
   curveServerKey: null,
   zapDomain: null,
+  zapEnforceDomain: false,
 };
 
 const CURVE_KEY_OPTIONS: ReadonlySet<string> = new Set(['curvePublicKey', 'curveSecretKey', 'curveServerKey']);
@@ -129,7 +132,7 @@ export function checkOption(name: string, value: unknown): void {
     if (value !== null && new TextEncoder().encode(value).length > 255) {
       throw createError(ErrorCode.EINVAL, `Option '${name}' must be at most 255 bytes`);
     }
-  } else if (name === 'plainServer' || name === 'curveServer') {
+  } else if (name === 'plainServer' || name === 'curveServer' || name === 'zapEnforceDomain') {
     if (typeof value !== 'boolean') throw createError(ErrorCode.EINVAL, `Option '${name}' must be a boolean`);
   } else if (name === 'immediate' || name === 'ipv6') {
     if (typeof value !== 'boolean') throw createError(ErrorCode.EINVAL, `Option '${name}' must be a boolean`);

@@ -121,6 +121,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   curveSecretKey = DEFAULT_OPTIONS.curveSecretKey;
   curveServerKey = DEFAULT_OPTIONS.curveServerKey;
   zapDomain = DEFAULT_OPTIONS.zapDomain;
+  zapEnforceDomain = DEFAULT_OPTIONS.zapEnforceDomain;
 
   /** Messages dropped where ZeroMQ semantics drop (PUB/XPUB at HWM, ROUTER to an unknown peer, REP to a gone peer). */
   droppedMessages = 0;

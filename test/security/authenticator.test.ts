@@ -176,6 +176,17 @@ describe('Authenticator serving real handshakes', () => {
     await within(client.receive(), 10_000, 'client receive');
   });
 
+  it('zapEnforceDomain: a CURVE server with no handler bound refuses instead', async () => {
+    const server = track(new zmq.Pull({ curveServer: true, curveSecretKey: SERVER.secretKey, zapEnforceDomain: true }));
+    await server.bind('tcp://127.0.0.1:*');
+    const err = nextEvent(server, 'handshake:error:auth');
+    const client = track(new lib.Push({ curveServerKey: SERVER.publicKey, curvePublicKey: CLIENT.publicKey, curveSecretKey: CLIENT.secretKey }));
+    client.connect(server.lastEndpoint!);
+    await client.send('x');
+    expect((await err).error.message).toMatch(/no ZAP handler/);
+    expect(server.readable).toBe(false);
+  });
+
   it('CURVE server with no handler bound accepts any client key (as libzmq)', async () => {
     const server = track(new zmq.Pull({ curveServer: true, curveSecretKey: SERVER.secretKey }));
     await server.bind('tcp://127.0.0.1:*');
