@@ -11,7 +11,7 @@
  *   `\x00T` when its last one cancels or disconnects.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { bindAddress, sleep, Sockets, strs, waitUntil, type Impl, type Sock } from '../_helpers/interop.ts';
+import { bindAddress, sleep, Sockets, strs, waitUntil, within, type Impl, type Sock } from '../_helpers/interop.ts';
 
 const T = 5000;
 const IMPLS: Impl[] = ['lib', 'pz'];
@@ -173,5 +173,34 @@ describe('subscriber counts its subscriptions (libzmq XPUB publisher)', () => {
         expect(await waitFor(events, mark, ['\x00A'], 'cancel of A')).toEqual(['\x00A']);
       });
     }
+  }
+});
+
+describe('topics beyond text', () => {
+  for (const impl of IMPLS) {
+    it(`${name(impl)} XPUB, other side SUB: 300-byte topic (long SUBSCRIBE command) and binary topic with 0x00 bytes`, async () => {
+      const xpub = sockets.make('XPUB', impl);
+      await xpub.bind(bindAddress('tcp'));
+      const sub = sockets.make('SUB', impl === 'lib' ? 'pz' : 'lib');
+      sub.connect(xpub.lastEndpoint!);
+      const long = Buffer.alloc(300, 0x41);
+      const bin = Buffer.from([0, 1, 0, 255]);
+      sub.subscribe(long);
+      sub.subscribe(bin);
+      const events = [strs(await within(xpub.receive(), T, 'event 1')), strs(await within(xpub.receive(), T, 'event 2'))];
+      // sent before the connection was up: each side re-sends them in its own order
+      expect(events.map((e) => e[0]).sort()).toEqual([`\x01${bin.toString('latin1')}`, `\x01${long.toString('latin1')}`]);
+      // subscriptions are in: binary prefix match on a 1001-frame message, then the long topic
+      const frames = Array.from({ length: 1000 }, (_, i) => String(i));
+      await xpub.send([Buffer.concat([Buffer.from([0, 1, 0]), Buffer.from('no')]), 'x']); // shorter prefix: no match
+      await xpub.send([Buffer.concat([bin, Buffer.from('yes')]), ...frames]);
+      await xpub.send([Buffer.concat([long.subarray(1), Buffer.from('B')])]); // 299 A's then B: no match
+      await xpub.send([Buffer.concat([long, Buffer.from('!')])]);
+      const m1 = await within(sub.receive(), T, 'binary topic message');
+      expect(Buffer.from(m1[0]!).toString('latin1')).toBe('\x00\x01\x00\xffyes');
+      expect(strs(m1.slice(1))).toEqual(frames);
+      const m2 = await within(sub.receive(), T, 'long topic message');
+      expect(Buffer.from(m2[0]!).equals(Buffer.concat([long, Buffer.from('!')]))).toBe(true);
+    });
   }
 });
