@@ -233,6 +233,41 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'REQ(correlate, relaxed)–ROUTER',
+    a: 'REQ',
+    b: 'ROUTER',
+    aOpts: { routingId: 'req-c', correlate: true, relaxed: true },
+    async run(a, b) {
+      await a.send('q1');
+      const m1 = await within(b.receive(), T, 'first request');
+      // [identity, 4-byte request id, delimiter, body]; the id is opaque (libzmq: host order)
+      expect(m1.map((f) => f.length)).toEqual([5, 4, 0, 2]);
+      // relaxed: a new request before the reply; the old reply is then discarded
+      await a.send('q2');
+      const m2 = await within(b.receive(), T, 'second request');
+      expect(strs(m2.slice(2))).toEqual(['', 'q2']);
+      expect(Buffer.from(m2[1]!).equals(Buffer.from(m1[1]!))).toBe(false);
+      await b.send([m1[0]!, m1[1]!, '', 'stale']);
+      await b.send([m2[0]!, m2[1]!, '', 'fresh']);
+      expect(await recv(a, 'REQ receive')).toEqual(['fresh']);
+    },
+  },
+  {
+    name: 'REQ(correlate)–REP',
+    a: 'REQ',
+    b: 'REP',
+    aOpts: { correlate: true },
+    async run(a, b) {
+      // REP keeps [request id, delimiter] as the envelope and sends it back
+      for (let i = 0; i < 3; i++) {
+        await a.send([`q${i}`, '']);
+        expect(await recv(b, 'REP receive')).toEqual([`q${i}`, '']);
+        await b.send(`r${i}`);
+        expect(await recv(a, 'REQ receive')).toEqual([`r${i}`]);
+      }
+    },
+  },
+  {
     name: 'DEALER–REP',
     a: 'DEALER',
     b: 'REP',
