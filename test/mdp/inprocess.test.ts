@@ -77,6 +77,27 @@ describe('broker limits (in process, libzmq peers)', () => {
     }
   });
 
+  it("Worker with onDisconnect 'close' stops when the broker says DISCONNECT; by default it re-registers", async () => {
+    const broker = new Broker({ heartbeatInterval: 50, shutdownGrace: 0 });
+    const ep = await broker.bind('tcp://127.0.0.1:*');
+    const quitter = new Worker(ep, 'q', (r) => r, { heartbeatInterval: 50, onDisconnect: 'close' });
+    const stayer = new Worker(ep, 'q', (r) => r, { heartbeatInterval: 50, reconnectInterval: 50 });
+    const reasons: string[] = [];
+    stayer.on((e) => {
+      if (e.type === 'disconnect') reasons.push(e.reason);
+    });
+    try {
+      await waitFor(() => broker.metrics().services.q?.workers === 2, 'workers');
+      await broker.close(0); // DISCONNECT to every worker
+      await waitFor(() => quitter.closed, 'the quitter to close');
+      await waitFor(() => reasons.includes('broker-disconnect'), 'the stayer to see DISCONNECT');
+      expect(stayer.closed).toBe(false);
+    } finally {
+      await quitter.close();
+      await stayer.close(0);
+    }
+  });
+
   it('refuses mmi.* service names in the Worker constructor', () => {
     expect(() => new Worker('tcp://127.0.0.1:1', 'mmi.x', () => null)).toThrow(expect.objectContaining({ code: 'MDP_CONFIG' }));
   });
