@@ -1,10 +1,12 @@
-import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
 import { SocketBase } from './socket_base.ts';
 
-/** PAIR (RFC 31): exactly one peer; a second one is refused. */
+/**
+ * PAIR (RFC 31): exactly one peer. A second connection is kept open but ignored, as libzmq does:
+ * refusing it would only make the peer reconnect in a loop. Its messages are dropped and counted.
+ */
 export class Pair extends SocketBase {
   private pipe: Pipe | undefined;
 
@@ -17,11 +19,8 @@ export class Pair extends SocketBase {
     this.pipe ??= pipe;
   }
 
-  protected override xpeer(pipe: Pipe): ZmqError | undefined {
-    if (this.pipe && this.pipe !== pipe) {
-      return createError(ErrorCode.EBUSY, 'PAIR socket already has a peer');
-    }
-    this.pipe = pipe;
+  protected override xpeer(pipe: Pipe): undefined {
+    this.pipe ??= pipe;
     return undefined;
   }
 
@@ -37,6 +36,10 @@ export class Pair extends SocketBase {
   }
 
   protected xrecv(): Message | undefined {
-    return this.fairRecv();
+    for (;;) {
+      const msg = this.fairRecv();
+      if (!msg || this.lastPipe === this.pipe) return msg;
+      this.droppedMessages++;
+    }
   }
 }
