@@ -1,77 +1,202 @@
-// Loopback harness: purezmq and zeromq.js (native libzmq) measured side by side in the same run,
-// each peer in its own process, DEALER -> ROUTER over TCP (and IPC), written the way users write it.
-import { fork } from 'node:child_process';
+// Loopback harness: every measurement runs its peers in separate processes (bench/peer.mjs,
+// bench/memory.mjs, the brokers), purezmq or zeromq.js (native libzmq) on both sides, and returns
+// one number. bench/run.mjs pairs them up, interleaved, and prints the table.
+import { fork, spawn } from 'node:child_process';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const PEER = new URL('./peer.mjs', import.meta.url).pathname;
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(HERE);
+const PEER = path.join(HERE, 'peer.mjs');
+const MEMORY = path.join(HERE, 'memory.mjs');
 
-function start(impl, role, endpoint, size, count) {
-  const child = fork(PEER, [impl, role, endpoint, String(size), String(count)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  child.on('error', () => {}); // a peer that already exited is fine
-  const messages = [];
-  const waiters = [];
-  child.on('message', (m) => {
-    const w = waiters.findIndex((x) => x.match(m));
-    if (w >= 0) waiters.splice(w, 1)[0].resolve(m);
-    else messages.push(m);
-  });
-  return {
-    child,
-    wait(key, ms = 120000) {
-      const found = messages.findIndex((m) => key in m);
-      if (found >= 0) return Promise.resolve(messages.splice(found, 1)[0]);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`${impl} ${role}: no '${key}' within ${ms} ms`)), ms);
-        waiters.push({ match: (m) => key in m, resolve: (m) => (clearTimeout(t), resolve(m)) });
-      });
-    },
-    kill() {
-      try {
-        if (child.connected) child.send('stop');
-      } catch {
-        // already gone
-      }
-      setTimeout(() => child.kill('SIGKILL'), 500).unref();
-    },
-  };
+/** A child process speaking to us over the IPC channel; `wait(key)` resolves with the first message that has `key`. */
+class Child {
+  constructor(proc, label) {
+    this.proc = proc;
+    this.label = label;
+    this.messages = [];
+    this.waiters = [];
+    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    proc.on('error', () => {}); // reported through exit
+    proc.on('message', (m) => {
+      if (m && typeof m === 'object' && 'error' in m) return this.failAll(new Error(`${label}: ${m.error}`));
+      const w = this.waiters.findIndex((x) => x.key in m);
+      if (w >= 0) this.waiters.splice(w, 1)[0].resolve(m);
+      else this.messages.push(m);
+    });
+    this.exited.then(({ code, signal }) => this.failAll(new Error(`${label}: exited (${code ?? signal}) before answering`)));
+  }
+  failAll(err) {
+    this.failure ??= err;
+    for (const w of this.waiters.splice(0)) w.reject(err);
+  }
+  wait(key, ms = 60000) {
+    const found = this.messages.findIndex((m) => key in m);
+    if (found >= 0) return Promise.resolve(this.messages.splice(found, 1)[0]);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.label}: no '${key}' within ${ms} ms`)), ms);
+      this.waiters.push({ key, resolve: (m) => (clearTimeout(t), resolve(m)), reject: (e) => (clearTimeout(t), reject(e)) });
+    });
+  }
+  send(m) {
+    try {
+      this.proc.send(m);
+    } catch {
+      // gone
+    }
+  }
+  /** SIGKILL and wait for the exit, so the next measurement has the CPUs to itself. */
+  async kill() {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    await this.exited;
+  }
 }
 
+function peer(cfg) {
+  return new Child(fork(PEER, [JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), `${cfg.impl} ${cfg.role}`);
+}
+
+/** bench/memory.mjs in a child with --expose-gc, through bash so that `ulimit -n` can be raised first. */
+function memoryChild(cfg) {
+  const script = `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" --expose-gc "$1" "$2"`;
+  const proc = spawn('bash', ['-c', script, process.execPath, MEMORY, JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Child(proc, `memory ${cfg.mode} ${cfg.impl ?? ''}`);
+}
+
+async function stopAll(children) {
+  await Promise.all(children.map((c) => c.kill()));
+}
+
+/** Run `fn(track)`; every child passed to `track` is killed afterwards, whatever happened. */
+async function session(fn) {
+  const children = [];
+  try {
+    return await fn((c) => (children.push(c), c));
+  } finally {
+    await stopAll(children);
+  }
+}
+
+let ipcSeq = 0;
 function endpointFor(transport) {
-  return transport === 'ipc' ? `ipc://${path.join(os.tmpdir(), `purezmq-bench-${process.pid}-${Math.random().toString(36).slice(2)}`)}` : 'tcp://127.0.0.1:*';
+  return transport === 'ipc' ? `ipc://${path.join(os.tmpdir(), `purezmq-bench-${process.pid}-${++ipcSeq}`)}` : 'tcp://127.0.0.1:*';
 }
 
-export async function throughput(impl, transport, size, count) {
-  const recv = start(impl, 'router-recv', endpointFor(transport), size, count);
-  const { ready } = await recv.wait('ready');
-  const sender = start(impl, 'dealer-send', ready, size, count);
-  const done = await recv.wait('done');
-  sender.kill();
-  recv.kill();
-  return { msgsPerSec: (count / done.ms) * 1000, mbPerSec: (count * size) / 1e6 / (done.ms / 1000) };
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
-export async function latency(impl, transport, size, count) {
-  const echo = start(impl, 'router-echo', endpointFor(transport), size, count);
-  const { ready } = await echo.wait('ready');
-  const ping = start(impl, 'dealer-ping', ready, size, count);
-  const done = await ping.wait('done');
-  ping.kill();
-  echo.kill();
-  return { p50us: done.p50, p99us: done.p99 };
+/** DEALER -> ROUTER, `await send()` per message; the ROUTER times a window after a warm-up. */
+export function throughput(impl, { transport, size, warmupMs, windowMs, server = {}, client = {} }) {
+  return session(async (track) => {
+    const recv = track(peer({ impl, role: 'router-recv', endpoint: endpointFor(transport), size, warmupMs, windowMs, options: server }));
+    const { ready } = await recv.wait('ready');
+    track(peer({ impl, role: 'dealer-send', endpoint: ready, size, options: client }));
+    return recv.wait('done');
+  });
 }
 
-export async function fanout(impl, transport, size, count, subscribers) {
-  const pub = start(impl, 'pub-send', endpointFor(transport), size, count);
-  const { ready } = await pub.wait('ready');
-  const subs = Array.from({ length: subscribers }, () => start(impl, 'sub-recv', ready, size, count));
-  await Promise.all(subs.map((s) => s.wait('subscribed')));
-  // let subscriptions reach the publisher before timing starts
-  await new Promise((r) => setTimeout(r, 300));
-  pub.child.send('go');
-  const results = await Promise.all(subs.map((s) => s.wait('done')));
-  pub.kill();
-  for (const s of subs) s.kill();
-  const slowest = Math.max(...results.map((r) => r.ms));
-  return { msgsPerSec: (count / slowest) * 1000 };
+/** 16 B ping-pong DEALER -> ROUTER (echo); p50 and p99 in µs. */
+export function latency(impl, { transport, size, count, warmup, server = {}, client = {} }) {
+  return session(async (track) => {
+    const echo = track(peer({ impl, role: 'router-echo', endpoint: endpointFor(transport), size, options: server }));
+    const { ready } = await echo.wait('ready');
+    const ping = track(peer({ impl, role: 'dealer-ping', endpoint: ready, size, count, warmup, options: client }));
+    return ping.wait('done');
+  });
+}
+
+/** Full connections per second: connect, handshake, one message and its echo, close; one at a time. */
+export function handshakes(impl, { transport, warmupMs, windowMs, server = {}, client = {} }) {
+  return session(async (track) => {
+    const echo = track(peer({ impl, role: 'router-echo', endpoint: endpointFor(transport), size: 16, options: server }));
+    const { ready } = await echo.wait('ready');
+    const loop = track(peer({ impl, role: 'handshake-loop', endpoint: ready, size: 16, warmupMs, windowMs, options: client }));
+    return loop.wait('done');
+  });
+}
+
+/**
+ * PUB -> N SUB, each subscriber its own process. The publisher sends probes until every subscriber
+ * has received one (so every subscription has reached it), then `count` messages; HWMs are above
+ * `count`, so nothing is dropped. Result: the slowest subscriber's messages/s (after 10 % warm-up).
+ */
+export function fanout(impl, { transport, size, count, subscribers }) {
+  return session(async (track) => {
+    const hwm = count + 10000;
+    const pub = track(peer({ impl, role: 'pub-send', endpoint: endpointFor(transport), size, count, options: { sendHighWaterMark: hwm } }));
+    const { ready } = await pub.wait('ready');
+    const subs = Array.from({ length: subscribers }, () =>
+      track(peer({ impl, role: 'sub-recv', endpoint: ready, size, count, options: { receiveHighWaterMark: hwm } })),
+    );
+    await Promise.all(subs.map((s) => s.wait('probed')));
+    pub.send('go');
+    const results = await Promise.all(subs.map((s) => s.wait('done')));
+    return { msgsPerSec: Math.min(...results.map((r) => r.msgsPerSec)) };
+  });
+}
+
+/** Start a broker process and resolve once it prints "listening on". */
+function startBroker(impl, endpoint) {
+  const args =
+    impl === 'purezmq'
+      ? [path.join(ROOT, 'dist/cli.js'), 'broker', '--bind', endpoint, '--log-level', 'warn']
+      : [path.join(HERE, 'zeromq-broker.mjs'), '--bind', endpoint];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = new Child(proc, `${impl} broker`);
+  let out = '';
+  child.listening = new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => {
+      out += d;
+      if (/listening on/.test(out)) resolve();
+    });
+    child.exited.then(() => reject(new Error(`${impl} broker exited: ${out}`)));
+    setTimeout(() => reject(new Error(`${impl} broker: not listening after 20 s`)), 20000).unref();
+  });
+  return child;
+}
+
+/**
+ * Majordomo requests/s through a broker (purezmq's CLI or bench/zeromq-broker.mjs); the clients and
+ * echo workers are zeromq.js processes speaking MDP/0.2 frame by frame, the same for both brokers.
+ */
+export function broker(impl, { clients, inflight, workers, size, warmupMs, windowMs }) {
+  return session(async (track) => {
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
+    const b = track(startBroker(impl, endpoint));
+    await b.listening;
+    const w = track(peer({ impl: 'zeromq', role: 'mdp-workers', endpoint, workers }));
+    await w.wait('ready');
+    const c = track(peer({ impl: 'zeromq', role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs, windowMs }));
+    return c.wait('done');
+  });
+}
+
+/** Heap over `count` in-process DEALER -> ROUTER messages (tcp), with gc before and after. */
+export function heap(impl, { count, size }) {
+  return session(async (track) => track(memoryChild({ mode: 'heap', impl, count, size })).wait('done', 120000));
+}
+
+/** Memory per idle connection: a ROUTER (impl) with `conns` purezmq DEALERs from another process. */
+export function connections(impl, { conns, batch }) {
+  return session(async (track) => {
+    const router = track(memoryChild({ mode: 'conns-router', impl }));
+    const { ready } = await router.wait('ready');
+    const swarm = track(memoryChild({ mode: 'conns-swarm', impl: 'purezmq', endpoint: ready, conns, batch }));
+    const { ms } = await swarm.wait('connected', 120000);
+    router.send('measure');
+    const r = await router.wait('done');
+    return { ...r, connectMs: ms, conns };
+  });
 }

@@ -1,104 +1,247 @@
-// One side of a loopback benchmark, in its own process.
-// node bench/peer.mjs <impl: purezmq|zeromq> <role> <endpoint> <size> <count>
-// roles: router-recv (bind ROUTER, count messages), dealer-send (connect DEALER, await send() each),
-//        router-echo (bind ROUTER, echo), dealer-ping (connect DEALER, ping-pong, report latencies),
-//        pub-send / sub-recv (PUB binds, SUBs connect)
+// One side of a loopback benchmark, in its own process, written the way users write it:
+// `await send()` for every message, `for await` / `await receive()` on the other side.
+//
+//   node bench/peer.mjs '<json config>'
+//
+// config: { impl: 'purezmq' | 'zeromq', role, endpoint, size, options?, warmupMs, windowMs, count, ... }
+// Reports to the harness over the fork() IPC channel; the harness SIGKILLs the peer when it is done.
+//
+// roles
+//   router-recv     bind ROUTER, count messages; after warmupMs from the first message, time a window of
+//                   windowMs from one message to a later one (messages/s, MB/s)
+//   dealer-send     connect DEALER, `await send(payload)` forever
+//   router-echo     bind ROUTER, echo every message
+//   dealer-ping     connect DEALER, ping-pong: `count` round trips after `warmup` ones; p50/p99
+//   handshake-loop  new DEALER, connect, send, receive the echo, close; repeated for windowMs after warmupMs
+//   pub-send        bind PUB; send probes every 20 ms until 'go', then `count` messages
+//   sub-recv        connect SUB; report the first probe; time messages count/10 .. count
+//   mdp-workers     `workers` MDP/0.2 echo workers (zeromq.js only, frame by frame)
+//   mdp-clients     `clients` MDP/0.2 clients with `inflight` requests outstanding each; requests/s over a window
 import { performance } from 'node:perf_hooks';
 
-const [impl, role, endpoint, sizeText, countText] = process.argv.slice(2);
-const size = Number(sizeText);
-const count = Number(countText);
-const zmq = impl === 'zeromq' ? await import('zeromq') : await import('../dist/mod.js');
+const cfg = JSON.parse(process.argv[2]);
+const { role, endpoint } = cfg;
+const size = cfg.size ?? 16;
+const zmq = cfg.impl === 'zeromq' ? await import('zeromq') : await import('../dist/mod.js');
 
-function send(msg) {
+function report(msg) {
   try {
     process.send?.(msg);
   } catch {
     // the harness went away; nothing to report to
   }
 }
+process.on('disconnect', () => process.exit(0));
 
 const payload = Buffer.alloc(size, 0x61);
+const opts = cfg.options ?? {};
+
+/**
+ * Time a window of `windowMs` after `warmupMs` of traffic; `tick()` is called per message and returns
+ * true once the window is over. Reading the clock costs ~40 ns, so it looks every `every` (a power of 2)
+ * messages.
+ */
+function windowTimer(warmupMs, windowMs, onDone, every = size < 16384 ? 32 : 1) {
+  let n = 0;
+  let first = 0;
+  let t0 = 0;
+  let n0 = 0;
+  let finished = false;
+  return {
+    tick() {
+      n++;
+      if (finished || (n & (every - 1)) !== 0) return finished;
+      const now = performance.now();
+      if (first === 0) first = now;
+      else if (t0 === 0) {
+        if (now - first >= warmupMs) {
+          t0 = now;
+          n0 = n;
+        }
+      } else if (now - t0 >= windowMs) {
+        finished = true;
+        onDone(n - n0, now - t0);
+      }
+      return finished;
+    },
+  };
+}
 
 async function main() {
   switch (role) {
     case 'router-recv': {
-      const s = new zmq.Router({ receiveHighWaterMark: 10000 });
+      const s = new zmq.Router(opts);
       await s.bind(endpoint);
-      send({ ready: s.lastEndpoint });
-      let n = 0;
-      let t0 = 0;
+      report({ ready: s.lastEndpoint });
+      let result = null;
+      const timer = windowTimer(cfg.warmupMs, cfg.windowMs, (msgs, ms) => (result = { msgs, ms }));
+      let checked = false;
       for await (const msg of s) {
-        if (n === 0) t0 = performance.now();
-        n++;
-        if (n === count) {
-          const ms = performance.now() - t0;
-          send({ done: true, ms, bytes: msg[1].length });
-          break;
+        if (!checked) {
+          checked = true;
+          if (msg.length !== 2 || msg[1].length !== size) throw new Error(`bad message: ${msg.length} frames, body ${msg[1]?.length}`);
         }
+        if (timer.tick()) break;
       }
-      s.close();
+      report({ done: true, ...result, msgsPerSec: (result.msgs / result.ms) * 1000, mbPerSec: (result.msgs * size) / 1e3 / result.ms });
       break;
     }
     case 'dealer-send': {
-      const s = new zmq.Dealer({ sendHighWaterMark: 10000 });
+      const s = new zmq.Dealer(opts);
       s.connect(endpoint);
-      for (let i = 0; i < count; i++) await s.send(payload);
-      send({ sent: true });
-      // stay until told to stop, so linger does not cut the tail
-      process.on('message', (m) => m === 'stop' && (s.close(), process.exit(0)));
-      break;
+      for (;;) await s.send(payload);
     }
     case 'router-echo': {
-      const s = new zmq.Router();
+      const s = new zmq.Router(opts);
       await s.bind(endpoint);
-      send({ ready: s.lastEndpoint });
+      report({ ready: s.lastEndpoint });
       for await (const msg of s) await s.send(msg);
       break;
     }
     case 'dealer-ping': {
-      const s = new zmq.Dealer();
+      const s = new zmq.Dealer(opts);
       s.connect(endpoint);
       const samples = [];
-      for (let i = 0; i < count + 200; i++) {
+      const warmup = cfg.warmup ?? 500;
+      for (let i = 0; i < cfg.count + warmup; i++) {
         const t = performance.now();
         await s.send(payload);
-        await s.receive();
-        if (i >= 200) samples.push(performance.now() - t); // first 200 warm up
+        const [reply] = await s.receive();
+        if (i >= warmup) samples.push(performance.now() - t);
+        else if (reply.length !== size) throw new Error('bad echo');
       }
       samples.sort((a, b) => a - b);
-      send({ done: true, p50: samples[samples.length >> 1] * 1000, p99: samples[Math.floor(samples.length * 0.99)] * 1000 });
-      s.close();
+      report({ done: true, p50us: samples[samples.length >> 1] * 1000, p99us: samples[Math.floor(samples.length * 0.99)] * 1000 });
+      break;
+    }
+    case 'handshake-loop': {
+      // connect + CURVE handshake + first message + close, one connection at a time
+      const once = async () => {
+        const s = new zmq.Dealer({ ...opts, linger: 0 });
+        try {
+          s.connect(endpoint);
+          await s.send(payload);
+          await s.receive();
+        } finally {
+          s.close();
+        }
+      };
+      let result = null;
+      const timer = windowTimer(cfg.warmupMs, cfg.windowMs, (n, ms) => (result = { n, ms }), 1);
+      for (;;) {
+        await once();
+        if (timer.tick()) break;
+      }
+      report({ done: true, perSec: (result.n / result.ms) * 1000 });
       break;
     }
     case 'pub-send': {
-      const s = new zmq.Publisher({ sendHighWaterMark: 100000 });
+      const s = new zmq.Publisher(opts);
       await s.bind(endpoint);
-      send({ ready: s.lastEndpoint });
+      report({ ready: s.lastEndpoint });
+      const probe = Buffer.from('p');
+      let probing = null;
+      const probeTimer = setInterval(() => {
+        if (!probing) probing = s.send(probe).finally(() => (probing = null));
+      }, 20);
       process.on('message', async (m) => {
         if (m !== 'go') return;
-        for (let i = 0; i < count; i++) await s.send(payload);
-        send({ sent: true });
+        clearInterval(probeTimer);
+        await probing;
+        for (let i = 0; i < cfg.count; i++) await s.send(payload);
+        report({ sent: true });
       });
-      break;
+      return; // stays up until killed
     }
     case 'sub-recv': {
-      const s = new zmq.Subscriber({ receiveHighWaterMark: 100000 });
+      const s = new zmq.Subscriber(opts);
       s.connect(endpoint);
       s.subscribe();
-      send({ subscribed: true });
       let n = 0;
       let t0 = 0;
+      const warm = Math.floor(cfg.count / 10);
+      let probed = false;
       for await (const msg of s) {
-        if (msg.length === 1 && msg[0].length === 0) continue; // warm-up probes
-        if (n === 0) t0 = performance.now();
+        if (msg[0].length !== size) {
+          if (!probed) report({ probed: (probed = true) });
+          continue;
+        }
         n++;
-        if (n === count) {
-          send({ done: true, ms: performance.now() - t0 });
+        if (n === warm) t0 = performance.now();
+        if (n === cfg.count) {
+          const ms = performance.now() - t0;
+          report({ done: true, ms, msgsPerSec: ((cfg.count - warm) / ms) * 1000 });
           break;
         }
       }
-      s.close();
+      break;
+    }
+    case 'mdp-workers': {
+      if (cfg.impl !== 'zeromq') throw new Error('MDP peers are zeromq.js');
+      const W = Buffer.from('MDPW02');
+      const service = Buffer.from(cfg.service ?? 'echo');
+      const ready = Buffer.of(0x01);
+      const final = Buffer.of(0x04);
+      const heartbeat = Buffer.of(0x05);
+      const run = async () => {
+        const s = new zmq.Dealer();
+        s.connect(endpoint);
+        await s.send([W, ready, service]);
+        for await (const [header, cmd, ...rest] of s) {
+          if (!header.equals(W)) throw new Error('worker: bad header');
+          if (cmd[0] === 0x02) await s.send([W, final, ...rest]); // rest = client, '', body...
+          else if (cmd[0] === 0x05) await s.send([W, heartbeat]);
+          else if (cmd[0] === 0x06) break;
+        }
+      };
+      report({ ready: true });
+      await Promise.all(Array.from({ length: cfg.workers }, run));
+      break;
+    }
+    case 'mdp-clients': {
+      if (cfg.impl !== 'zeromq') throw new Error('MDP peers are zeromq.js');
+      const C = Buffer.from('MDPC02');
+      const request = Buffer.of(0x01);
+      const service = Buffer.from(cfg.service ?? 'echo');
+      const inflight = cfg.inflight ?? 1;
+      let result = null;
+      let done = false;
+      let replies = 0;
+      let first = 0;
+      let t0 = 0;
+      let n0 = 0;
+      const tick = () => {
+        replies++;
+        const now = performance.now();
+        if (first === 0) first = now;
+        else if (t0 === 0) {
+          if (now - first >= cfg.warmupMs) [t0, n0] = [now, replies];
+        } else if (now - t0 >= cfg.windowMs) {
+          done = true;
+          result = { n: replies - n0, ms: now - t0 };
+        }
+      };
+      const run = async () => {
+        const s = new zmq.Dealer();
+        s.connect(endpoint);
+        const samples = [];
+        // `inflight` requests outstanding: send them, then one more for each reply (FINAL)
+        for (let i = 0; i < inflight; i++) await s.send([C, request, service, payload]);
+        let sentAt = performance.now();
+        while (!done) {
+          const [header, cmd, , body] = await s.receive();
+          if (!header.equals(C) || cmd[0] !== 0x03 || body.length !== size) throw new Error('client: bad reply');
+          tick();
+          if (inflight === 1 && t0 !== 0) samples.push(performance.now() - sentAt); // round trips in the window
+          if (done) break;
+          sentAt = performance.now();
+          await s.send([C, request, service, payload]);
+        }
+        s.close();
+        return samples;
+      };
+      const all = (await Promise.all(Array.from({ length: cfg.clients }, run))).flat().sort((a, b) => a - b);
+      report({ done: true, perSec: (result.n / result.ms) * 1000, p50us: all.length ? all[all.length >> 1] * 1000 : undefined });
       break;
     }
     default:
@@ -107,6 +250,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(err);
+  console.error(`${cfg.impl} ${role}:`, err);
+  report({ error: String(err?.stack ?? err) });
   process.exit(1);
 });

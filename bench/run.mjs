@@ -1,39 +1,285 @@
-// `npm run bench`: micro-benchmarks (tinybench) and the loopback harness, purezmq beside zeromq.js,
-// every row with its ratio. Builds dist/ first so the numbers are for the current sources.
+// `npm run bench`: purezmq beside zeromq.js (native libzmq 4.3.5) in one table, every comparison with its
+// ratio and the issue-5 target, in under 3 minutes on a 2-core machine. Builds dist/ first so that the
+// numbers are for the current sources, and writes the table to bench/results.md.
+//
+//   node bench/run.mjs            full run (~2.5 min), writes bench/results.md
+//   node bench/run.mjs --quick    ~30 s smoke: short windows, one run per side, nothing written
+//   node bench/run.mjs --only REGEX [--no-build] [--reps N]   a subset (rows whose name matches), nothing written
+//
+// Each comparison row runs purezmq, zeromq.js, purezmq, zeromq.js (interleaved, so that load from other
+// work on the machine hits both sides alike) and keeps the best of each side.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
-import { throughput, latency, fanout } from './loopback.mjs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const quick = process.argv.includes('--quick');
-const build = spawnSync(process.execPath, ['node_modules/.bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-if (build.status !== 0) process.exit(1);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(HERE);
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const onlyAt = argv.indexOf('--only');
+const only = onlyAt >= 0 ? new RegExp(argv[onlyAt + 1], 'i') : null;
+const repsAt = argv.indexOf('--reps');
+const reps = repsAt >= 0 ? Number(argv[repsAt + 1]) : quick ? 1 : 2;
+const started = Date.now();
+const loadAtStart = os.loadavg()[0];
+let buildWarning = null;
 
-const { runMicro } = await import('./micro.mjs');
-await runMicro(quick);
+if (!argv.includes('--no-build')) {
+  const build = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+    cwd: ROOT,
+  });
+  if (build.status !== 0) {
+    // tsc still emits on type errors (often someone's work in progress in a shared tree): go on with the
+    // emitted dist/, but say so in the output and in results.md
+    if (!existsSync(path.join(ROOT, 'dist/mod.js'))) process.exit(1);
+    buildWarning = 'tsc reported type errors; these numbers are for the JavaScript it emitted anyway';
+    process.stdout.write(`warning: ${buildWarning}\n`);
+  }
+}
 
+const { throughput, latency, handshakes, fanout, broker, heap, connections } = await import('./loopback.mjs');
+const zmq = await import('zeromq');
+
+// ---- parameters -------------------------------------------------------------------------------------
+const P = quick
+  ? { warmupMs: 100, windowMs: 250, pings: 1000, pingWarmup: 200, fanCount: 10000, heapCount: 100000, conns: 1000 }
+  : { warmupMs: 300, windowMs: 1000, pings: 4000, pingWarmup: 500, fanCount: 40000, heapCount: 1000000, conns: 10000 };
+const serverKeys = zmq.curveKeyPair();
+const clientKeys = zmq.curveKeyPair();
+const CURVE = {
+  server: { curveServer: true, curveSecretKey: serverKeys.secretKey, curvePublicKey: serverKeys.publicKey },
+  client: { curveServerKey: serverKeys.publicKey, curvePublicKey: clientKeys.publicKey, curveSecretKey: clientKeys.secretKey },
+};
+const win = { warmupMs: P.warmupMs, windowMs: P.windowMs };
+
+// ---- formatting -------------------------------------------------------------------------------------
+function fmt(v, unit) {
+  if (v === undefined || v === null || Number.isNaN(v)) return '—';
+  switch (unit) {
+    case 'µs':
+      return `${v.toFixed(0)} µs`;
+    case 'MB/s':
+      return `${v.toFixed(0)} MB/s`;
+    case 'ms/MiB':
+      return `${v.toFixed(1)} ms/MiB (${(1000 / v).toFixed(0)} MiB/s)`;
+    case 'B': {
+      const a = Math.abs(v);
+      if (a >= 1 << 20) return `${(v / (1 << 20)).toFixed(1)} MiB`;
+      if (a >= 1024) return `${(v / 1024).toFixed(1)} KiB`;
+      return `${v.toFixed(0)} B`;
+    }
+    default: {
+      const s = v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e4 ? `${(v / 1e3).toFixed(0)} k` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0);
+      return `${s} ${unit}`;
+    }
+  }
+}
+const log = (s) => process.stdout.write(s + '\n');
+
+// ---- comparison rows --------------------------------------------------------------------------------
+const T = (op, x) => ({ op, x });
 const rows = [];
-function fmt(n, unit) {
-  if (unit === 'µs') return `${n.toFixed(0)} µs`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} k`;
-  return n.toFixed(0);
-}
-async function row(name, fn, key, unit, lowerIsBetter = false) {
-  const ours = await fn('purezmq');
-  const theirs = await fn('zeromq');
-  const ratio = lowerIsBetter ? ours[key] / theirs[key] : ours[key] / theirs[key];
-  rows.push({ name, purezmq: fmt(ours[key], unit) + (unit && unit !== 'µs' ? ` ${unit}` : ''), 'zeromq.js': fmt(theirs[key], unit) + (unit && unit !== 'µs' ? ` ${unit}` : ''), ratio: `${ratio.toFixed(2)}×` });
-  console.log(`${name}: purezmq ${fmt(ours[key], unit)} / zeromq.js ${fmt(theirs[key], unit)} = ${ratio.toFixed(2)}×`);
-}
-
-const n = quick ? 0.2 : 1;
 for (const transport of ['tcp', 'ipc']) {
-  await row(`DEALER→ROUTER ${transport} 16 B (msg/s)`, (impl) => throughput(impl, transport, 16, Math.round(300000 * n)), 'msgsPerSec', 'msg/s');
-  await row(`DEALER→ROUTER ${transport} 1 KiB (msg/s)`, (impl) => throughput(impl, transport, 1024, Math.round(150000 * n)), 'msgsPerSec', 'msg/s');
-  await row(`DEALER→ROUTER ${transport} 64 KiB (MB/s)`, (impl) => throughput(impl, transport, 65536, Math.round(8000 * n)), 'mbPerSec', 'MB/s');
-  await row(`round trip ${transport} 16 B p50 (lower is better)`, (impl) => latency(impl, transport, 16, Math.round(5000 * n)), 'p50us', 'µs', true);
+  const T16 = transport.toUpperCase();
+  rows.push(
+    { name: `DEALER→ROUTER ${T16} 16 B`, unit: 'msg/s', target: T('≥', 5), run: (i) => throughput(i, { transport, size: 16, ...win }).then((r) => r.msgsPerSec) },
+    { name: `DEALER→ROUTER ${T16} 1 KiB`, unit: 'msg/s', target: T('≥', 3), run: (i) => throughput(i, { transport, size: 1024, ...win }).then((r) => r.msgsPerSec) },
+    { name: `DEALER→ROUTER ${T16} 64 KiB`, unit: 'MB/s', target: T('≥', 1), run: (i) => throughput(i, { transport, size: 65536, ...win }).then((r) => r.mbPerSec) },
+    {
+      name: `round trip ${T16} 16 B, p50`,
+      unit: 'µs',
+      lower: true,
+      target: T('≤', 0.8),
+      run: (i) => latency(i, { transport, size: 16, count: P.pings, warmup: P.pingWarmup }).then((r) => r.p50us),
+    },
+  );
 }
-await row('PUB→10 SUB tcp 16 B (msg/s per subscriber)', (impl) => fanout(impl, 'tcp', 16, Math.round(100000 * n), 10), 'msgsPerSec', 'msg/s');
+rows.push({
+  name: 'PUB→10 SUB TCP 16 B, per subscriber',
+  unit: 'msg/s',
+  target: T('≥', 5),
+  run: (i) => fanout(i, { transport: 'tcp', size: 16, count: P.fanCount, subscribers: 10 }).then((r) => r.msgsPerSec),
+});
+for (const [size, unit, label] of [
+  [16, 'msg/s', '16 B'],
+  [1024, 'msg/s', '1 KiB'],
+  [65536, 'MB/s', '64 KiB'],
+]) {
+  rows.push({
+    name: `CURVE DEALER→ROUTER TCP ${label}`,
+    unit,
+    target: T('≥', 0.5),
+    run: (i) => throughput(i, { transport: 'tcp', size, ...win, ...CURVE }).then((r) => (unit === 'MB/s' ? r.mbPerSec : r.msgsPerSec)),
+  });
+}
+rows.push({
+  name: 'CURVE handshakes (connect+first msg+close)',
+  unit: 'conn/s',
+  target: null,
+  run: (i) => handshakes(i, { transport: 'tcp', warmupMs: P.warmupMs, windowMs: P.windowMs, ...CURVE }).then((r) => r.perSec),
+});
+rows.push(
+  {
+    name: 'Majordomo broker, 8 clients × 4 workers',
+    unit: 'req/s',
+    target: T('≥', 2),
+    run: (i) => broker(i, { clients: 8, inflight: 1, workers: 4, size: 16, ...win }).then((r) => r.perSec),
+  },
+  {
+    name: 'Majordomo broker, 1 synchronous client',
+    unit: 'req/s',
+    target: null,
+    run: (i) => broker(i, { clients: 1, inflight: 1, workers: 4, size: 16, ...win }).then((r) => r.perSec),
+  },
+);
 
-console.log(`\nmachine: ${os.cpus()[0]?.model ?? 'unknown'} × ${os.cpus().length}, ${os.platform()} ${os.arch()}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
-console.table(rows);
+// ---- run --------------------------------------------------------------------------------------------
+const table = []; // { name, ours, theirs, ratio, target }
+const notes = buildWarning ? [buildWarning] : [];
+
+function verdict(ratio, target) {
+  if (!target) return 'report';
+  const ok = target.op === '≥' ? ratio >= target.x : ratio <= target.x;
+  return `${target.op} ${target.x}× ${Number.isFinite(ratio) ? (ok ? '✓' : '✗') : ''}`.trim();
+}
+
+async function measure(row, impl) {
+  try {
+    return await row.run(impl);
+  } catch (err) {
+    notes.push(`${row.name}, ${impl}: ${String(err.message ?? err).split('\n')[0]}`);
+    return NaN;
+  }
+}
+
+log(`purezmq bench (${quick ? 'quick' : 'full'}), ${reps} run(s) per side, interleaved`);
+
+let micro = [];
+if (!only || only.test('micro tweetnacl encode decode')) {
+  const { runMicro } = await import('./micro.mjs');
+  micro = await runMicro(quick);
+  for (const m of micro) log(`  micro ${m.name}: ${m.error ?? fmt(m.value, m.unit)}`);
+}
+
+for (const row of rows) {
+  if (only && !only.test(row.name)) continue;
+  const got = { purezmq: [], zeromq: [] };
+  for (let k = 0; k < reps; k++) {
+    for (const impl of ['purezmq', 'zeromq']) got[impl].push(await measure(row, impl));
+  }
+  const best = (xs) => {
+    const ok = xs.filter(Number.isFinite);
+    return ok.length === 0 ? NaN : row.lower ? Math.min(...ok) : Math.max(...ok);
+  };
+  const ours = best(got.purezmq);
+  const theirs = best(got.zeromq);
+  const ratio = ours / theirs;
+  table.push({ name: row.name, ours: fmt(ours, row.unit), theirs: fmt(theirs, row.unit), ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—', target: verdict(ratio, row.target) });
+  const runs = (xs) => xs.map((x) => fmt(x, row.unit)).join(', ');
+  log(`  ${row.name}: purezmq [${runs(got.purezmq)}]  zeromq.js [${runs(got.zeromq)}]  → ${Number.isFinite(ratio) ? ratio.toFixed(2) + '×' : 'n/a'}`);
+}
+
+// memory: once per side (not timing-sensitive)
+if (!only || only.test('memory heap connection')) {
+  const h = {};
+  for (const impl of ['purezmq', 'zeromq']) {
+    try {
+      h[impl] = await heap(impl, { count: P.heapCount, size: 16 });
+      const r = h[impl];
+      log(`  heap ${impl}: before ${fmt(r.before, 'B')}, peak ${fmt(r.peak, 'B')}, after ${fmt(r.after, 'B')}; external ${fmt(r.externalBefore, 'B')} → ${fmt(r.externalAfter, 'B')}; rss ${fmt(r.rssBefore, 'B')} → ${fmt(r.rssAfter, 'B')}`);
+    } catch (err) {
+      notes.push(`heap ${impl}: ${String(err.message ?? err).split('\n')[0]}`);
+    }
+  }
+  const heapCell = (r) => (r ? `${fmt(r.before, 'B')} → ${fmt(r.peak, 'B')} → ${fmt(r.after, 'B')}` : '—');
+  const growth = h.purezmq ? h.purezmq.after - h.purezmq.before : NaN;
+  const count = P.heapCount >= 1e6 ? `${P.heapCount / 1e6} M` : `${P.heapCount / 1e3} k`;
+  table.push({
+    name: `JS heap over ${count} msgs: before → peak → after gc`,
+    ours: heapCell(h.purezmq),
+    theirs: heapCell(h.zeromq),
+    ratio: '—',
+    target: Number.isFinite(growth) ? `flat (${growth >= 0 ? '+' : ''}${fmt(growth, 'B')}) ${Math.abs(growth) < 1 << 20 ? '✓' : '✗'}` : 'flat',
+  });
+
+  const c = {};
+  for (const impl of ['purezmq', 'zeromq']) {
+    try {
+      c[impl] = await connections(impl, { conns: P.conns, batch: 100 });
+      const r = c[impl];
+      log(`  ${r.conns} connections ${impl}: connected in ${r.connectMs.toFixed(0)} ms; heap ${fmt(r.heapDelta / r.conns, 'B')}/conn, external ${fmt(r.externalDelta / r.conns, 'B')}/conn, rss ${fmt(r.rssDelta / r.conns, 'B')}/conn`);
+    } catch (err) {
+      notes.push(`connections ${impl}: ${String(err.message ?? err).split('\n')[0]}`);
+    }
+  }
+  const conns = P.conns >= 1000 ? `${P.conns / 1000} k` : String(P.conns);
+  const rss = (r) => (r ? r.rssDelta / r.conns : NaN);
+  const rssRatio = rss(c.purezmq) / rss(c.zeromq);
+  table.push({
+    name: `idle connection, ROUTER with ${conns} peers: RSS / conn`,
+    ours: fmt(rss(c.purezmq), 'B'),
+    theirs: fmt(rss(c.zeromq), 'B'),
+    ratio: Number.isFinite(rssRatio) ? `${rssRatio.toFixed(2)}×` : '—',
+    target: 'report',
+  });
+  table.push({
+    name: `idle connection, ROUTER with ${conns} peers: JS heap+external / conn`,
+    ours: c.purezmq ? fmt((c.purezmq.heapDelta + c.purezmq.externalDelta) / c.purezmq.conns, 'B') : '—',
+    theirs: c.zeromq ? `${fmt((c.zeromq.heapDelta + c.zeromq.externalDelta) / c.zeromq.conns, 'B')} (rest native)` : '—',
+    ratio: '—',
+    target: 'report',
+  });
+}
+
+for (const m of micro) {
+  table.push({ name: `micro: ${m.name}`, ours: m.error ? 'error' : fmt(m.value, m.unit), theirs: '—', ratio: '—', target: 'report' });
+}
+
+// ---- print and write ----------------------------------------------------------------------------------
+const zmqPkg = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/zeromq/package.json'), 'utf8'));
+const cpus = os.cpus();
+const machine = `${cpus[0]?.model?.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()} ${os.arch()}`;
+const versions = `Node ${process.version}, zeromq.js ${zmqPkg.version} (libzmq ${zmq.version})`;
+const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace('T', ' ');
+const elapsed = ((Date.now() - started) / 1000).toFixed(0);
+
+const header = ['', 'purezmq', 'zeromq.js', 'ratio', 'target'];
+const body = table.map((r) => [r.name, r.ours, r.theirs, r.ratio, r.target]);
+const widths = header.map((h, i) => Math.max([...h].length, ...body.map((b) => [...b[i]].length)));
+const line = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join(' | ')} |`;
+const md = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+
+const about = [
+  `Machine: ${machine}; ${versions}.`,
+  `Date: ${when}; ${quick ? 'quick' : 'full'} run, ${elapsed} s, load average ${loadAtStart.toFixed(2)} at start (the machine is shared).`,
+];
+log('');
+log(md);
+log('');
+for (const a of about) log(a);
+for (const n of notes) log(`note: ${n}`);
+
+if (!quick && !only) {
+  const method = `Every comparison runs its peers in separate processes on loopback, the same code for both libraries,
+written the way users write it: \`await send()\` per message, \`for await\` or \`await receive()\` on the
+other side, default options (CURVE: curveServer/curveSecretKey/curvePublicKey/curveServerKey). Each row runs
+purezmq, zeromq.js, purezmq, zeromq.js and keeps the best of each side; ratio = purezmq / zeromq.js (for
+latency and memory lower is better). Throughput: the receiver times a ${P.windowMs} ms window that starts
+${P.warmupMs} ms after its first message. Round trip: ${P.pings} ping-pongs after ${P.pingWarmup} warm-up ones.
+Fan-out: the publisher sends probes until each of the 10 subscriber processes has one, then ${P.fanCount / 1000} k
+messages (no drops: HWM above the count); the slowest subscriber's rate over the last 90 %. CURVE handshakes:
+a new DEALER per iteration, connect, send, receive the echo, close. Majordomo: MDP/0.2 clients and echo
+workers on zeromq.js, frame by frame, through \`purezmq broker\` vs bench/zeromq-broker.mjs (same logic on
+zeromq.js); every client has one request outstanding. Memory: JS heap after gc around ${P.heapCount / 1e6} M in-process
+messages; a ROUTER process with ${P.conns / 1000} k purezmq DEALERs from another process (RSS and heap
+deltas after gc). Micro rows are tinybench, purezmq alone.`;
+  const doc = `# Benchmarks\n\n<!-- written by \`npm run bench\` (bench/run.mjs); do not edit by hand -->\n\n${about.join('\n')}\n\n${md}\n\n${method}\n${
+    notes.length ? `\nProblems in this run:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''
+  }`;
+  writeFileSync(path.join(HERE, 'results.md'), doc);
+  log(`\nwrote bench/results.md`);
+}
+process.exit(0);
