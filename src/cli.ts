@@ -2,7 +2,7 @@
 /**
  * purezmq command line: a Majordomo broker, and a client, worker and MMI query to try it from a shell.
  *
- *   purezmq broker  [--bind EP]... [--config FILE] [--log-format human|json] [--log-level LEVEL]
+ *   purezmq broker  [--bind EP]... [--dialects LIST | --strict] [--config FILE] [--log-format human|json] [--log-level LEVEL]
  *   purezmq request <service> [body...]
  *   purezmq worker  <service> --exec <command>
  *   purezmq mmi     <query> [arg]
@@ -71,7 +71,7 @@ const err = (s: string): void => {
 function sectionFlags(section: Section): Record<string, FlagSpec> {
   const flags: Record<string, FlagSpec> = {};
   for (const key of Object.keys(SCHEMA[section])) {
-    flags[cliFlag(section, key)] = key === 'bind' ? { type: 'string', multiple: true } : { type: 'string' };
+    flags[cliFlag(section, key)] = key === 'bind' || key === 'dialects' ? { type: 'string', multiple: true } : { type: 'string' };
   }
   return flags;
 }
@@ -86,7 +86,7 @@ const COMMON_FLAGS: Record<string, FlagSpec> = {
 function sectionHelp(section: Section): string {
   const lines: string[] = [];
   for (const [key, field] of Object.entries(SCHEMA[section] as Record<string, { help: string }>)) {
-    const flag = `--${cliFlag(section, key)}${key === 'bind' ? ' EP' : ' V'}`;
+    const flag = `--${cliFlag(section, key)}${key === 'bind' ? ' EP' : key === 'dialects' ? ' LIST' : ' V'}`;
     lines.push(`  ${flag.padEnd(30)} ${field.help} [${envName(section, key)}, ${section}.${snakeName(key)}]`);
   }
   return lines.join('\n');
@@ -99,7 +99,8 @@ const COMMON_HELP = `  -c, --config FILE              YAML file (sections broker
 Precedence: defaults < config file < PUREZMQ_* environment < flags. Durations: 2500, 2500ms, 2.5s, 1m.`;
 
 const HELP: Record<string, string> = {
-  main: `purezmq ${BROKER_VERSION}: ZeroMQ in pure TypeScript, with a Majordomo (MDP 0.1/0.2) broker.
+  main: `purezmq ${BROKER_VERSION}: ZeroMQ in pure TypeScript, with a Majordomo (MDP 0.1/0.2) broker
+that also serves the majortomo and plantd dialects.
 
 Usage: purezmq <command> [options]
 
@@ -114,12 +115,16 @@ Run 'purezmq <command> --help' for the options of each command.
 ${EXIT_HELP}`,
   broker: `Usage: purezmq broker [--bind EP]... [options]
 
-Runs a Majordomo broker serving MDP/0.1 and MDP/0.2 clients and workers on one ROUTER socket.
+Runs a Majordomo broker serving clients and workers on one ROUTER socket, in every dialect by default:
+rfc18 (MDP/0.2), rfc7 (MDP/0.1), majortomo and plantd. Each peer's dialect is recognised from its
+messages and answered in it; a client of one dialect is served by a worker of any other.
 Prints one line per bound endpoint on stdout ("listening on EP"); logs go to stderr.
 SIGTERM or SIGINT: stops taking requests, lets in-flight ones finish (shutdown grace), exits 0.
 
 Options:
 ${sectionHelp('broker')}
+  --strict                       accept the RFC dialects only (same as --dialects rfc); other dialects
+                                 are refused without an answer, logged and counted
   --print-config                 print the effective configuration as YAML and exit
 ${COMMON_HELP}
 
@@ -226,12 +231,21 @@ function exitCodeFor(e: unknown): number {
 // ---- broker -------------------------------------------------------------------------------------
 
 async function brokerCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('broker'), 'print-config': { type: 'boolean' } });
+  const { values, positionals } = parse(argv, {
+    ...COMMON_FLAGS,
+    ...sectionFlags('broker'),
+    'print-config': { type: 'boolean' },
+    strict: { type: 'boolean' },
+  });
   if (values.help) {
     out(HELP.broker!);
     return EXIT.OK;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  if (values.strict) {
+    if (values.dialects !== undefined) throw new UsageError('--strict and --dialects cannot be combined (--strict means --dialects rfc)');
+    values.dialects = ['rfc'];
+  }
   const config = loadConfig(values, 'broker');
   if (values['print-config']) {
     const { stringify } = await import('yaml');
@@ -495,6 +509,15 @@ async function mmiCommand(argv: string[]): Promise<number> {
           ['heartbeat', `${m.heartbeat.intervalMs} ms x ${m.heartbeat.liveness}`],
           ['workers', m.workers],
         ];
+        if (m.dialects) {
+          rows.push(['dialects', (m.acceptedDialects ?? []).join(' ')]);
+          for (const [d, x] of Object.entries(m.dialects)) {
+            rows.push([
+              `dialect.${d}`,
+              `${x.accepted ? 'accepted' : 'refused'} clients=${x.clients} workers=${x.workers} in=${x.messagesIn} out=${x.messagesOut} requests=${x.requests} replies=${x.replies} invalid=${x.invalid} refused=${x.refused}`,
+            ]);
+          }
+        }
         for (const [k, v] of Object.entries(m.counters)) {
           rows.push([snakeName(k), typeof v === 'number' ? v : JSON.stringify(v)]);
         }

@@ -1,6 +1,15 @@
 /**
- * Majordomo broker: one ROUTER for clients and workers of MDP/0.1 (7/MDP) and MDP/0.2 (18/MDP),
- * with MMI (8/MMI plus purezmq extensions). Built on purezmq's public socket API only.
+ * Majordomo broker: one ROUTER for clients and workers of MDP/0.1 (7/MDP) and MDP/0.2 (18/MDP), and
+ * of the majortomo and plantd dialects, with MMI (8/MMI plus purezmq extensions). Built on purezmq's
+ * public socket API only.
+ *
+ * Dialects (issue 6): every message is decoded by the codec of the dialect it is in (detected by
+ * src/mdp/dialects/index.ts) into version-neutral commands, and everything below works on those
+ * commands only. A worker speaks the dialect of its READY for its whole life (a command in another
+ * dialect is unexpected: DISCONNECT); a request remembers the codec of the client that sent it and
+ * its replies are encoded with it. The only dialect property dispatch looks at is a capability:
+ * `codec.streams` (can the client take PARTIALs?). Dialects not in `config.dialects` are recognised,
+ * refused without an answer, logged (rate-limited) and counted (counters.dialectRefused, per dialect).
  *
  * Decisions where the RFCs leave room (shared/specs/mdp.md §10):
  * - Dispatch: one FIFO queue per service, least recently used idle worker first.
@@ -12,17 +21,19 @@
  * - A dead or disconnecting worker's request is queued again (at the front) and dispatched to
  *   another worker, up to `maxDispatchAttempts` dispatches (workers are idempotent per the RFC).
  *   A 0.2 client may then see PARTIALs of the first attempt followed by those of the next.
- * - Bridging: a 0.2 client served by a 0.1 worker gets its REPLY as a FINAL. A 0.1 client served by
- *   a 0.2 worker gets one REPLY whose body is every PARTIAL's frames followed by the FINAL's frames,
- *   in order (bounded by maxReplyBytes / maxFrames; partial frames beyond are dropped and counted).
+ * - Bridging: a streaming client (every dialect but 7/MDP) served by a 0.1 worker gets its REPLY as a
+ *   FINAL. A 0.1 client served by a streaming worker gets one REPLY whose body is every PARTIAL's
+ *   frames followed by the FINAL's frames, in order (bounded by maxReplyBytes / maxFrames; partial
+ *   frames beyond are dropped and counted).
  * - Invalid messages are dropped and counted per reason; if the sender is a registered worker it
  *   gets DISCONNECT and is forgotten. Valid but unexpected worker commands get DISCONNECT.
  * - Sends never block: a peer whose queue is full (HWM) loses that message, counted.
  */
 import { Router } from '../mod.ts';
 import type { ZmqError } from '../errors.ts';
-import { encode, parse, Direction, type ClientRequest, type WorkerCommand, type MdpCommand } from './codec.ts';
-import { BROKER_VERSION, MMI_NAMESPACE, MmiCode, MmiService, type MdpVersion } from './constants.ts';
+import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from './codec.ts';
+import { BROKER_VERSION, DIALECTS, MMI_NAMESPACE, MmiCode, MmiService, type Dialect } from './constants.ts';
+import { parseAny } from './dialects/index.ts';
 import { DEFAULT_CONFIG, type BrokerConfig } from './config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from './errors.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -55,7 +66,8 @@ function now(): number {
 
 interface PendingRequest {
   readonly client: Uint8Array;
-  readonly clientVersion: MdpVersion;
+  /** The dialect of the client: replies are encoded with it. */
+  readonly clientCodec: MdpCodec;
   readonly service: Service;
   readonly body: Uint8Array[];
   readonly receivedAt: number;
@@ -69,7 +81,8 @@ interface PendingRequest {
 interface WorkerRecord {
   readonly id: Uint8Array;
   readonly key: string;
-  readonly version: MdpVersion;
+  /** The dialect of its READY, spoken for the whole conversation. */
+  readonly codec: MdpCodec;
   readonly service: Service;
   lastHeard: number;
   lastSent: number;
@@ -137,6 +150,34 @@ export interface BrokerCounters {
   /** Connections closed by the socket layer for protocol errors or limits (oversized frames, …). */
   connectionErrors: number;
   internalErrors: number;
+  /** Messages in a dialect the broker does not accept (dropped without an answer). */
+  dialectRefused: number;
+}
+
+/** Peers and messages of one dialect. */
+export interface DialectMetrics {
+  /** Whether the broker accepts this dialect (config.dialects). */
+  accepted: boolean;
+  /** Workers registered now. */
+  workers: number;
+  /** Distinct clients that sent a request in the last minute. */
+  clients: number;
+  /** Valid messages received. */
+  messagesIn: number;
+  /** Messages sent. */
+  messagesOut: number;
+  /** Client requests received (MMI included). */
+  requests: number;
+  /** PARTIALs sent to clients. */
+  partials: number;
+  /** FINALs (REPLYs) sent to clients. */
+  replies: number;
+  /** Workers that registered (READY accepted). */
+  workersRegistered: number;
+  /** Messages recognised as this dialect but malformed. */
+  invalid: number;
+  /** Messages refused because the dialect is not accepted. */
+  refused: number;
 }
 
 export interface BrokerMetrics {
@@ -148,7 +189,20 @@ export interface BrokerMetrics {
   workers: number;
   counters: BrokerCounters;
   services: Record<string, ServiceMetrics>;
+  /** Dialects accepted, in canonical order. */
+  acceptedDialects: Dialect[];
+  /** Peers and messages per dialect (every dialect, accepted or not). */
+  dialects: Record<Dialect, DialectMetrics>;
 }
+
+type DialectCounters = Omit<DialectMetrics, 'accepted' | 'workers' | 'clients'>;
+
+/** A client is counted as a peer of its dialect for this long after its last request. */
+const CLIENT_WINDOW_MS = 60_000;
+/** Clients tracked at once for the per-dialect peer count (beyond, new clients are not counted). */
+const MAX_TRACKED_CLIENTS = 100_000;
+/** At most one "dialect refused" log line per dialect in this period (the counter counts them all). */
+const REFUSAL_LOG_PERIOD_MS = 10_000;
 
 export interface BrokerOptions extends Partial<BrokerConfig> {
   logger?: Logger;
@@ -186,7 +240,16 @@ export class Broker {
     undeliverable: 0,
     connectionErrors: 0,
     internalErrors: 0,
+    dialectRefused: 0,
   };
+  private readonly accepted: ReadonlySet<Dialect>;
+  private readonly byDialect = Object.fromEntries(
+    DIALECTS.map((d) => [d, { messagesIn: 0, messagesOut: 0, requests: 0, partials: 0, replies: 0, workersRegistered: 0, invalid: 0, refused: 0 }]),
+  ) as Record<Dialect, DialectCounters>;
+  /** client key -> dialect and last request time, for the per-dialect peer count. */
+  private readonly clients = new Map<string, { dialect: Dialect; lastSeen: number }>();
+  private clientsPurgedAt = now();
+  private readonly refusalLog = new Map<Dialect, { at: number; suppressed: number }>();
   private readonly mmi: Record<string, MmiHandler>;
   private timer: ReturnType<typeof setInterval> | undefined;
   private bindChain: Promise<unknown> = Promise.resolve();
@@ -201,6 +264,7 @@ export class Broker {
     const config: BrokerConfig = { ...DEFAULT_CONFIG.broker, bind: [...DEFAULT_CONFIG.broker.bind] };
     for (const [k, v] of Object.entries(rest)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
     this.config = config;
+    this.accepted = new Set(config.dialects);
     this.log = logger ?? silentLogger;
     this.router = new Router({
       mandatory: true,
@@ -284,35 +348,66 @@ export class Broker {
   private onMessage(msg: Uint8Array[]): void {
     this.counters.messagesIn++;
     const id = msg[0]!;
-    const r = parse(msg.slice(1), Direction.TO_BROKER);
-    if (!r.ok) {
-      this.onInvalid(id, r.error);
+    const { codec, result: r } = parseAny(msg.slice(1));
+    if (!r.ok || !codec) {
+      this.onInvalid(id, r.ok ? undefined : r.error, codec);
       return;
     }
     const cmd = r.command;
+    if (!this.accepted.has(codec.dialect)) {
+      this.refuseDialect(id, codec, cmd);
+      return;
+    }
+    this.byDialect[codec.dialect].messagesIn++;
     if (cmd.protocol === 'client') {
-      if (cmd.command === 'REQUEST') this.onRequest(id, cmd);
+      if (cmd.command === 'REQUEST') this.onRequest(id, cmd, codec);
     } else {
-      this.onWorker(id, cmd);
+      this.onWorker(id, cmd, codec);
     }
   }
 
-  private onInvalid(id: Uint8Array, error: MdpError): void {
+  /** A valid message in a dialect this broker does not accept: dropped, counted, logged (rate-limited). */
+  private refuseDialect(id: Uint8Array, codec: MdpCodec, cmd: MdpCommand): void {
+    const dialect = codec.dialect;
+    this.counters.dialectRefused++;
+    this.byDialect[dialect].refused++;
+    const error = mdpError(MdpErrorCode.DIALECT_REFUSED, `${codec.label} is not accepted by this broker (accepted: ${[...this.accepted].join(', ')})`);
+    const t = now();
+    const last = this.refusalLog.get(dialect);
+    if (last && t - last.at < REFUSAL_LOG_PERIOD_MS) {
+      last.suppressed++;
+      return;
+    }
+    this.refusalLog.set(dialect, { at: t, suppressed: 0 });
+    this.log.warn('dialect refused', {
+      dialect,
+      peer: hexId(id),
+      command: `${cmd.protocol} ${cmd.command}`,
+      code: error.code,
+      error: error.message,
+      suppressedSinceLast: last?.suppressed,
+    });
+  }
+
+  private onInvalid(id: Uint8Array, error: MdpError | undefined, codec: MdpCodec | undefined): void {
     this.counters.invalid++;
-    const reason = error.reason ?? 'unknown';
+    if (codec) this.byDialect[codec.dialect].invalid++;
+    const reason = error?.reason ?? 'unknown';
     this.counters.invalidByReason[reason] = (this.counters.invalidByReason[reason] ?? 0) + 1;
     const worker = this.workers.get(key(id));
-    this.log.debug('invalid message dropped', { peer: hexId(id), reason, error: error.message, worker: worker !== undefined });
+    this.log.debug('invalid message dropped', { peer: hexId(id), dialect: codec?.dialect, reason, error: error?.message, worker: worker !== undefined });
     // "treat that peer as invalid": a registered worker is disconnected and forgotten
     if (worker) this.removeWorker(worker, { disconnect: true, why: 'invalid message' });
   }
 
   // ---- clients --------------------------------------------------------------------------------
 
-  private onRequest(id: Uint8Array, cmd: ClientRequest): void {
+  private onRequest(id: Uint8Array, cmd: ClientRequest, codec: MdpCodec): void {
+    this.byDialect[codec.dialect].requests++;
+    this.seeClient(id, codec.dialect);
     const name = key(cmd.service);
     if (name.startsWith(MMI_NAMESPACE)) {
-      this.onMmi(id, cmd, name);
+      this.onMmi(id, cmd, name, codec);
       return;
     }
     this.counters.requests++;
@@ -337,7 +432,7 @@ export class Broker {
     const t = now();
     service.queue.push({
       client: id,
-      clientVersion: cmd.version,
+      clientCodec: codec,
       service,
       body: cmd.body,
       receivedAt: t,
@@ -349,9 +444,23 @@ export class Broker {
     this.dispatch(service);
   }
 
+  private seeClient(id: Uint8Array, dialect: Dialect): void {
+    const k = key(id);
+    const known = this.clients.get(k);
+    if (known) {
+      known.lastSeen = now();
+      known.dialect = dialect;
+    } else if (this.clients.size < MAX_TRACKED_CLIENTS) {
+      this.clients.set(k, { dialect, lastSeen: now() });
+    }
+  }
+
   private sendToClient(req: PendingRequest, command: 'PARTIAL' | 'FINAL', body: Uint8Array[]): void {
-    const frames = encode({ protocol: 'client', command, version: req.clientVersion, service: req.service.name, body });
-    this.send(req.client, frames, (err) => {
+    const codec = req.clientCodec;
+    const frames = codec.encode({ protocol: 'client', command, version: codec.version, service: req.service.name, body }, Direction.TO_CLIENT);
+    if (command === 'PARTIAL') this.byDialect[codec.dialect].partials++;
+    else this.byDialect[codec.dialect].replies++;
+    this.send(req.client, frames, codec, (err) => {
       this.counters.undeliverable++;
       req.service.drops.undeliverable++;
       this.log.debug('reply undeliverable', { service: req.service.display, client: hexId(req.client), code: err.code });
@@ -360,12 +469,13 @@ export class Broker {
 
   // ---- MMI --------------------------------------------------------------------------------------
 
-  private onMmi(id: Uint8Array, cmd: ClientRequest, name: string): void {
+  private onMmi(id: Uint8Array, cmd: ClientRequest, name: string, codec: MdpCodec): void {
     this.counters.mmiRequests++;
     const handler = this.mmi[name];
     const body = handler ? handler(cmd) : this.replaceLast(cmd.body, MmiCode.NOT_IMPLEMENTED);
-    const frames = encode({ protocol: 'client', command: 'FINAL', version: cmd.version, service: cmd.service, body });
-    this.send(id, frames, () => this.counters.undeliverable++);
+    const frames = codec.encode({ protocol: 'client', command: 'FINAL', version: codec.version, service: cmd.service, body }, Direction.TO_CLIENT);
+    this.byDialect[codec.dialect].replies++;
+    this.send(id, frames, codec, () => this.counters.undeliverable++);
   }
 
   /** 8/MMI: the reply is the request body with its last frame replaced by the code (as the reference brokers do). */
@@ -395,50 +505,51 @@ export class Broker {
 
   // ---- workers ----------------------------------------------------------------------------------
 
-  private onWorker(id: Uint8Array, cmd: WorkerCommand): void {
+  private onWorker(id: Uint8Array, cmd: WorkerCommand, codec: MdpCodec): void {
     const wkey = key(id);
     const worker = this.workers.get(wkey);
-    if (worker && worker.version !== cmd.version) {
-      this.unexpected(id, cmd, worker, `MDP/${cmd.version} command from an MDP/${worker.version} worker`);
+    if (worker && worker.codec !== codec) {
+      this.unexpected(id, cmd, codec, worker, `${codec.dialect} command from a ${worker.codec.dialect} worker`);
       return;
     }
     switch (cmd.command) {
       case 'READY': {
         if (worker) {
-          this.unexpected(id, cmd, worker, 'second READY');
+          this.unexpected(id, cmd, codec, worker, 'second READY');
           return;
         }
         const name = key(cmd.service);
         const display = textDecoder.decode(cmd.service);
         if (name.startsWith(MMI_NAMESPACE)) {
-          this.refuseReady(id, cmd.version, display, 'the mmi. namespace is reserved (8/MMI)');
+          this.refuseReady(id, codec, display, 'the mmi. namespace is reserved (8/MMI)');
           return;
         }
         if (this.draining) {
-          this.refuseReady(id, cmd.version, display, 'shutting down');
+          this.refuseReady(id, codec, display, 'shutting down');
           return;
         }
         if (this.workers.size >= this.config.maxWorkers) {
-          this.refuseReady(id, cmd.version, display, `too many workers (${this.config.maxWorkers})`);
+          this.refuseReady(id, codec, display, `too many workers (${this.config.maxWorkers})`);
           return;
         }
         const service = this.service(cmd.service, name);
         if (!service) {
-          this.refuseReady(id, cmd.version, display, `too many services (${this.config.maxServices})`);
+          this.refuseReady(id, codec, display, `too many services (${this.config.maxServices})`);
           return;
         }
         const t = now();
-        const w: WorkerRecord = { id, key: wkey, version: cmd.version, service, lastHeard: t, lastSent: t, request: undefined, gone: false };
+        const w: WorkerRecord = { id, key: wkey, codec, service, lastHeard: t, lastSent: t, request: undefined, gone: false };
         this.workers.set(wkey, w);
         service.workers.add(w);
         this.counters.workersRegistered++;
-        this.log.info('worker ready', { service: display, worker: hexId(id), version: cmd.version });
+        this.byDialect[codec.dialect].workersRegistered++;
+        this.log.info('worker ready', { service: display, worker: hexId(id), dialect: codec.dialect });
         this.makeIdle(w);
         return;
       }
       case 'HEARTBEAT':
         if (!worker) {
-          this.unexpected(id, cmd, undefined, 'HEARTBEAT before READY');
+          this.unexpected(id, cmd, codec, undefined, 'HEARTBEAT before READY');
           return;
         }
         worker.lastHeard = now();
@@ -446,16 +557,16 @@ export class Broker {
       case 'PARTIAL':
       case 'FINAL': {
         if (!worker) {
-          this.unexpected(id, cmd, undefined, `${cmd.command} before READY`);
+          this.unexpected(id, cmd, codec, undefined, `${cmd.command} before READY`);
           return;
         }
         const req = worker.request;
         if (!req) {
-          this.unexpected(id, cmd, worker, `${cmd.command} with no request outstanding`);
+          this.unexpected(id, cmd, codec, worker, `${cmd.command} with no request outstanding`);
           return;
         }
         if (!sameBytes(req.client, cmd.client)) {
-          this.unexpected(id, cmd, worker, `${cmd.command} for another client than the request's`);
+          this.unexpected(id, cmd, codec, worker, `${cmd.command} for another client than the request's`);
           return;
         }
         worker.lastHeard = now();
@@ -471,7 +582,7 @@ export class Broker {
         return;
       case 'REQUEST':
         // the codec refuses REQUEST toward the broker; kept for exhaustiveness
-        this.unexpected(id, cmd, worker, 'REQUEST from a worker');
+        this.unexpected(id, cmd, codec, worker, 'REQUEST from a worker');
         return;
     }
   }
@@ -480,11 +591,11 @@ export class Broker {
     const service = req.service;
     service.partials++;
     this.counters.partials++;
-    if (req.clientVersion !== '0.1') {
+    if (req.clientCodec.streams) {
       this.sendToClient(req, 'PARTIAL', body);
       return;
     }
-    // MDP/0.1 has no PARTIAL: keep the frames for the single REPLY, within bounds
+    // the client's dialect has no PARTIAL (7/MDP): keep the frames for the single REPLY, within bounds
     let bytes = 0;
     for (const f of body) bytes += f.length;
     const merged = (req.merged ??= []);
@@ -508,22 +619,23 @@ export class Broker {
     if (this.draining && this.drained && !this.anyInFlight()) this.drained();
   }
 
-  private unexpected(id: Uint8Array, cmd: MdpCommand, worker: WorkerRecord | undefined, why: string): void {
+  private unexpected(id: Uint8Array, cmd: MdpCommand, codec: MdpCodec, worker: WorkerRecord | undefined, why: string): void {
     this.counters.unexpected++;
-    this.log.debug('unexpected worker command: DISCONNECT', { peer: hexId(id), command: cmd.command, why });
+    this.log.debug('unexpected worker command: DISCONNECT', { peer: hexId(id), dialect: codec.dialect, command: cmd.command, why });
+    // a registered worker is answered in the dialect of its READY, anyone else in the one it used
     if (worker) this.removeWorker(worker, { disconnect: true, why });
-    else this.sendDisconnect(id, cmd.version);
+    else this.sendDisconnect(id, codec);
   }
 
-  private refuseReady(id: Uint8Array, version: MdpVersion, service: string, why: string): void {
+  private refuseReady(id: Uint8Array, codec: MdpCodec, service: string, why: string): void {
     this.counters.readyRefused++;
-    this.log.warn('READY refused', { service, worker: hexId(id), why });
-    this.sendDisconnect(id, version);
+    this.log.warn('READY refused', { service, worker: hexId(id), dialect: codec.dialect, why });
+    this.sendDisconnect(id, codec);
   }
 
-  private sendDisconnect(id: Uint8Array, version: MdpVersion): void {
+  private sendDisconnect(id: Uint8Array, codec: MdpCodec): void {
     this.counters.disconnectsSent++;
-    this.send(id, encode({ protocol: 'worker', command: 'DISCONNECT', version }), () => undefined);
+    this.send(id, codec.encode({ protocol: 'worker', command: 'DISCONNECT', version: codec.version }, Direction.TO_WORKER), codec, () => undefined);
   }
 
   private makeIdle(worker: WorkerRecord): void {
@@ -540,7 +652,7 @@ export class Broker {
     const service = worker.service;
     service.workers.delete(worker);
     service.idle.delete(worker);
-    if (how.disconnect) this.sendDisconnect(worker.id, worker.version);
+    if (how.disconnect) this.sendDisconnect(worker.id, worker.codec);
     const req = worker.request;
     worker.request = undefined;
     if (req) this.requeue(req, how.why);
@@ -576,8 +688,9 @@ export class Broker {
       worker.request = req;
       req.attempts++;
       worker.lastSent = now();
-      const frames = encode({ protocol: 'worker', command: 'REQUEST', version: worker.version, client: req.client, body: req.body });
-      this.send(worker.id, frames, (err) => this.workerUnreachable(worker, err));
+      const codec = worker.codec;
+      const frames = codec.encode({ protocol: 'worker', command: 'REQUEST', version: codec.version, client: req.client, body: req.body }, Direction.TO_WORKER);
+      this.send(worker.id, frames, codec, (err) => this.workerUnreachable(worker, err));
     }
   }
 
@@ -588,8 +701,9 @@ export class Broker {
     this.removeWorker(worker, { disconnect: false, why: `worker unreachable (${err.code})` });
   }
 
-  private send(id: Uint8Array, frames: Uint8Array[], onError: (err: ZmqError) => void): void {
+  private send(id: Uint8Array, frames: Uint8Array[], codec: MdpCodec, onError: (err: ZmqError) => void): void {
     if (this.isClosed) return;
+    this.byDialect[codec.dialect].messagesOut++;
     frames.unshift(id);
     this.router.send(frames).then(undefined, (err: ZmqError) => this.guard(() => onError(err)));
   }
@@ -646,10 +760,15 @@ export class Broker {
       }
       if (t - w.lastSent >= interval / 2) {
         w.lastSent = t;
-        this.send(w.id, encode({ protocol: 'worker', command: 'HEARTBEAT', version: w.version }), (err) => {
+        const codec = w.codec;
+        this.send(w.id, codec.encode({ protocol: 'worker', command: 'HEARTBEAT', version: codec.version }, Direction.TO_WORKER), codec, (err) => {
           if (err.code === 'EHOSTUNREACH') this.workerUnreachable(w, err);
         });
       }
+    }
+    if (t - this.clientsPurgedAt >= 1000) {
+      this.clientsPurgedAt = t;
+      for (const [k, c] of this.clients) if (t - c.lastSeen > CLIENT_WINDOW_MS) this.clients.delete(k);
     }
     if (this.config.requestTimeout > 0) {
       for (const s of this.services.values()) {
@@ -684,15 +803,26 @@ export class Broker {
         latencyMs: s.latency.snapshot(),
       };
     }
+    const dialects = {} as Record<Dialect, DialectMetrics>;
+    for (const d of DIALECTS) dialects[d] = { accepted: this.accepted.has(d), workers: 0, clients: 0, ...this.byDialect[d] };
+    for (const w of this.workers.values()) dialects[w.codec.dialect].workers++;
+    const t = now();
+    for (const c of this.clients.values()) if (t - c.lastSeen <= CLIENT_WINDOW_MS) dialects[c.dialect].clients++;
+    // the MDP versions of the accepted RFC dialects (majortomo and plantd are listed under `dialects`)
+    const protocols: string[] = [];
+    if (this.accepted.has('rfc7')) protocols.push('MDP/0.1');
+    if (this.accepted.has('rfc18')) protocols.push('MDP/0.2');
     return {
       version: BROKER_VERSION,
-      protocols: ['MDP/0.1', 'MDP/0.2'],
+      protocols,
       uptimeMs: Math.round(now() - this.startedAt),
       endpoints: this.endpoints,
       heartbeat: { intervalMs: this.config.heartbeatInterval, liveness: this.config.heartbeatLiveness },
       workers: this.workers.size,
       counters: { ...this.counters, invalidByReason: { ...this.counters.invalidByReason } },
       services,
+      acceptedDialects: DIALECTS.filter((d) => this.accepted.has(d)),
+      dialects,
     };
   }
 

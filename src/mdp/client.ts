@@ -1,5 +1,6 @@
 /**
- * Majordomo client (MDP/0.2 by default, or MDP/0.1).
+ * Majordomo client, in any dialect: 18/MDP (default), 7/MDP, or the majortomo and plantd dialects
+ * (option `dialect`), so it can use their brokers too.
  *
  * MDP carries no request id, so replies can only be matched to requests by the socket they come
  * back on. The client therefore keeps a pool of DEALERs and puts one request at a time on each:
@@ -13,12 +14,14 @@
  *
  * request() resolves with the reply body: every PARTIAL's frames followed by the FINAL's frames —
  * the same frames an MDP/0.1 client gets from the broker, so the result does not depend on the
- * version. stream() yields each PARTIAL, then the FINAL. A retried stream starts over, so a
+ * dialect. Replies are checked against the requested service where the dialect carries it (majortomo's
+ * replies do not). stream() yields each PARTIAL, then the FINAL. A retried stream starts over, so a
  * consumer may see PARTIALs of an abandoned attempt before those of the attempt that finished.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
-import { encode, parse, Direction } from './codec.ts';
-import { MMI_NAMESPACE, MmiCode, MmiService, MdpVersion } from './constants.ts';
+import { Direction, type MdpCodec } from './codec.ts';
+import { MMI_NAMESPACE, MmiCode, MmiService, type Dialect } from './constants.ts';
+import { resolveDialect } from './dialects/index.ts';
 import { DEFAULT_CONFIG, type ClientConfig } from './config.ts';
 import { MdpError, MdpErrorCode, mdpError } from './errors.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -84,6 +87,8 @@ interface Slot {
 export class Client {
   readonly endpoint: string;
   readonly config: Omit<ClientConfig, 'broker'>;
+  /** The codec of the dialect spoken (from `dialect`, or the RFC of `version`). */
+  readonly codec: MdpCodec;
   readonly stats: ClientStats = { requests: 0, replies: 0, retries: 0, timeouts: 0, malformed: 0 };
   private readonly options: ClientOptions;
   private readonly log: Logger;
@@ -99,9 +104,7 @@ export class Client {
       ...defaults,
       ...Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in defaults)),
     } as Omit<ClientConfig, 'broker'>;
-    if (this.config.version !== MdpVersion.V01 && this.config.version !== MdpVersion.V02) {
-      throw mdpError(MdpErrorCode.CONFIG, `version must be '0.1' or '0.2', got ${String(this.config.version)}`);
-    }
+    this.codec = resolveDialect(this.config.dialect, this.config.version);
     this.endpoint = endpoint;
     this.options = options;
     this.log = options.logger ?? silentLogger;
@@ -109,6 +112,11 @@ export class Client {
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** The dialect spoken. */
+  get dialect(): Dialect {
+    return this.codec.dialect;
   }
 
   /** Sends one request and resolves with the reply body (PARTIAL frames, then FINAL frames). */
@@ -125,7 +133,8 @@ export class Client {
     const timeout = options.timeout ?? this.config.timeout;
     const retries = options.retries ?? this.config.retries;
     const serviceFrame = enc.encode(service);
-    const frames = encode({ protocol: 'client', command: 'REQUEST', version: this.config.version, service: serviceFrame, body: asBytes(body) });
+    const codec = this.codec;
+    const frames = codec.encode({ protocol: 'client', command: 'REQUEST', version: codec.version, service: serviceFrame, body: asBytes(body) }, Direction.TO_BROKER);
     this.stats.requests++;
     await this.acquire();
     let reachedEver = false;
@@ -160,8 +169,8 @@ export class Client {
             slot = undefined;
             break;
           }
-          const r = parse(msg, Direction.TO_CLIENT);
-          if (!r.ok || r.command.protocol !== 'client' || r.command.version !== this.config.version || !sameBytes(r.command.service, serviceFrame)) {
+          const r = codec.decode(msg, Direction.TO_CLIENT);
+          if (!r.ok || r.command.protocol !== 'client' || (codec.replyHasService && !sameBytes(r.command.service, serviceFrame))) {
             this.stats.malformed++;
             this.log.debug('unexpected reply dropped', { service, error: r.ok ? 'reply for another service or version' : r.error.message });
             continue;
@@ -209,8 +218,9 @@ export class Client {
     try {
       slot.socket.receiveTimeout = timeout;
       const name = enc.encode(MmiService.SERVICE);
-      await slot.socket.send(encode({ protocol: 'client', command: 'REQUEST', version: this.config.version, service: name, body: [enc.encode(service)] }));
-      const r = parse(await slot.socket.receive(), Direction.TO_CLIENT);
+      const codec = this.codec;
+      await slot.socket.send(codec.encode({ protocol: 'client', command: 'REQUEST', version: codec.version, service: name, body: [enc.encode(service)] }, Direction.TO_BROKER));
+      const r = codec.decode(await slot.socket.receive(), Direction.TO_CLIENT);
       if (!r.ok || r.command.protocol !== 'client') return undefined;
       const code = new TextDecoder().decode(r.command.body[r.command.body.length - 1]);
       return code === MmiCode.OK ? true : code === MmiCode.NOT_FOUND ? false : undefined;

@@ -3,13 +3,14 @@
  *
  * Internal commands are version-neutral (7/MDP REPLY is a FINAL with version '0.1'), so a broker can
  * bridge 0.1 and 0.2 peers by decoding with one codec and encoding with another. Each wire format
- * is one `MdpCodec`; `parse()` picks the codec from the header frames. Another dialect (issue 6)
- * plugs in as one more codec in the list, without touching dispatch logic.
+ * is one `MdpCodec`; `parse()` picks the codec from the header frames. The RFC codecs live here; the
+ * codecs of the other dialects (majortomo, plantd) and the rules that tell dialects apart live in
+ * src/mdp/dialects/, built on the helpers exported below.
  *
  * Frames are given as the peer's DEALER sends them, i.e. what the broker's ROUTER receives minus
  * the identity frame (shared/specs/mdp.md conventions). Bodies are views of the input frames.
  */
-import { ClientCommand02, Header, MdpVersion, WorkerCommand01, WorkerCommand02 } from './constants.ts';
+import { ClientCommand02, Dialect, Header, MdpVersion, WorkerCommand01, WorkerCommand02 } from './constants.ts';
 import { MalformedReason, MdpError, MdpErrorCode, mdpError } from './errors.ts';
 
 type Frames = readonly Uint8Array[];
@@ -74,61 +75,75 @@ export type Direction = (typeof Direction)[keyof typeof Direction];
 
 export type ParseResult<C extends MdpCommand = MdpCommand> = { ok: true; command: C } | { ok: false; error: MdpError };
 
-/** One wire format. */
+/** One wire format (one dialect). */
 export interface MdpCodec {
+  readonly dialect: Dialect;
+  /** The MDP version the dialect claims on the wire (majortomo and plantd say MDP/0.2). */
   readonly version: MdpVersion;
-  /** True when the message carries this codec's header (cheap; no full validation). */
+  /** Human name for logs and help, e.g. "RFC 18 (MDP/0.2)". */
+  readonly label: string;
+  /** The dialect has PARTIAL (worker -> broker and broker -> client); 7/MDP has a single REPLY. */
+  readonly streams: boolean;
+  /** Broker -> client replies carry the service frame (majortomo's do not). */
+  readonly replyHasService: boolean;
+  /**
+   * True when a message sent *to the broker* has this dialect's shape (header frames and the width
+   * of the command frame; cheap, no full validation). See src/mdp/dialects/index.ts for the rules.
+   */
   claims(frames: Frames): boolean;
   decode(frames: Frames, direction: Direction): ParseResult;
-  /** Throws MdpError(MDP_UNSUPPORTED) for a command this version cannot express. */
-  encode(command: MdpCommand): Uint8Array[];
+  /**
+   * Throws MdpError(MDP_UNSUPPORTED) for a command this dialect cannot express. `direction` is needed
+   * only where a dialect frames the same command differently each way (plantd HEARTBEAT/DISCONNECT).
+   */
+  encode(command: MdpCommand, direction?: Direction): Uint8Array[];
 }
 
 /** ZMTP routing ids are at most 255 bytes; so is the client address frame. */
 export const MAX_ADDRESS_LENGTH = 255;
 
-// ---- shared constant frames (never mutated) ----------------------------------------------------
+// ---- shared constant frames and helpers (never mutated; also used by src/mdp/dialects/) ----------
 
-function ascii(s: string): Uint8Array {
+export function ascii(s: string): Uint8Array {
   const b = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
   return b;
 }
 
-const EMPTY_FRAME = new Uint8Array(0);
-const H_C01 = ascii(Header.CLIENT_01);
-const H_W01 = ascii(Header.WORKER_01);
-const H_C02 = ascii(Header.CLIENT_02);
-const H_W02 = ascii(Header.WORKER_02);
-const BYTE: Uint8Array[] = Array.from({ length: 8 }, (_, i) => Uint8Array.of(i));
+export const EMPTY_FRAME = new Uint8Array(0);
+export const H_C01 = ascii(Header.CLIENT_01);
+export const H_W01 = ascii(Header.WORKER_01);
+export const H_C02 = ascii(Header.CLIENT_02);
+export const H_W02 = ascii(Header.WORKER_02);
+export const BYTE: Uint8Array[] = Array.from({ length: 8 }, (_, i) => Uint8Array.of(i));
 
-function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
+export function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
   if (a === undefined || a.length !== b.length) return false;
   for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-function bad(reason: MalformedReason, message: string): { ok: false; error: MdpError } {
+export function bad(reason: MalformedReason, message: string): { ok: false; error: MdpError } {
   return { ok: false, error: mdpError(MdpErrorCode.MALFORMED, message, { reason }) };
 }
 
-function ok<C extends MdpCommand>(command: C): { ok: true; command: C } {
+export function ok<C extends MdpCommand>(command: C): { ok: true; command: C } {
   return { ok: true, command };
 }
 
 /** The single command byte of a command frame, or -1 when the frame is not exactly one byte. */
-function commandByte(frame: Uint8Array | undefined): number {
+export function commandByte(frame: Uint8Array | undefined): number {
   return frame !== undefined && frame.length === 1 ? frame[0]! : -1;
 }
 
-function hexByte(frame: Uint8Array | undefined): string {
+export function hexByte(frame: Uint8Array | undefined): string {
   if (frame === undefined) return 'nothing';
   if (frame.length !== 1) return `a ${frame.length}-byte frame`;
   return `0x${frame[0]!.toString(16).padStart(2, '0')}`;
 }
 
 /** Frames at `at`: client address, empty delimiter, body (>= 1 frame). */
-function envelope(
+export function envelope(
   frames: Frames,
   at: number,
   what: string,
@@ -147,7 +162,7 @@ function envelope(
   return { ok: true, client, body: frames.slice(at + 2) };
 }
 
-function serviceAndBody(
+export function serviceAndBody(
   frames: Frames,
   at: number,
   what: string,
@@ -160,18 +175,15 @@ function serviceAndBody(
   return { ok: true, service, body: frames.slice(at + 1) };
 }
 
-function exactly(frames: Frames, n: number, what: string): { ok: false; error: MdpError } | undefined {
+export function exactly(frames: Frames, n: number, what: string): { ok: false; error: MdpError } | undefined {
   return frames.length === n ? undefined : bad(MalformedReason.WRONG_FRAME_COUNT, `${what} has exactly ${n} frames, got ${frames.length}`);
 }
 
-function unsupported(command: MdpCommand): never {
-  throw mdpError(
-    MdpErrorCode.UNSUPPORTED,
-    `MDP/${command.version} has no ${command.protocol} ${command.command} command`,
-  );
+export function unsupported(command: MdpCommand, label = `MDP/${command.version}`): never {
+  throw mdpError(MdpErrorCode.UNSUPPORTED, `${label} has no ${command.protocol} ${command.command} command`);
 }
 
-function checkBody(body: readonly Uint8Array[], what: string): void {
+export function checkBody(body: readonly Uint8Array[], what: string): void {
   // 7/MDP and 18/MDP: a body is one or more frames; an empty body is one empty frame
   if (body.length === 0) throw mdpError(MdpErrorCode.MALFORMED, `${what}: the body needs at least one frame`);
 }
@@ -183,7 +195,11 @@ function checkBody(body: readonly Uint8Array[], what: string): void {
  * READY 0x01, REQUEST 0x02, REPLY 0x03, HEARTBEAT 0x04, DISCONNECT 0x05.
  */
 export const MDP01: MdpCodec = {
+  dialect: Dialect.RFC7,
   version: MdpVersion.V01,
+  label: 'RFC 7 (MDP/0.1)',
+  streams: false,
+  replyHasService: true,
 
   claims(frames) {
     return frames.length >= 2 && frames[0]!.length === 0 && (same(frames[1], H_C01) || same(frames[1], H_W01));
@@ -277,7 +293,11 @@ export const MDP01: MdpCodec = {
  * DISCONNECT 0x06. The empty frame after the client address stays.
  */
 export const MDP02: MdpCodec = {
+  dialect: Dialect.RFC18,
   version: MdpVersion.V02,
+  label: 'RFC 18 (MDP/0.2)',
+  streams: true,
+  replyHasService: true,
 
   claims(frames) {
     return frames.length >= 1 && (same(frames[0], H_C02) || same(frames[0], H_W02));
@@ -377,7 +397,10 @@ export const MDP02: MdpCodec = {
   },
 };
 
-/** The codecs a peer may speak, tried in order. A dialect codec is added here. */
+/**
+ * The RFC codecs, tried in order by `parse()`. The broker detects every dialect with
+ * `detect()` from src/mdp/dialects/, which adds the majortomo and plantd codecs.
+ */
 export const CODECS: readonly MdpCodec[] = [MDP02, MDP01];
 
 export function codecFor(version: MdpVersion): MdpCodec {

@@ -5,7 +5,8 @@
  * whose `issues` lists them all. No I/O here: the caller reads the file and passes the text.
  */
 import { parse as parseYaml } from 'yaml';
-import { Defaults, MdpVersion } from './constants.ts';
+import { Defaults, DIALECTS, MdpVersion, type Dialect } from './constants.ts';
+import { expandDialects } from './dialects/index.ts';
 import { MdpErrorCode, mdpError } from './errors.ts';
 
 export const LogLevel = { SILENT: 'silent', ERROR: 'error', WARN: 'warn', INFO: 'info', DEBUG: 'debug' } as const;
@@ -16,6 +17,11 @@ export type LogFormat = (typeof LogFormat)[keyof typeof LogFormat];
 export interface BrokerConfig {
   /** Endpoints the broker binds. */
   bind: string[];
+  /**
+   * Majordomo dialects the broker accepts (default: all). Messages in another dialect are recognised,
+   * refused without an answer, logged and counted. `rfc` (= rfc18, rfc7) is the strict mode.
+   */
+  dialects: Dialect[];
   /** ms between HEARTBEATs to each worker. */
   heartbeatInterval: number;
   /** A worker silent for liveness × interval is dead. */
@@ -48,9 +54,14 @@ export interface BrokerConfig {
   latencySamples: number;
 }
 
+/** A dialect, or `auto`: the RFC of `version` (rfc7 for 0.1, rfc18 for 0.2). */
+export type DialectChoice = Dialect | 'auto';
+
 export interface ClientConfig {
   broker: string;
   version: MdpVersion;
+  /** Dialect spoken; a dialect name wins over `version`. */
+  dialect: DialectChoice;
   /** ms to wait for each reply (each PARTIAL resets it). */
   timeout: number;
   /** Attempts after the first one. */
@@ -66,6 +77,8 @@ export interface ClientConfig {
 export interface WorkerConfig {
   broker: string;
   version: MdpVersion;
+  /** Dialect spoken; a dialect name wins over `version`. */
+  dialect: DialectChoice;
   heartbeatInterval: number;
   heartbeatLiveness: number;
   /** ms before reconnecting after the broker was lost. */
@@ -84,7 +97,7 @@ export interface MdpConfig {
   log: LogConfig;
 }
 
-type FieldType = 'duration' | 'int' | 'endpoint' | 'endpoints' | 'enum';
+type FieldType = 'duration' | 'int' | 'endpoint' | 'endpoints' | 'enum' | 'dialects';
 
 interface Field {
   type: FieldType;
@@ -101,6 +114,7 @@ const DEFAULT_ENDPOINT = 'tcp://127.0.0.1:5555';
 export const DEFAULT_CONFIG: MdpConfig = {
   broker: {
     bind: [DEFAULT_ENDPOINT],
+    dialects: [...DIALECTS],
     heartbeatInterval: Defaults.HEARTBEAT_INTERVAL,
     heartbeatLiveness: Defaults.HEARTBEAT_LIVENESS,
     busyWorkerTimeout: 60_000,
@@ -120,6 +134,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
   client: {
     broker: DEFAULT_ENDPOINT,
     version: MdpVersion.V02,
+    dialect: 'auto',
     timeout: Defaults.CLIENT_TIMEOUT,
     retries: Defaults.CLIENT_RETRIES,
     retryBackoff: 100,
@@ -129,6 +144,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
   worker: {
     broker: DEFAULT_ENDPOINT,
     version: MdpVersion.V02,
+    dialect: 'auto',
     heartbeatInterval: Defaults.HEARTBEAT_INTERVAL,
     heartbeatLiveness: Defaults.HEARTBEAT_LIVENESS,
     reconnectInterval: Defaults.RECONNECT_INTERVAL,
@@ -137,12 +153,14 @@ export const DEFAULT_CONFIG: MdpConfig = {
 };
 
 const VERSIONS = [MdpVersion.V01, MdpVersion.V02] as const;
+const DIALECT_CHOICES = ['auto', ...DIALECTS] as const;
 const DAY = 86_400_000;
 
 /** The schema: every configurable field, its type, bounds and one line of help. */
 export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Field } } = {
   broker: {
     bind: { type: 'endpoints', help: 'endpoints to bind (tcp://host:port, ipc://path); repeatable' },
+    dialects: { type: 'dialects', help: `dialects accepted: ${DIALECTS.join(', ')}, all or rfc (strict); comma-separated or repeated` },
     heartbeatInterval: { type: 'duration', min: 10, max: DAY, help: 'interval between heartbeats to workers' },
     heartbeatLiveness: { type: 'int', min: 1, max: 100, help: 'missed heartbeats before a worker is dead' },
     busyWorkerTimeout: { type: 'duration', min: 0, max: DAY, help: 'silence allowed to a busy worker (0 = no limit)' },
@@ -162,6 +180,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
   client: {
     broker: { type: 'endpoint', help: 'broker endpoint' },
     version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
+    dialect: { type: 'enum', values: DIALECT_CHOICES, help: `dialect spoken: auto (the RFC of the version), ${DIALECTS.join(', ')}` },
     timeout: { type: 'duration', min: 1, max: DAY, help: 'time to wait for each reply' },
     retries: { type: 'int', min: 0, max: 1000, help: 'attempts after the first one' },
     retryBackoff: { type: 'duration', min: 0, max: DAY, help: 'delay before the first retry (doubles)' },
@@ -171,6 +190,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
   worker: {
     broker: { type: 'endpoint', help: 'broker endpoint' },
     version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
+    dialect: { type: 'enum', values: DIALECT_CHOICES, help: `dialect spoken: auto (the RFC of the version), ${DIALECTS.join(', ')}` },
     heartbeatInterval: { type: 'duration', min: 10, max: DAY, help: 'interval between heartbeats to the broker' },
     heartbeatLiveness: { type: 'int', min: 1, max: 100, help: 'missed heartbeats before the broker is dead' },
     reconnectInterval: { type: 'duration', min: 0, max: DAY, help: 'delay before reconnecting' },
@@ -268,12 +288,19 @@ function convert(field: Field, raw: unknown): { value: unknown } | { error: stri
       }
       return { value: [...(list as string[])] };
     }
+    case 'dialects': {
+      const items: unknown[] = Array.isArray(raw) ? raw : [raw];
+      if (items.some((d) => typeof d !== 'string')) return { error: `must be a list of dialects, got ${show(raw)}` };
+      const list = (items as string[]).flatMap((d) => d.split(',')).map((d) => d.trim()).filter((d) => d !== '');
+      const r = expandDialects(list);
+      return 'error' in r ? { error: r.error } : { value: r.dialects };
+    }
   }
 }
 
 function clone(c: MdpConfig): MdpConfig {
   return {
-    broker: { ...c.broker, bind: [...c.broker.bind] },
+    broker: { ...c.broker, bind: [...c.broker.bind], dialects: [...c.broker.dialects] },
     client: { ...c.client },
     worker: { ...c.worker },
     log: { ...c.log },

@@ -9,6 +9,26 @@
 export const MdpVersion = { V01: '0.1', V02: '0.2' } as const;
 export type MdpVersion = (typeof MdpVersion)[keyof typeof MdpVersion];
 
+/**
+ * Majordomo dialects a broker can recognise (issue 6). The RFCs, plus the two "MDP/0.2" wire formats
+ * that popular implementations actually put on the wire:
+ * - `rfc18`: 18/MDP (MDP/0.2) as written.
+ * - `rfc7`: 7/MDP (MDP/0.1) as written.
+ * - `majortomo`: shoppimon/majortomo (Python). A leading empty frame on every message in both directions,
+ *   one command table for clients and workers (client REQUEST 0x02, replies 0x03/0x04 with no service frame).
+ * - `plantd`: geoffjay/plantd `core/mdp` (Go). Text commands ("READY", "REQUEST", …); peers lead with an
+ *   empty frame, the broker answers without one.
+ * src/mdp/dialects/ has one codec per dialect and the detection rules.
+ */
+export const Dialect = { RFC18: 'rfc18', RFC7: 'rfc7', MAJORTOMO: 'majortomo', PLANTD: 'plantd' } as const;
+export type Dialect = (typeof Dialect)[keyof typeof Dialect];
+
+/** Every dialect, in the order metrics and help list them. */
+export const DIALECTS: readonly Dialect[] = [Dialect.RFC18, Dialect.RFC7, Dialect.MAJORTOMO, Dialect.PLANTD];
+
+/** The dialects of the RFCs themselves: what a strict broker accepts. */
+export const RFC_DIALECTS: readonly Dialect[] = [Dialect.RFC18, Dialect.RFC7];
+
 /** Header frames (6 ASCII bytes, no terminator). */
 export const Header = {
   CLIENT_01: 'MDPC01',

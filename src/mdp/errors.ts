@@ -5,7 +5,7 @@
  */
 
 export const MdpErrorCode = {
-  /** A message does not follow 7/MDP or 18/MDP (frame count, header, command byte, empty frames). */
+  /** A message does not follow its Majordomo dialect (frame count, header, command byte, empty frames). */
   MALFORMED: 'MDP_MALFORMED',
   /** A well-formed command that is not valid in the current state (e.g. HEARTBEAT before READY). */
   UNEXPECTED: 'MDP_UNEXPECTED_COMMAND',
@@ -25,6 +25,8 @@ export const MdpErrorCode = {
   CONFIG: 'MDP_CONFIG',
   /** The client, worker or broker was closed while the operation was pending. */
   CLOSED: 'MDP_CLOSED',
+  /** A well-formed message in a Majordomo dialect the broker does not accept (strict RFC mode). */
+  DIALECT_REFUSED: 'MDP_DIALECT_REFUSED',
 } as const;
 export type MdpErrorCode = (typeof MdpErrorCode)[keyof typeof MdpErrorCode];
 

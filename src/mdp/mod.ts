@@ -1,5 +1,5 @@
-/** purezmq/mdp: Majordomo (7/MDP 0.1, 18/MDP 0.2, 8/MMI) broker, client and worker. */
-export { Broker, type BrokerOptions, type BrokerMetrics, type BrokerCounters, type ServiceMetrics } from './broker.ts';
+/** purezmq/mdp: Majordomo (7/MDP 0.1, 18/MDP 0.2, 8/MMI, and the majortomo and plantd dialects) broker, client and worker. */
+export { Broker, type BrokerOptions, type BrokerMetrics, type BrokerCounters, type ServiceMetrics, type DialectMetrics } from './broker.ts';
 export { Client, type ClientOptions, type RequestOptions, type ReplyChunk, type ClientStats } from './client.ts';
 export { Worker, type WorkerOptions, type WorkerHandler, type RequestContext, type WorkerEvent, type WorkerStats } from './worker.ts';
 export {
@@ -25,7 +25,25 @@ export {
   type ParseResult,
 } from './codec.ts';
 export {
+  detect,
+  parseAny,
+  resolveDialect,
+  codecForDialect,
+  expandDialects,
+  isDialect,
+  ALL_CODECS,
+  DIALECT_CODECS,
+  DialectGroup,
+  MAJORTOMO,
+  MajortomoCommand,
+  PLANTD,
+  PlantdCommand,
+} from './dialects/index.ts';
+export {
   MdpVersion,
+  Dialect,
+  DIALECTS,
+  RFC_DIALECTS,
   Header,
   ClientCommand02,
   WorkerCommand01,
@@ -52,6 +70,7 @@ export {
   type BrokerConfig,
   type ClientConfig,
   type WorkerConfig,
+  type DialectChoice,
   type LogConfig,
   type ConfigSources,
   type RawLayer,

@@ -1,21 +1,23 @@
 /**
- * Majordomo worker: serves one service over a DEALER (7/MDP or 18/MDP).
+ * Majordomo worker: serves one service over a DEALER, in any dialect: 18/MDP (default), 7/MDP, or the
+ * majortomo and plantd dialects (option `dialect`), so it can register with their brokers too.
  *
  * - Opens a conversation with a new socket and READY; heartbeats every interval, also while the
  *   handler runs (it is async), and treats the broker as dead after liveness × interval of silence
  *   while idle (while busy it waits: Guide brokers don't heartbeat busy workers).
  * - On a dead broker or a DISCONNECT it closes the socket and starts over on a new one after
  *   `reconnectInterval` (7/MDP §7.1), unless `onDisconnect: 'close'`.
- * - The handler returns the FINAL body and may send PARTIALs first with `ctx.partial()`. An MDP/0.1
- *   worker has no PARTIAL: its partials are merged into the single REPLY.
+ * - The handler returns the FINAL body and may send PARTIALs first with `ctx.partial()`. A dialect
+ *   without PARTIAL (7/MDP) gets the partials merged into the single REPLY.
  * - If the handler throws, the worker sends `errorReply(err)` as the FINAL when that option is
  *   given; otherwise it sends DISCONNECT and re-registers, so that the broker re-queues the request
  *   for another worker.
  * - close() lets the current request finish (bounded), sends DISCONNECT and closes the socket.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
-import { encode, parse, Direction } from './codec.ts';
-import { MMI_NAMESPACE, MdpVersion } from './constants.ts';
+import { Direction, type MdpCodec } from './codec.ts';
+import { MMI_NAMESPACE, type Dialect } from './constants.ts';
+import { resolveDialect } from './dialects/index.ts';
 import { DEFAULT_CONFIG, type WorkerConfig } from './config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from './errors.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -83,6 +85,8 @@ export class Worker {
   readonly endpoint: string;
   readonly service: string;
   readonly config: Omit<WorkerConfig, 'broker'>;
+  /** The codec of the dialect spoken (from `dialect`, or the RFC of `version`). */
+  readonly codec: MdpCodec;
   readonly stats: WorkerStats = { requests: 0, replies: 0, partials: 0, handlerErrors: 0, reconnects: 0, malformed: 0 };
   private readonly handler: WorkerHandler;
   private readonly options: WorkerOptions;
@@ -113,6 +117,7 @@ export class Worker {
         Object.entries(options).filter(([k, v]) => v !== undefined && k in defaults),
       ),
     } as Omit<WorkerConfig, 'broker'>;
+    this.codec = resolveDialect(this.config.dialect, this.config.version);
     this.endpoint = endpoint;
     this.service = service;
     this.serviceFrame = new TextEncoder().encode(service);
@@ -125,6 +130,11 @@ export class Worker {
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** The dialect spoken. */
+  get dialect(): Dialect {
+    return this.codec.dialect;
   }
 
   /** Listens to worker life-cycle events (ready, request, disconnect, closed, error). */
@@ -154,8 +164,8 @@ export class Worker {
     socket.connect(this.endpoint);
     const t = performance.now();
     this.lastHeard = t;
-    this.send(encode({ protocol: 'worker', command: 'READY', version: this.config.version, service: this.serviceFrame }));
-    this.log.info('worker ready', { service: this.service, broker: this.endpoint, version: this.config.version });
+    this.send(this.codec.encode({ protocol: 'worker', command: 'READY', version: this.codec.version, service: this.serviceFrame }, Direction.TO_BROKER));
+    this.log.info('worker ready', { service: this.service, broker: this.endpoint, dialect: this.codec.dialect });
     this.emit({ type: 'ready' });
     void this.receiveLoop(socket, gen);
   }
@@ -182,7 +192,7 @@ export class Worker {
     this.socket = undefined;
     if (socket) {
       if (sendDisconnect) {
-        socket.send(encode({ protocol: 'worker', command: 'DISCONNECT', version: this.config.version })).catch(() => undefined);
+        socket.send(this.codec.encode({ protocol: 'worker', command: 'DISCONNECT', version: this.codec.version }, Direction.TO_BROKER)).catch(() => undefined);
       } else {
         socket.linger = 0;
       }
@@ -214,17 +224,17 @@ export class Worker {
       return;
     }
     if (t - this.lastSent >= interval / 2) {
-      this.send(encode({ protocol: 'worker', command: 'HEARTBEAT', version: this.config.version }));
+      this.send(this.codec.encode({ protocol: 'worker', command: 'HEARTBEAT', version: this.codec.version }, Direction.TO_BROKER));
     }
   }
 
   // ---- requests -------------------------------------------------------------------------------
 
   private onMessage(msg: Uint8Array[]): void {
-    const r = parse(msg, Direction.TO_WORKER);
-    if (!r.ok || r.command.version !== this.config.version || r.command.protocol !== 'worker') {
+    const r = this.codec.decode(msg, Direction.TO_WORKER);
+    if (!r.ok || r.command.protocol !== 'worker') {
       this.stats.malformed++;
-      this.log.debug('malformed message from broker ignored', { error: r.ok ? `MDP/${r.command.version} command` : r.error.message });
+      this.log.debug('malformed message from broker ignored', { dialect: this.codec.dialect, error: r.ok ? `client ${r.command.command}` : r.error.message });
       return;
     }
     this.lastHeard = performance.now();
@@ -253,7 +263,7 @@ export class Worker {
     const abort = new AbortController();
     this.abort = abort;
     const merged: Uint8Array[] = [];
-    const v01 = this.config.version === MdpVersion.V01;
+    const merge = !this.codec.streams;
     const ctx: RequestContext = {
       client,
       signal: abort.signal,
@@ -261,8 +271,8 @@ export class Worker {
         if (gen !== this.generation) throw abort.signal.reason as MdpError;
         const frames = asBytes(toFrames(part));
         this.stats.partials++;
-        if (v01) merged.push(...frames);
-        else this.send(encode({ protocol: 'worker', command: 'PARTIAL', version: this.config.version, client, body: frames }));
+        if (merge) merged.push(...frames);
+        else this.send(this.codec.encode({ protocol: 'worker', command: 'PARTIAL', version: this.codec.version, client, body: frames }, Direction.TO_BROKER));
       },
     };
     let result: MessageLike | MessageLike[] | undefined;
@@ -289,7 +299,7 @@ export class Worker {
         return;
       }
       const frames = [...merged, ...asBytes(toFrames(result ?? null))];
-      this.send(encode({ protocol: 'worker', command: 'FINAL', version: this.config.version, client, body: frames }));
+      this.send(this.codec.encode({ protocol: 'worker', command: 'FINAL', version: this.codec.version, client, body: frames }, Direction.TO_BROKER));
       this.stats.replies++;
       this.lastHeard = Math.max(this.lastHeard, performance.now() - this.config.heartbeatInterval);
     }
@@ -322,7 +332,7 @@ export class Worker {
     const socket = this.socket;
     this.socket = undefined;
     if (socket) {
-      socket.send(encode({ protocol: 'worker', command: 'DISCONNECT', version: this.config.version })).catch(() => undefined);
+      socket.send(this.codec.encode({ protocol: 'worker', command: 'DISCONNECT', version: this.codec.version }, Direction.TO_BROKER)).catch(() => undefined);
       socket.close();
     }
     this.isClosed = true;

@@ -315,7 +315,7 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
     const junk: Buffer[][] = [
       [Buffer.from('MDPC03'), bytes(1), Buffer.from('survivor'), Buffer.from('x')], // wrong header
       [Buffer.from('mdpc02'), bytes(1), Buffer.from('survivor'), Buffer.from('x')],
-      [E, Buffer.from('MDPC02'), Buffer.from('REQUEST'), Buffer.from('survivor'), Buffer.from('x')], // plantd text command
+      [E, Buffer.from('MDPC02'), Buffer.from('REQUEST')], // plantd dialect (accepted since issue 6) but no service or body
       [bytes(1), Buffer.from('MDPC02'), Buffer.from('survivor'), Buffer.from('x')], // command before header
       [Buffer.from('MDPC02'), bytes(0x09), Buffer.from('survivor'), Buffer.from('x')], // unknown command
       [Buffer.from('MDPC02'), bytes(1), Buffer.from('survivor')], // missing body
