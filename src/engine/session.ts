@@ -9,7 +9,7 @@ import { FrameDecoder } from '../zmtp/decoder.ts';
 import type { Metadata } from '../zmtp/metadata.ts';
 import { encodeGreeting, type Greeting } from '../zmtp/greeting.ts';
 import { isCompatible, type SocketType } from '../zmtp/socket_types.ts';
-import type { Link, Message, PeerInfo, PipeEnd } from './link.ts';
+import type { Link, PeerInfo, PipeEnd } from './link.ts';
 import { FrameWriter } from './writer.ts';
 
 export interface SessionOptions {
@@ -22,6 +22,8 @@ export interface SessionOptions {
   heartbeatInterval: number;
   heartbeatTimeToLive: number;
   heartbeatTimeout: number;
+  /** This side accepted the connection (bound), which makes it the server in RFC 37's NULL handshake. */
+  accepted: boolean;
 }
 
 /** What a session needs from its socket. */
@@ -147,7 +149,14 @@ export class Session implements Link {
     }
     this.peerGreeting = g;
     this.phase = Phase.HANDSHAKE;
-    this.runStep(this.mechanism.start({ localMetadata: this.opts.localMetadata, remoteAddress: this.connection.remoteAddress }));
+    this.runStep(
+      this.mechanism.start({
+        localMetadata: this.opts.localMetadata,
+        remoteAddress: this.connection.remoteAddress,
+        accepted: this.opts.accepted,
+        checkPeer: (peer) => this.checkPeer(peer),
+      }),
+    );
   }
 
   private onFrame(flags: number, body: Uint8Array): void {
@@ -243,12 +252,21 @@ export class Session implements Link {
     if (step.done) this.handshakeDone(step.done.peer, step.done.userId, step.done.publicKey);
   }
 
+  /** Socket-type compatibility (RFC 23 §"Socket types"). libzmq accepts a READY without Socket-Type; so do we. */
+  private checkPeer(peer: Metadata): ZmqError | undefined {
+    const typeBytes = peer.get('Socket-Type');
+    if (!typeBytes) return undefined;
+    const socketType = String.fromCharCode(...typeBytes);
+    if (isCompatible(this.opts.socketType, socketType)) return undefined;
+    return createError(ErrorCode.INCOMPATIBLE_SOCKET_TYPE, `${this.opts.socketType} cannot talk to ${socketType}`);
+  }
+
   private handshakeDone(peer: Metadata, userId: string | undefined, publicKey?: string): void {
     const typeBytes = peer.get('Socket-Type');
     const socketType = typeBytes ? String.fromCharCode(...typeBytes) : '';
-    // libzmq accepts a READY without Socket-Type; so do we (be liberal in what we accept).
-    if (typeBytes && !isCompatible(this.opts.socketType, socketType)) {
-      this.fail(createError(ErrorCode.INCOMPATIBLE_SOCKET_TYPE, `${this.opts.socketType} cannot talk to ${socketType}`));
+    const refused = this.checkPeer(peer);
+    if (refused) {
+      this.fail(refused);
       return;
     }
     this.handshakeTimer = clearTimer(this.handshakeTimer);

@@ -19,7 +19,7 @@ import { encodeMetadata, parseMetadata, type Metadata } from '../zmtp/metadata.t
 import { askZap, withZapProperties } from '../zap/outcome.ts';
 import { ZAP_ENDPOINT, type ZapHook, type ZapReply } from '../zap/protocol.ts';
 import type { HandshakeContext, HandshakeStep, Mechanism } from './mechanism.ts';
-import { refused } from './plain.ts';
+import { refused } from './mechanism.ts';
 
 /**
  * CURVE (RFC 25/ZMTP-CURVE + 26/CURVEZMQ), laid out byte for byte as libzmq does it

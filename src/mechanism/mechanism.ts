@@ -1,4 +1,5 @@
-import type { ZmqError } from '../errors.ts';
+import { createError, ErrorCode, type ZmqError } from '../errors.ts';
+import { parseErrorReason } from '../zmtp/command.ts';
 import type { ParsedCommand } from '../zmtp/command.ts';
 import type { Metadata } from '../zmtp/metadata.ts';
 
@@ -8,6 +9,10 @@ export interface HandshakeContext {
   readonly localMetadata: readonly [string, Uint8Array][];
   /** Peer address, for authentication. */
   readonly remoteAddress: string;
+  /** We accepted (bound) this connection: the server role of RFC 37's NULL handshake. */
+  readonly accepted: boolean;
+  /** The socket's verdict on the peer's metadata (socket-type compatibility), before we answer it. */
+  readonly checkPeer: (peer: Metadata) => ZmqError | undefined;
 }
 
 /**
@@ -49,3 +54,22 @@ export interface Mechanism {
 }
 
 export type MechanismFactory = () => Mechanism;
+
+/**
+ * The error for an ERROR command from the peer. libzmq puts a ZAP status there ("300", "400",
+ * "500"): that is an authentication failure (handshake:error:auth, with `status`). Any other
+ * reason (a refused socket type, say) is a protocol failure.
+ */
+export function refused(data: Uint8Array): ZmqError {
+  const reason = parseErrorReason(data);
+  if (/^[345]00$/.test(reason)) {
+    const err = createError(ErrorCode.AUTH_FAILED, `peer refused the handshake: ${reason}`);
+    err.status = Number(reason);
+    return err;
+  }
+  const code = reason === INCOMPATIBLE_REASON ? ErrorCode.INCOMPATIBLE_SOCKET_TYPE : ErrorCode.PEER_ERROR;
+  return createError(code, `peer refused the handshake: ${reason || 'no reason given'}`);
+}
+
+/** The ERROR reason a purezmq server gives a peer whose socket type it cannot talk to. */
+export const INCOMPATIBLE_REASON = 'incompatible socket type';

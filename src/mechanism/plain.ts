@@ -1,11 +1,11 @@
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import { asciiString, fromString } from '../util/bytes.ts';
-import { commandBody, parseCommand, parseErrorReason, type ParsedCommand } from '../zmtp/command.ts';
+import { commandBody, parseCommand, type ParsedCommand } from '../zmtp/command.ts';
 import { Command } from '../zmtp/constants.ts';
 import { encodeMetadataSize, parseMetadata, writeMetadata } from '../zmtp/metadata.ts';
 import { askZap, withZapProperties } from '../zap/outcome.ts';
 import { ZAP_ENDPOINT, type ZapHook, type ZapReply } from '../zap/protocol.ts';
-import type { HandshakeContext, HandshakeStep, Mechanism } from './mechanism.ts';
+import { refused, type HandshakeContext, type HandshakeStep, type Mechanism } from './mechanism.ts';
 
 /**
  * PLAIN (RFC 24/ZMTP-PLAIN): clear-text username/password, checked by the server through ZAP.
@@ -95,14 +95,6 @@ export class PlainClient implements Mechanism {
     this.state = State.FAILED;
     return { error: createError(code, message) };
   }
-}
-
-/** ERROR from a server: an authentication failure; the ZAP status, if the reason is one, goes in `status`. */
-export function refused(data: Uint8Array): ZmqError {
-  const reason = parseErrorReason(data);
-  const err = createError(ErrorCode.AUTH_FAILED, `server refused the handshake: ${reason || 'no reason given'}`);
-  if (/^[345]00$/.test(reason)) err.status = Number(reason);
-  return err;
 }
 
 export interface PlainServerOptions {

@@ -3,12 +3,11 @@ import { publicFromSecret, keyPair } from '../crypto/box.ts';
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import { EMPTY, toFrame } from '../util/bytes.ts';
 import { Command } from '../zmtp/constants.ts';
-import { parseErrorReason } from '../zmtp/command.ts';
 import { parseMetadata } from '../zmtp/metadata.ts';
 import { askZap, withZapProperties } from '../zap/outcome.ts';
 import { ZAP_ENDPOINT, type ZapHook, type ZapReply } from '../zap/protocol.ts';
 import { CurveClient, CurveServer } from './curve.ts';
-import type { HandshakeContext, HandshakeStep, Mechanism } from './mechanism.ts';
+import { refused, type HandshakeContext, type HandshakeStep, type Mechanism } from './mechanism.ts';
 import { encodeReady, NullMechanism } from './null.ts';
 import { PlainClient, PlainServer } from './plain.ts';
 
@@ -143,7 +142,7 @@ export class NullZapMechanism implements Mechanism {
       return { done: { peer: withZapProperties(peer, this.reply), userId: this.reply?.userId } };
     }
     if (name === Command.ERROR) {
-      return { error: createError(ErrorCode.PEER_ERROR, `peer refused the handshake: ${parseErrorReason(data) || 'no reason'}`) };
+      return { error: refused(data) };
     }
     return { error: createError(ErrorCode.UNEXPECTED_COMMAND, `unexpected ${name} command during NULL handshake`) };
   }

@@ -524,7 +524,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   /** @internal */
   startSession(connection: Connection, ctx: SessionContext): Session {
-    const session = new Session(connection, this, this.sessionOptions());
+    const session = new Session(connection, this, this.sessionOptions(ctx.binding !== undefined));
     this.sessions.set(session, ctx);
     ctx.binding?.sessions.add(session);
     return session;
@@ -549,8 +549,9 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     return props;
   }
 
-  private sessionOptions(): SessionOptions {
+  private sessionOptions(accepted: boolean): SessionOptions {
     return {
+      accepted,
       socketType: this.type,
       localMetadata: this.localMetadata(),
       mechanism: this.createMechanism(),
@@ -714,7 +715,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
 /** Which zeromq.js handshake-failure event reports `error`. */
 function handshakeErrorType(error: ZmqError): 'handshake:error:auth' | 'handshake:error:protocol' | 'handshake:error:other' {
-  if (error.code === ErrorCode.AUTH_FAILED || error.code === ErrorCode.PEER_ERROR) return 'handshake:error:auth';
+  if (error.code === ErrorCode.AUTH_FAILED) return 'handshake:error:auth';
   if (error.code === ErrorCode.HANDSHAKE_TIMEOUT || error.code === ErrorCode.HANDSHAKE_CLOSED) return 'handshake:error:other';
   return error instanceof ProtocolError ? 'handshake:error:protocol' : 'handshake:error:other';
 }

@@ -59,8 +59,8 @@ function deliver(m: CurveClient | CurveServer, body: Uint8Array): HandshakeStep 
 /** A client and a server that went through the whole fixed handshake. */
 function connected() {
   const p = pair();
-  p.server.start({ localMetadata: meta(v.metadata.server), remoteAddress: '' });
-  const hello = p.client.start({ localMetadata: meta(v.metadata.client), remoteAddress: '' }).send![0]!;
+  p.server.start({ localMetadata: meta(v.metadata.server), remoteAddress: '', accepted: false, checkPeer: () => undefined });
+  const hello = p.client.start({ localMetadata: meta(v.metadata.client), remoteAddress: '', accepted: false, checkPeer: () => undefined }).send![0]!;
   const welcome = deliver(p.server, hello).send![0]!;
   const initiate = deliver(p.client, welcome).send![0]!;
   const ready = deliver(p.server, initiate).send![0]!;
@@ -78,9 +78,9 @@ function frameHex(flags: number, body: Uint8Array): string {
 describe('CURVE deterministic handshake (spec-vectors/curve/handshake.json)', () => {
   it('reproduces HELLO, WELCOME, INITIATE and READY byte for byte', () => {
     const { client, server } = pair();
-    expect(server.start({ localMetadata: meta(v.metadata.server), remoteAddress: '127.0.0.1' })).toEqual({});
+    expect(server.start({ localMetadata: meta(v.metadata.server), remoteAddress: '127.0.0.1', accepted: false, checkPeer: () => undefined })).toEqual({});
 
-    const hello = client.start({ localMetadata: meta(v.metadata.client), remoteAddress: '127.0.0.1' }).send![0]!;
+    const hello = client.start({ localMetadata: meta(v.metadata.client), remoteAddress: '127.0.0.1', accepted: false, checkPeer: () => undefined }).send![0]!;
     expect(toHex(hello)).toBe(v.commands.HELLO.bodyHex);
     expect(frameHex(FrameFlag.COMMAND, hello).slice(0, 4)).toBe(v.frameHeadersHex.HELLO);
 

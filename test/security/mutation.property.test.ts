@@ -14,8 +14,8 @@ import { CLIENT, SERVER } from './helpers.ts';
  * completes a handshake, and always yields a typed error (ZmqError with an ERR_ code).
  */
 
-const ctxClient = { localMetadata: [['Socket-Type', fromString('DEALER')]] as [string, Uint8Array][], remoteAddress: '127.0.0.1' };
-const ctxServer = { localMetadata: [['Socket-Type', fromString('ROUTER')]] as [string, Uint8Array][], remoteAddress: '127.0.0.1' };
+const ctxClient = { localMetadata: [['Socket-Type', fromString('DEALER')]] as [string, Uint8Array][], remoteAddress: '127.0.0.1', accepted: false, checkPeer: () => undefined };
+const ctxServer = { localMetadata: [['Socket-Type', fromString('ROUTER')]] as [string, Uint8Array][], remoteAddress: '127.0.0.1', accepted: false, checkPeer: () => undefined };
 
 function newPair() {
   const client = new CurveClient({

@@ -43,7 +43,7 @@ const routerMeta: [string, Uint8Array][] = [
 describe('PLAIN against the libzmq wire vectors', () => {
   it('client: HELLO and INITIATE byte-identical to libzmq; accepts libzmq WELCOME and READY', () => {
     const c = new PlainClient('bob', 'pw');
-    expect(frame(c.start({ localMetadata: dealerMeta, remoteAddress: '' }).send![0]!)).toBe(LIBZMQ.hello);
+    expect(frame(c.start({ localMetadata: dealerMeta, remoteAddress: '', accepted: false, checkPeer: () => undefined }).send![0]!)).toBe(LIBZMQ.hello);
     const afterWelcome = run(c, LIBZMQ.welcome) as HandshakeStep;
     expect(frame(afterWelcome.send![0]!)).toBe(LIBZMQ.initiateDealer);
     const done = run(c, LIBZMQ.readyRouter) as HandshakeStep;
@@ -52,7 +52,7 @@ describe('PLAIN against the libzmq wire vectors', () => {
 
   it("client: libzmq's buggy ERROR (5E RROR) is an auth failure with status 400", () => {
     const c = new PlainClient('bob', 'pw');
-    c.start({ localMetadata: dealerMeta, remoteAddress: '' });
+    c.start({ localMetadata: dealerMeta, remoteAddress: '', accepted: false, checkPeer: () => undefined });
     const step = run(c, LIBZMQ.errorBuggy) as HandshakeStep;
     expect(step.error?.code).toBe('ERR_ZMTP_AUTH_FAILED');
     expect(step.error?.status).toBe(400);
@@ -60,10 +60,10 @@ describe('PLAIN against the libzmq wire vectors', () => {
 
   it('client: the correct ERROR form works too; a WELCOME with data is malformed', () => {
     const c = new PlainClient('bob', 'pw');
-    c.start({ localMetadata: dealerMeta, remoteAddress: '' });
+    c.start({ localMetadata: dealerMeta, remoteAddress: '', accepted: false, checkPeer: () => undefined });
     expect((run(c, frame(encodeError('500'))) as HandshakeStep).error?.status).toBe(500);
     const c2 = new PlainClient('bob', 'pw');
-    c2.start({ localMetadata: dealerMeta, remoteAddress: '' });
+    c2.start({ localMetadata: dealerMeta, remoteAddress: '', accepted: false, checkPeer: () => undefined });
     expect((run(c2, frame(fromHex('0757454c434f4d4500'))) as HandshakeStep).error?.code).toBe('ERR_ZMTP_MALFORMED_COMMAND_WELCOME');
   });
 
@@ -83,7 +83,7 @@ describe('PLAIN against the libzmq wire vectors', () => {
         identity: fromString('srv-id'),
       });
     const s = server();
-    s.start({ localMetadata: routerMeta, remoteAddress: '127.0.0.1' });
+    s.start({ localMetadata: routerMeta, remoteAddress: '127.0.0.1', accepted: false, checkPeer: () => undefined });
     const welcome = await run(s, LIBZMQ.hello);
     expect(frame(welcome.send![0]!)).toBe(LIBZMQ.welcome);
     expect(asked[0]).toMatchObject({ domain: 'dom', address: '127.0.0.1', mechanism: 'PLAIN' });
@@ -93,7 +93,7 @@ describe('PLAIN against the libzmq wire vectors', () => {
 
     verdict = '400';
     const s2 = server();
-    s2.start({ localMetadata: routerMeta, remoteAddress: '127.0.0.1' });
+    s2.start({ localMetadata: routerMeta, remoteAddress: '127.0.0.1', accepted: false, checkPeer: () => undefined });
     const refused = await run(s2, LIBZMQ.hello);
     expect(refused.errorReason).toBe('400');
     // what Session puts on the wire for that reason: the correct 05 ERROR form, not libzmq's 5E RROR
