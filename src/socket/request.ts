@@ -2,9 +2,8 @@ import { createError, ErrorCode } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
 import { EMPTY } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
-import { LoadBalancer } from './lb.ts';
+import { LoadBalancedSocket } from './load_balanced.ts';
 import type { Pipe } from './pipe.ts';
-import { SocketBase } from './socket_base.ts';
 
 export interface RequestOptions extends SocketOptions {
   /** Prefix requests with a request id and accept only the matching reply (ZMQ_REQ_CORRELATE). */
@@ -20,10 +19,9 @@ function efsm(what: string): Error {
 }
 
 /** REQ (RFC 28): strict send/receive alternation, empty delimiter, reply only from the peer asked. */
-export class Request extends SocketBase {
+export class Request extends LoadBalancedSocket {
   correlate = false;
   relaxed = false;
-  private readonly lb = new LoadBalancer();
   private awaitingReply = false;
   private replyPipe: Pipe | undefined;
   private requestId = (Math.random() * 0xffffffff) >>> 0;
@@ -33,15 +31,7 @@ export class Request extends SocketBase {
     this.configure(options, REQUEST_OPTIONS);
   }
 
-  protected override xattach(pipe: Pipe): void {
-    this.lb.add(pipe);
-  }
-
-  protected override xdetach(pipe: Pipe): void {
-    this.lb.remove(pipe);
-  }
-
-  protected xsend(msg: Message): boolean {
+  protected override xsend(msg: Message): boolean {
     if (this.awaitingReply && !this.relaxed) throw efsm('a reply is still expected');
     let envelope: Uint8Array[];
     if (this.correlate) {
