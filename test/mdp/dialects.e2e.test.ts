@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Worker } from '../../src/mdp/mod.ts';
-import { buildCli, libMmi, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
+import { buildCli, libMmi, runCli, spawnCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 import { B, byte, DIALECT_NAMES, E, PeerClient, peerRequest, PeerWorker, STREAMS, str, type DialectName, type ReplyPart } from './dialects.peers.ts';
 
 const HB = 100;
@@ -296,5 +296,27 @@ describe("purezmq's Client and Worker in each dialect against the broker", () =>
     }
     for (const w of workers) expect(w.stats.malformed, w.dialect).toBe(0);
     for (const c of clients) expect(c.stats.malformed, c.dialect).toBe(0);
+  });
+});
+
+describe('purezmq command line with --dialect', () => {
+  it('a plantd-dialect `purezmq worker` serves a majortomo-dialect `purezmq request`; `mmi broker` lists the dialects', async () => {
+    const w = spawnCli(cli, ['worker', 'cli-shout', '--exec', 'tr a-z A-Z', '--broker', ep, '--dialect', 'plantd', '--heartbeat-interval', String(HB)]);
+    closers.push(() => w.stop());
+    await waitFor(async () => (await workerCount('cli-shout')) === 1, 'CLI worker', 10000);
+    const r = await runCli(cli, ['request', 'cli-shout', 'hello', '--broker', ep, '--dialect', 'majortomo']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('HELLO\n');
+    expect((await metrics()).dialects.plantd.workers).toBeGreaterThanOrEqual(1);
+    const table = await runCli(cli, ['mmi', 'broker', '--broker', ep, '--dialect', 'rfc7']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^dialects\s+rfc18 rfc7 majortomo plantd$/m);
+    expect(table.stdout).toMatch(/^dialect\.plantd\s+accepted clients=\d+ workers=[1-9]/m);
+    const bad = await runCli(cli, ['request', 'x', '--broker', ep, '--dialect', 'zmtp']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/client\.dialect \(from --dialect\): must be one of auto, rfc18, rfc7, majortomo, plantd/);
+    const both = await runCli(cli, ['broker', '--strict', '--dialects', 'plantd']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--strict and --dialects cannot be combined/);
   });
 });
