@@ -33,7 +33,7 @@ import { Router } from '../mod.ts';
 import type { ZmqError } from '../errors.ts';
 import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from './codec.ts';
 import { BROKER_VERSION, DIALECTS, MMI_NAMESPACE, MmiCode, MmiService, type Dialect } from './constants.ts';
-import { parseAny } from './dialects/index.ts';
+import { expandDialects, parseAny, type DialectGroup } from './dialects/index.ts';
 import { DEFAULT_CONFIG, type BrokerConfig } from './config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from './errors.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -204,7 +204,9 @@ const MAX_TRACKED_CLIENTS = 100_000;
 /** At most one "dialect refused" log line per dialect in this period (the counter counts them all). */
 const REFUSAL_LOG_PERIOD_MS = 10_000;
 
-export interface BrokerOptions extends Partial<BrokerConfig> {
+export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects'>> {
+  /** Dialects accepted (default all): names, or the groups `all` and `rfc` (strict). */
+  dialects?: readonly (Dialect | DialectGroup)[];
   logger?: Logger;
 }
 
@@ -263,6 +265,9 @@ export class Broker {
     const { logger, ...rest } = options;
     const config: BrokerConfig = { ...DEFAULT_CONFIG.broker, bind: [...DEFAULT_CONFIG.broker.bind] };
     for (const [k, v] of Object.entries(rest)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+    const dialects = expandDialects(config.dialects);
+    if ('error' in dialects) throw mdpError(MdpErrorCode.CONFIG, `dialects: ${dialects.error}`, { issues: [`broker.dialects: ${dialects.error}`] });
+    config.dialects = dialects.dialects;
     this.config = config;
     this.accepted = new Set(config.dialects);
     this.log = logger ?? silentLogger;

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   ALL_CODECS,
+  Broker,
   DIALECT_CODECS,
   Direction,
   MAJORTOMO,
@@ -319,5 +320,26 @@ describe('dialect settings', () => {
     expect(DIALECT_CODECS.plantd).toBe(PLANTD);
     expect(() => resolveDialect('auto', '0.3')).toThrow(expect.objectContaining({ code: MdpErrorCode.CONFIG }));
     expect(() => resolveDialect('zyre' as 'plantd', '0.2')).toThrow(expect.objectContaining({ code: MdpErrorCode.CONFIG }));
+  });
+
+  it('Broker option dialects: names and groups, validated before any socket is opened', async () => {
+    const strict = new Broker({ dialects: ['rfc'] });
+    try {
+      const m = strict.metrics();
+      expect(m.acceptedDialects).toEqual(['rfc18', 'rfc7']);
+      expect(m.protocols).toEqual(['MDP/0.1', 'MDP/0.2']);
+      expect(m.dialects.plantd).toMatchObject({ accepted: false, workers: 0, clients: 0, refused: 0 });
+    } finally {
+      await strict.close(0);
+    }
+    const plantdOnly = new Broker({ dialects: ['plantd'] });
+    try {
+      expect(plantdOnly.metrics().protocols).toEqual([]); // no RFC version spoken
+      expect(plantdOnly.config.dialects).toEqual(['plantd']);
+    } finally {
+      await plantdOnly.close(0);
+    }
+    expect(() => new Broker({ dialects: ['mdp9' as 'rfc7'] })).toThrow(expect.objectContaining({ code: MdpErrorCode.CONFIG }));
+    expect(() => new Broker({ dialects: [] })).toThrow(expect.objectContaining({ code: MdpErrorCode.CONFIG }));
   });
 });

@@ -54,6 +54,7 @@ export function codecForDialect(dialect: Dialect): MdpCodec {
 
 /** Groups accepted wherever a list of dialects is: `all`, and `rfc` (RFC 7 and RFC 18 only: strict). */
 export const DialectGroup = { ALL: 'all', RFC: 'rfc' } as const;
+export type DialectGroup = (typeof DialectGroup)[keyof typeof DialectGroup];
 export const DIALECT_GROUPS: Readonly<Record<string, readonly Dialect[]>> = {
   [DialectGroup.ALL]: DIALECTS,
   [DialectGroup.RFC]: RFC_DIALECTS,
