@@ -194,6 +194,16 @@ describe('purezmq broker (process): every dialect as client against every dialec
     for (const d of DIALECT_NAMES) expect(await workerCount(`twice-${d}`)).toBe(0);
   });
 
+  it('a worker of each dialect that heartbeats without READY (a broker restart) is told DISCONNECT in its dialect', async () => {
+    // what a plantd or majortomo worker meets when purezmq broker replaces its old broker: its DEALER
+    // reconnects under a new identity and the next HEARTBEAT is from an unknown worker
+    const ws = DIALECT_NAMES.map((d) => peerWorker(d, ep, `restart-${d}`, (body) => body, { ready: false, heartbeatMs: 0 }));
+    for (const w of ws) await w.send('HEARTBEAT');
+    await waitFor(() => ws.every((w) => w.disconnects === 1), 'DISCONNECT at every worker');
+    for (const w of ws) expect(w.violations, w.dialect).toEqual([]);
+    expect(ws[3]!.received[0]).toEqual([B('MDPW02'), B('DISCONNECT')]);
+  });
+
   it('a worker keeps the dialect of its READY: a command in another dialect gets DISCONNECT in the first one', async () => {
     const w = peerWorker('plantd', ep, 'switch', (body) => body, { heartbeatMs: 0 });
     await waitFor(async () => (await workerCount('switch')) === 1, 'worker');
