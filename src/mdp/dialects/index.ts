@@ -38,7 +38,7 @@ export const DIALECT_CODECS: Readonly<Record<Dialect, MdpCodec>> = {
   [Dialect.PLANTD]: PLANTD,
 };
 
-/** All codecs in detection order (the claims are disjoint, so the order only fixes error wording). */
+/** All codecs, in canonical order. Their claims are disjoint (a property test checks it), so detection order does not matter. */
 export const ALL_CODECS: readonly MdpCodec[] = DIALECTS.map((d) => DIALECT_CODECS[d]);
 
 export function isDialect(name: unknown): name is Dialect {
