@@ -37,6 +37,12 @@ export interface SocketOptions {
   ipv6: boolean;
   /** purezmq: most frames one incoming message may have. */
   maxMessageFrames: number;
+  /** ZMQ_BACKLOG: pending connections a bound TCP/IPC endpoint queues. */
+  backlog: number;
+  /** ZMQ_TCP_KEEPALIVE: -1 = OS default, 0 = off, 1 = on. */
+  tcpKeepalive: number;
+  /** ZMQ_TCP_KEEPALIVE_IDLE: seconds of idleness before the first probe; -1 = OS default. */
+  tcpKeepaliveIdle: number;
   /** ZMQ_PLAIN_SERVER: act as PLAIN server (needs a ZAP handler, e.g. an Authenticator). */
   plainServer: boolean;
   /** ZMQ_PLAIN_USERNAME: non-null makes this socket a PLAIN client. */
@@ -81,6 +87,9 @@ export const DEFAULT_OPTIONS: SocketOptions = {
   immediate: false,
   ipv6: false,
   maxMessageFrames: 65536,
+  backlog: 100,
+  tcpKeepalive: -1,
+  tcpKeepaliveIdle: -1,
   plainServer: false,
   plainUsername: null,
   plainPassword: null,
@@ -110,6 +119,37 @@ const INTEGER_MIN: Partial<Record<keyof SocketOptions, number>> = {
   heartbeatTimeToLive: 0,
   heartbeatTimeout: -1,
   maxMessageFrames: 1,
+  backlog: 0,
+  tcpKeepalive: -1,
+  tcpKeepaliveIdle: -1,
+};
+
+/**
+ * zeromq.js options for transports and platforms purezmq has no use for (multicast, VMCI, CPU
+ * affinity, Windows loopback): accepted, so code written for zeromq.js runs unchanged, and they
+ * truly change nothing here.
+ */
+export const NO_EFFECT_OPTIONS: ReadonlySet<string> = new Set([
+  'affinity', 'rate', 'recoveryInterval', 'multicastMaxTransportDataUnit', 'vmciBufferSize',
+  'vmciBufferMinSize', 'vmciBufferMaxSize', 'vmciConnectTimeout', 'loopbackFastPath',
+]);
+
+/**
+ * zeromq.js options whose behaviour purezmq cannot provide on node:net. Their defaults are
+ * accepted; anything else is refused with ENOTSUP rather than silently ignored.
+ */
+export const UNSUPPORTED_OPTIONS: Readonly<Record<string, unknown>> = {
+  tcpKeepaliveCount: -1,
+  tcpKeepaliveInterval: -1,
+  tcpMaxRetransmitTimeout: 0,
+  typeOfService: 0,
+  tcpAcceptFilter: null,
+  socksProxy: null,
+  interface: null,
+  gssapiServer: false,
+  gssapiPrincipal: null,
+  gssapiServicePrincipal: null,
+  gssapiPlainText: false,
 };
 
 /** Validates one option value; throws EINVAL with the option's name. */

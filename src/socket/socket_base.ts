@@ -14,7 +14,7 @@ import { Metadata } from '../zmtp/metadata.ts';
 import { isCompatible, sendsIdentity, type SocketType } from '../zmtp/socket_types.ts';
 import { InprocLink } from './inproc.ts';
 import { Observer, type Event } from './observer.ts';
-import { checkOption, DEFAULT_OPTIONS, HARD_MAX_FRAME_SIZE } from './options.ts';
+import { checkOption, DEFAULT_OPTIONS, HARD_MAX_FRAME_SIZE, NO_EFFECT_OPTIONS, UNSUPPORTED_OPTIONS } from './options.ts';
 import { Pipe, type PipeOwner } from './pipe.ts';
 
 export type { Message };
@@ -113,6 +113,9 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   immediate = DEFAULT_OPTIONS.immediate;
   ipv6 = DEFAULT_OPTIONS.ipv6;
   maxMessageFrames = DEFAULT_OPTIONS.maxMessageFrames;
+  backlog = DEFAULT_OPTIONS.backlog;
+  tcpKeepalive = DEFAULT_OPTIONS.tcpKeepalive;
+  tcpKeepaliveIdle = DEFAULT_OPTIONS.tcpKeepaliveIdle;
   plainServer = DEFAULT_OPTIONS.plainServer;
   plainUsername = DEFAULT_OPTIONS.plainUsername;
   plainPassword = DEFAULT_OPTIONS.plainPassword;
@@ -160,7 +163,11 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
         }
       } else if (key in DEFAULT_OPTIONS) {
         checkOption(key, value);
-      } else {
+      } else if (key in UNSUPPORTED_OPTIONS) {
+        if (value !== UNSUPPORTED_OPTIONS[key]) {
+          throw createError(ErrorCode.ENOTSUP, `Option '${key}' is not supported by purezmq (only its default, ${String(UNSUPPORTED_OPTIONS[key])})`);
+        }
+      } else if (!NO_EFFECT_OPTIONS.has(key)) {
         throw createError(ErrorCode.EINVAL, `Unknown option '${key}' for ${this.type}`);
       }
       (this as Record<string, unknown>)[key] = value;
@@ -278,7 +285,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     }
     let listener: Listener;
     try {
-      listener = await this.transport.listen(ep, { ipv6: this.ipv6 }, (c) => this.accept(c, binding));
+      listener = await this.transport.listen(ep, { ipv6: this.ipv6, backlog: this.backlog, keepAlive: this.keepAlive() }, (c) => this.accept(c, binding));
     } catch (err) {
       this.events.emit({ type: 'bind:error', address, error: err as ZmqError });
       throw err;
@@ -543,6 +550,12 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     return createSecurityMechanism(this, zapHook(zapHandlerBound, this.handshakeInterval));
   }
 
+  /** @internal TCP keepalive from tcpKeepalive/tcpKeepaliveIdle; undefined leaves the OS default. */
+  keepAlive(): { enable: boolean; idleMs: number } | undefined {
+    if (this.tcpKeepalive < 0) return undefined;
+    return { enable: this.tcpKeepalive > 0, idleMs: this.tcpKeepaliveIdle > 0 ? this.tcpKeepaliveIdle * 1000 : 0 };
+  }
+
   private localMetadata(): [string, Uint8Array][] {
     const props: [string, Uint8Array][] = [['Socket-Type', fromString(this.type)]];
     if (sendsIdentity(this.type)) props.push(['Identity', this.routingId === null ? EMPTY : toFrame(this.routingId)]);
@@ -771,7 +784,7 @@ export class Connecter {
     this.socket.emit({ type: 'connect:delay', address });
     this.dialing = true;
     this.socket.transport
-      .connect(this.endpoint, { ipv6: this.socket.ipv6, timeout: this.socket.connectTimeout })
+      .connect(this.endpoint, { ipv6: this.socket.ipv6, timeout: this.socket.connectTimeout, keepAlive: this.socket.keepAlive() })
       .then(
         (connection) => {
           this.dialing = false;

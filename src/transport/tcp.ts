@@ -6,7 +6,7 @@ import * as dns from 'node:dns';
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import { formatTcpEndpoint } from './endpoint.ts';
 import type {
-  ConnectOptions, Connection, ConnectionHandler, ListenOptions, Listener, ParsedEndpoint, StreamTransport,
+  ConnectOptions, Connection, ConnectionHandler, KeepAlive, ListenOptions, Listener, ParsedEndpoint, StreamTransport,
 } from './transport.ts';
 
 /** Bytes a connection may hold in Node's write buffer before the session waits for 'drain'. */
@@ -23,11 +23,12 @@ class NetConnection implements Connection {
   private error: Error | undefined;
   private closed = false;
 
-  constructor(socket: net.Socket, localEndpoint: string, remoteAddress: string) {
+  constructor(socket: net.Socket, localEndpoint: string, remoteAddress: string, keepAlive: KeepAlive | undefined) {
     this.socket = socket;
     this.localEndpoint = localEndpoint;
     this.remoteAddress = remoteAddress;
     socket.setNoDelay?.(true);
+    if (keepAlive) socket.setKeepAlive?.(keepAlive.enable, keepAlive.idleMs);
     socket.on('data', (chunk: Uint8Array) => this.handler.onData(chunk));
     socket.on('drain', () => this.handler.onDrain());
     socket.on('error', (err) => {
@@ -154,7 +155,7 @@ export const netTransport: StreamTransport = {
 
     server.on('connection', (socket: net.Socket) => {
       const remote = endpoint.protocol === 'tcp' ? (socket.remoteAddress ?? '').replace(/^::ffff:/, '') : '';
-      onConnection(new NetConnection(socket, bound, remote));
+      onConnection(new NetConnection(socket, bound, remote, endpoint.protocol === 'tcp' ? options.keepAlive : undefined));
     });
     server.on('error', () => {
       // accept errors (EMFILE and the like) must not crash the process; the server keeps listening
@@ -211,7 +212,8 @@ export const netTransport: StreamTransport = {
       socket.once('connect', () => {
         if (timer) clearTimeout(timer);
         socket.off('error', onError);
-        resolve(new NetConnection(socket, local, endpoint.protocol === 'tcp' ? (socket.remoteAddress ?? '') : ''));
+        const tcp = endpoint.protocol === 'tcp';
+        resolve(new NetConnection(socket, local, tcp ? (socket.remoteAddress ?? '') : '', tcp ? options.keepAlive : undefined));
       });
     });
   },

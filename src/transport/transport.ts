@@ -33,14 +33,23 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** TCP keepalive; absent leaves the OS default. */
+export interface KeepAlive {
+  enable: boolean;
+  /** Idle time before the first probe, ms; 0 = the OS default. */
+  idleMs: number;
+}
+
 export interface ListenOptions {
   ipv6: boolean;
   backlog?: number;
+  keepAlive?: KeepAlive | undefined;
 }
 
 export interface ConnectOptions {
   ipv6: boolean;
   timeout: number;
+  keepAlive?: KeepAlive | undefined;
 }
 
 export interface StreamTransport {
