@@ -1,7 +1,8 @@
 // Loopback harness: every measurement runs its peers in separate processes (bench/peer.mjs,
 // bench/memory.mjs, the brokers), purezmq or zeromq.js (native libzmq) on both sides, and returns
 // one number. bench/run.mjs pairs them up, interleaved, and prints the table.
-import { fork, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,6 +12,17 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
 const PEER = path.join(HERE, 'peer.mjs');
 const MEMORY = path.join(HERE, 'memory.mjs');
+
+// BENCH_CPU_PROF=<dir>: every child (or, with BENCH_CPU_PROF_MATCH=<regex>, those whose label matches,
+// e.g. 'purezmq router-recv') runs with --cpu-prof and is stopped with SIGTERM so that it writes its
+// profile; summarise with `node bench/profile-summary.mjs <file>`.
+const PROF_DIR = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : null;
+const PROF_MATCH = process.env.BENCH_CPU_PROF_MATCH ? new RegExp(process.env.BENCH_CPU_PROF_MATCH) : null;
+let profSeq = 0;
+function profArgs(label) {
+  if (!PROF_DIR || (PROF_MATCH && !PROF_MATCH.test(label))) return [];
+  return ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, '--cpu-prof-name', `${label.replace(/[^\w]+/g, '-')}-${process.pid}-${++profSeq}.cpuprofile`];
+}
 
 /** A child process speaking to us over the IPC channel; `wait(key)` resolves with the first message that has `key`. */
 class Child {
@@ -49,22 +61,38 @@ class Child {
       // gone
     }
   }
-  /** SIGKILL and wait for the exit, so the next measurement has the CPUs to itself. */
+  /** SIGKILL (SIGTERM first when profiled) and wait for the exit, so the next measurement has the CPUs to itself. */
   async kill() {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    if (this.profiled) {
+      this.proc.kill('SIGTERM');
+      const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+      await this.exited;
+      clearTimeout(t);
+      return;
+    }
+    this.proc.kill('SIGKILL');
     await this.exited;
   }
 }
 
 function peer(cfg) {
-  return new Child(fork(PEER, [JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), `${cfg.impl} ${cfg.role}`);
+  const label = `${cfg.impl} ${cfg.role}`;
+  const execArgv = profArgs(label);
+  const child = new Child(fork(PEER, [JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }), label);
+  child.profiled = execArgv.length > 0;
+  return child;
 }
 
 /** bench/memory.mjs in a child with --expose-gc, through bash so that `ulimit -n` can be raised first. */
 function memoryChild(cfg) {
-  const script = `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" --expose-gc "$1" "$2"`;
-  const proc = spawn('bash', ['-c', script, process.execPath, MEMORY, JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Child(proc, `memory ${cfg.mode} ${cfg.impl ?? ''}`);
+  const label = `${cfg.impl} memory ${cfg.mode}`;
+  const prof = profArgs(label);
+  const script = `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" --expose-gc "$@"`;
+  const proc = spawn('bash', ['-c', script, process.execPath, ...prof, MEMORY, JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = new Child(proc, label);
+  child.profiled = prof.length > 0;
+  return child;
 }
 
 async function stopAll(children) {
@@ -82,8 +110,17 @@ async function session(fn) {
 }
 
 let ipcSeq = 0;
+const ipcPaths = [];
 function endpointFor(transport) {
-  return transport === 'ipc' ? `ipc://${path.join(os.tmpdir(), `purezmq-bench-${process.pid}-${++ipcSeq}`)}` : 'tcp://127.0.0.1:*';
+  if (transport !== 'ipc') return 'tcp://127.0.0.1:*';
+  const file = path.join(os.tmpdir(), `purezmq-bench-${process.pid}-${++ipcSeq}`);
+  ipcPaths.push(file);
+  return `ipc://${file}`;
+}
+
+/** Remove the ipc:// socket files (peers are SIGKILLed, so they cannot unlink their own). */
+export function cleanup() {
+  for (const file of ipcPaths.splice(0)) rmSync(file, { force: true });
 }
 
 function freePort() {
@@ -147,14 +184,33 @@ export function fanout(impl, { transport, size, count, subscribers }) {
   });
 }
 
+/** CPU time (user + system, all threads) of a process in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
 /** Start a broker process and resolve once it prints "listening on". */
 function startBroker(impl, endpoint) {
   const args =
     impl === 'purezmq'
       ? [path.join(ROOT, 'dist/cli.js'), 'broker', '--bind', endpoint, '--log-level', 'warn']
       : [path.join(HERE, 'zeromq-broker.mjs'), '--bind', endpoint];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const prof = profArgs(`${impl} broker`);
+  const proc = spawn(process.execPath, [...prof, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const child = new Child(proc, `${impl} broker`);
+  child.profiled = prof.length > 0;
   let out = '';
   child.listening = new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {
@@ -179,7 +235,12 @@ export function broker(impl, { clients, inflight, workers, size, warmupMs, windo
     const w = track(peer({ impl: 'zeromq', role: 'mdp-workers', endpoint, workers }));
     await w.wait('ready');
     const c = track(peer({ impl: 'zeromq', role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs, windowMs }));
-    return c.wait('done');
+    await c.wait('windowStart');
+    const cpu0 = cpuMs(b.proc.pid);
+    const done = await c.wait('done');
+    const cpu1 = cpuMs(b.proc.pid);
+    // the broker's CPU time (all its threads: libzmq's I/O thread for zeromq.js) per request in the window
+    return { ...done, cpuUsPerRequest: ((cpu1 - cpu0) * 1000) / ((done.perSec * windowMs) / 1000) };
   });
 }
 

@@ -21,6 +21,7 @@ function report(msg) {
   }
 }
 process.on('disconnect', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0)); // the harness stops a profiled peer this way (--cpu-prof writes at exit)
 
 async function settle() {
   // let close/free callbacks run, then collect twice (weak callbacks free external memory on the second)

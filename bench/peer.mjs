@@ -32,6 +32,7 @@ function report(msg) {
   }
 }
 process.on('disconnect', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0)); // the harness stops a profiled peer this way (--cpu-prof writes at exit)
 
 const payload = Buffer.alloc(size, 0x61);
 const opts = cfg.options ?? {};
@@ -215,7 +216,10 @@ async function main() {
         const now = performance.now();
         if (first === 0) first = now;
         else if (t0 === 0) {
-          if (now - first >= cfg.warmupMs) [t0, n0] = [now, replies];
+          if (now - first >= cfg.warmupMs) {
+            [t0, n0] = [now, replies];
+            report({ windowStart: true }); // the harness reads the broker's CPU time now and at 'done'
+          }
         } else if (now - t0 >= cfg.windowMs) {
           done = true;
           result = { n: replies - n0, ms: now - t0 };

@@ -7,6 +7,8 @@
 // Prints "listening on EP" once bound, like `purezmq broker`.
 import { Router } from 'zeromq';
 
+process.on('SIGTERM', () => process.exit(0)); // lets --cpu-prof write its profile
+
 const bindAt = process.argv.indexOf('--bind');
 const endpoint = bindAt > 0 ? process.argv[bindAt + 1] : 'tcp://127.0.0.1:5555';
 
