@@ -26,6 +26,26 @@ export function publicFromSecret(secretKey: Uint8Array): Uint8Array {
   return nacl.scalarMult.base(secretKey);
 }
 
+/**
+ * publicFromSecret for a permanent key (a CURVE server's own key, the same for every connection):
+ * remembered per key so that each new connection does not pay one X25519 for it. Never use it for
+ * transient keys (they would fill the cache and stay in memory). Bounded; the result is shared, so
+ * callers must not modify it.
+ */
+export function permanentPublicKey(secretKey: Uint8Array): Uint8Array {
+  let id = '';
+  for (let i = 0; i < secretKey.length; i++) id += String.fromCharCode(secretKey[i]!);
+  let pub = permanentCache.get(id);
+  if (!pub) {
+    pub = publicFromSecret(secretKey);
+    if (permanentCache.size >= PERMANENT_CACHE_MAX) permanentCache.delete(permanentCache.keys().next().value!);
+    permanentCache.set(id, pub);
+  }
+  return pub;
+}
+const PERMANENT_CACHE_MAX = 32;
+const permanentCache = new Map<string, Uint8Array>();
+
 export function keyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
   return nacl.box.keyPair();
 }

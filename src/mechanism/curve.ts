@@ -5,6 +5,7 @@ import {
   boxOpen,
   boxOpenAfter,
   openInPlace,
+  permanentPublicKey,
   publicFromSecret,
   randomBytes,
   sealInPlace,
@@ -193,6 +194,8 @@ export class CurveClient extends CurveBase {
   private state: ClientState = ClientState.START;
   private transientSecret: Uint8Array;
   private readonly transientPublic: Uint8Array;
+  /** C'·S, computed once: it seals HELLO and opens WELCOME. */
+  private helloShared: Uint8Array | undefined;
   private metadata: readonly [string, Uint8Array][] = [];
 
   constructor(opts: CurveClientOptions) {
@@ -211,7 +214,8 @@ export class CurveClient extends CurveBase {
     body.set(this.transientPublic, 80);
     const n = this.nextNonce();
     writeU64(body, 112, n);
-    body.set(box(new Uint8Array(64), shortNonce(HELLO_NONCE, n), this.opts.serverKey, this.transientSecret), 120);
+    this.helloShared = boxBefore(this.opts.serverKey, this.transientSecret);
+    body.set(boxAfter(new Uint8Array(64), shortNonce(HELLO_NONCE, n), this.helloShared), 120);
     this.state = ClientState.WELCOME;
     return { send: [body] };
   }
@@ -239,7 +243,9 @@ export class CurveClient extends CurveBase {
   private onWelcome(data: Uint8Array): HandshakeStep {
     const { serverKey, publicKey, secretKey } = this.opts;
     if (data.length !== WELCOME_SIZE - 8) return fail(ErrorCode.MALFORMED_WELCOME, `CURVE WELCOME of ${data.length + 8} bytes, expected ${WELCOME_SIZE}`);
-    const plain = boxOpen(data.subarray(16), longNonce(WELCOME_NONCE, data.subarray(0, 16)), serverKey, this.transientSecret);
+    const plain = boxOpenAfter(data.subarray(16), longNonce(WELCOME_NONCE, data.subarray(0, 16)), this.helloShared!);
+    this.helloShared!.fill(0);
+    this.helloShared = undefined;
     if (!plain) {
       return fail(ErrorCode.CRYPTOGRAPHIC, 'CURVE WELCOME does not decrypt: curveServerKey is not the key of this server');
     }
@@ -320,7 +326,7 @@ export class CurveServer extends CurveBase {
   constructor(opts: CurveServerOptions) {
     super(true);
     this.opts = opts;
-    this.publicKey = publicFromSecret(opts.secretKey);
+    this.publicKey = permanentPublicKey(opts.secretKey);
   }
 
   start(ctx: HandshakeContext): HandshakeStep {
@@ -342,10 +348,19 @@ export class CurveServer extends CurveBase {
     if (data[0] !== 1 || data[1] !== 0) return fail(ErrorCode.MALFORMED_HELLO, `CURVE HELLO version ${data[0]}.${data[1]}, expected 1.0`);
     const clientTransient = new Uint8Array(data.subarray(74, 106)); // a copy, never a view of the wire buffer
     const n = readU64(data, 106);
-    const plain = n < 0 ? null : boxOpen(data.subarray(114, 194), shortNonce(HELLO_NONCE, n), clientTransient, this.opts.secretKey);
-    if (!plain) return fail(ErrorCode.CRYPTOGRAPHIC, 'CURVE HELLO does not decrypt: the client uses another server key');
+    if (n < 0) return fail(ErrorCode.CRYPTOGRAPHIC, 'CURVE HELLO does not decrypt: the client uses another server key');
+    // C'·s, computed once: it opens HELLO and seals WELCOME
+    const helloShared = boxBefore(clientTransient, this.opts.secretKey);
+    const plain = boxOpenAfter(data.subarray(114, 194), shortNonce(HELLO_NONCE, n), helloShared);
+    if (!plain) {
+      helloShared.fill(0);
+      return fail(ErrorCode.CRYPTOGRAPHIC, 'CURVE HELLO does not decrypt: the client uses another server key');
+    }
     for (let i = 0; i < 64; i++) {
-      if (plain[i] !== 0) return fail(ErrorCode.CRYPTOGRAPHIC, 'CURVE HELLO signature box is not 64 zero bytes');
+      if (plain[i] !== 0) {
+        helloShared.fill(0);
+        return fail(ErrorCode.CRYPTOGRAPHIC, 'CURVE HELLO signature box is not 64 zero bytes');
+      }
     }
     this.peerNonce = n;
     this.clientTransient = clientTransient;
@@ -373,7 +388,8 @@ export class CurveServer extends CurveBase {
     const body = alloc(WELCOME_SIZE);
     body.set(asciiBytes('\x07WELCOME'), 0);
     body.set(welcomeNonce, 8);
-    body.set(box(welcomePlain, longNonce(WELCOME_NONCE, welcomeNonce), clientTransient, this.opts.secretKey), 24);
+    body.set(boxAfter(welcomePlain, longNonce(WELCOME_NONCE, welcomeNonce), helloShared), 24);
+    helloShared.fill(0);
     this.state = ServerState.INITIATE;
     return { send: [body] };
   }
