@@ -1,17 +1,13 @@
 import nacl from 'tweetnacl';
+import { open as secretOpen, seal as secretSeal, secretboxImpl } from './xsalsa20poly1305.ts';
 
 /**
- * The NaCl primitives CURVE needs, from tweetnacl (pure JS, audited). Box/secretbox outputs use
- * the libsodium "easy" layout libzmq puts on the wire: 16-byte Poly1305 tag, then ciphertext.
- * The in-place helpers below drive tweetnacl's low-level functions so that a MESSAGE is encrypted
- * and decrypted inside the one buffer that goes on (or came off) the wire.
+ * The NaCl primitives CURVE needs. X25519 (and so box.before) comes from tweetnacl (pure JS,
+ * audited); XSalsa20-Poly1305, the bulk of the work, from xsalsa20poly1305.ts (WebAssembly, the
+ * same bytes as tweetnacl, which remains its fallback). Box/secretbox outputs use the libsodium
+ * "easy" layout libzmq puts on the wire: 16-byte Poly1305 tag, then ciphertext. The in-place
+ * helpers encrypt and decrypt a MESSAGE inside the one buffer that goes on (or came off) the wire.
  */
-
-interface LowLevel {
-  crypto_secretbox(c: Uint8Array, m: Uint8Array, d: number, n: Uint8Array, k: Uint8Array): number;
-  crypto_secretbox_open(m: Uint8Array, c: Uint8Array, d: number, n: Uint8Array, k: Uint8Array): number;
-}
-const lowlevel = (nacl as unknown as { lowlevel: LowLevel }).lowlevel;
 
 export const KEY_BYTES = 32;
 export const NONCE_BYTES = 24;
@@ -52,13 +48,19 @@ export function keyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
 
 /** crypto_box_easy: tag ‖ ciphertext. */
 export function box(msg: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  return nacl.box(msg, nonce, publicKey, secretKey);
+  const shared = nacl.box.before(publicKey, secretKey);
+  const out = secretSeal(msg, nonce, shared);
+  shared.fill(0);
+  return out;
 }
 
 /** crypto_box_open_easy; null when the tag does not verify. */
 export function boxOpen(ct: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null {
   if (ct.length < TAG_BYTES) return null;
-  return nacl.box.open(ct, nonce, publicKey, secretKey);
+  const shared = nacl.box.before(publicKey, secretKey);
+  const out = secretOpen(ct, nonce, shared);
+  shared.fill(0);
+  return out;
 }
 
 /** crypto_box_beforenm: the shared key for box/open with a fixed key pair. */
@@ -67,38 +69,38 @@ export function boxBefore(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Ar
 }
 
 export function boxAfter(msg: Uint8Array, nonce: Uint8Array, shared: Uint8Array): Uint8Array {
-  return nacl.box.after(msg, nonce, shared);
+  return secretSeal(msg, nonce, shared);
 }
 
 export function boxOpenAfter(ct: Uint8Array, nonce: Uint8Array, shared: Uint8Array): Uint8Array | null {
-  if (ct.length < TAG_BYTES) return null;
-  return nacl.box.open.after(ct, nonce, shared);
+  return secretOpen(ct, nonce, shared);
 }
 
 export function secretbox(msg: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array {
-  return nacl.secretbox(msg, nonce, key);
+  return secretSeal(msg, nonce, key);
 }
 
 export function secretboxOpen(ct: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null {
-  if (ct.length < TAG_BYTES) return null;
-  return nacl.secretbox.open(ct, nonce, key);
+  return secretOpen(ct, nonce, key);
 }
 
 /**
- * In-place crypto_secretbox (= box.after with a precomputed key). `buf` holds 32 zero bytes, then
- * the plaintext; afterwards buf[16..32) is the tag and buf[32..) the ciphertext, buf[0..16) zero
- * (free for a header). Safe in place: tweetnacl's XOR stream reads each byte before writing it.
+ * In-place crypto_secretbox (= box.after with a precomputed key). `buf` holds 32 bytes of room,
+ * then the plaintext; afterwards buf[16..32) is the tag and buf[32..) the ciphertext, buf[0..16)
+ * zero (free for a header).
  */
 export function sealInPlace(buf: Uint8Array, nonce: Uint8Array, shared: Uint8Array): void {
-  lowlevel.crypto_secretbox(buf, buf, buf.length, nonce, shared);
+  if (buf.length < 32) throw new RangeError(`sealInPlace needs at least 32 bytes, got ${buf.length}`);
+  secretboxImpl.seal(buf, 32, buf.length - 32, buf, 16, nonce, shared);
+  buf.fill(0, 0, 16);
 }
 
 /**
  * In-place crypto_secretbox_open. `buf[16..32)` is the tag, `buf[32..)` the ciphertext, buf[0..16)
- * anything (it is overwritten). Returns false, leaving `buf` untouched, when the tag is wrong;
+ * anything (left as it is). Returns false, leaving `buf` untouched, when the tag is wrong;
  * on success buf[32..) is the plaintext.
  */
 export function openInPlace(buf: Uint8Array, nonce: Uint8Array, shared: Uint8Array): boolean {
   if (buf.length < 32) return false;
-  return lowlevel.crypto_secretbox_open(buf, buf, buf.length, nonce, shared) === 0;
+  return secretboxImpl.open(buf, 16, buf.length - 16, buf, 32, nonce, shared);
 }

@@ -1,0 +1,364 @@
+// Generates xsalsa20poly1305.wat (and xsalsa20poly1305.simd.wat): XSalsa20 keystream XOR and Poly1305 for
+// NaCl crypto_secretbox, as WebAssembly text. The rounds are unrolled here so that the .wat stays
+// readable as a recipe rather than hand-written. Run through build.mjs, which compiles both variants
+// with wabt and writes ../xsalsa20poly1305_wasm.ts.
+//
+// Memory map (one module instance, 2 pages, never grown):
+//   0    key (32)            32  nonce (24)
+//   64   Salsa20 input state j0..j15 (64): j8/j9 are the block counter
+//   128  Poly1305 r0..r4 (5 x i32), 148 pad (16), 164 h0..h4 (5 x i32)
+//   256  one keystream block (64) for partial blocks and the Poly1305 key
+//   320  the padded last Poly1305 block (16)
+//   1024 DATA: 64 KiB of message, the JS side copies chunks in and out
+//
+// Exports:
+//   setup()                       HSalsa20(key, nonce[0..16)) -> Salsa20 state with nonce[16..24), counter 0
+//   xor(off, len)                 XOR the keystream into mem[off..off+len) from the current counter (block
+//                                 aligned: every call but the last must pass a multiple of 64, 256 with SIMD)
+//   polykey()                     Poly1305 key = keystream block 0 (counter untouched); resets h
+//   polyinit(off)                 Poly1305 key = mem[off..off+32); resets h
+//   poly(off, len)                absorb len/16 full blocks
+//   polyfinish(off, rem, out)     absorb the rem (< 16) trailing bytes, write the 16-byte tag at out
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const STATE = 64;
+const R = 128;
+const PAD = 148;
+const H = 164;
+const TMP = 256;
+const LAST = 320;
+const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
+
+// Salsa20 quarter rounds (a, b, c, d): b ^= (a+d)<<<7; c ^= (b+a)<<<9; d ^= (c+b)<<<13; a ^= (d+c)<<<18
+const COLUMNS = [[0, 4, 8, 12], [5, 9, 13, 1], [10, 14, 2, 6], [15, 3, 7, 11]];
+const ROWS = [[0, 1, 2, 3], [5, 6, 7, 4], [10, 11, 8, 9], [15, 12, 13, 14]];
+
+function scalarRounds(x) {
+  const out = [];
+  const step = (t, u, v, k) => out.push(`(local.set ${x(t)} (i32.xor (local.get ${x(t)}) (i32.rotl (i32.add (local.get ${x(u)}) (local.get ${x(v)})) (i32.const ${k}))))`);
+  for (let r = 0; r < 20; r++) {
+    for (const [a, b, c, d] of r % 2 === 0 ? COLUMNS : ROWS) {
+      step(b, a, d, 7);
+      step(c, b, a, 9);
+      step(d, c, b, 13);
+      step(a, d, c, 18);
+    }
+  }
+  return out.join('\n    ');
+}
+
+function simdRounds(x) {
+  const out = [];
+  const step = (t, u, v, k) =>
+    out.push(
+      `(local.set ${x(t)} (v128.xor (local.get ${x(t)}) (v128.or (i32x4.shl (local.tee $vt (i32x4.add (local.get ${x(u)}) (local.get ${x(v)}))) (i32.const ${k})) (i32x4.shr_u (local.get $vt) (i32.const ${32 - k})))))`,
+    );
+  for (let r = 0; r < 20; r++) {
+    for (const [a, b, c, d] of r % 2 === 0 ? COLUMNS : ROWS) {
+      step(b, a, d, 7);
+      step(c, b, a, 9);
+      step(d, c, b, 13);
+      step(a, d, c, 18);
+    }
+  }
+  return out.join('\n      ');
+}
+
+const range = (n) => [...Array(n).keys()];
+const locals = (prefix, n, type) => range(n).map((i) => `(local $${prefix}${i} ${type})`).join(' ');
+const jx = (i) => `$x${i}`;
+
+/** x_i = j_i (from locals $j) */
+const copyJ = () => range(16).map((i) => `(local.set $x${i} (local.get $j${i}))`).join(' ');
+const loadJ = () => range(16).map((i) => `(local.set $j${i} (i32.load offset=${STATE + 4 * i} (i32.const 0)))`).join('\n    ');
+
+function setupFn() {
+  const init = [
+    `(local.set $x0 (i32.const ${SIGMA[0] | 0}))`,
+    ...range(4).map((i) => `(local.set $x${1 + i} (i32.load offset=${4 * i} (i32.const 0)))`),
+    `(local.set $x5 (i32.const ${SIGMA[1] | 0}))`,
+    ...range(4).map((i) => `(local.set $x${6 + i} (i32.load offset=${32 + 4 * i} (i32.const 0)))`),
+    `(local.set $x10 (i32.const ${SIGMA[2] | 0}))`,
+    ...range(4).map((i) => `(local.set $x${11 + i} (i32.load offset=${16 + 4 * i} (i32.const 0)))`),
+    `(local.set $x15 (i32.const ${SIGMA[3] | 0}))`,
+  ];
+  const st = (i, expr) => `(i32.store offset=${STATE + 4 * i} (i32.const 0) ${expr})`;
+  const sub = [0, 5, 10, 15, 6, 7, 8, 9];
+  const store = [
+    st(0, `(i32.const ${SIGMA[0] | 0})`),
+    ...range(4).map((i) => st(1 + i, `(local.get $x${sub[i]})`)),
+    st(5, `(i32.const ${SIGMA[1] | 0})`),
+    st(6, '(i32.load offset=48 (i32.const 0))'),
+    st(7, '(i32.load offset=52 (i32.const 0))'),
+    st(8, '(i32.const 0)'),
+    st(9, '(i32.const 0)'),
+    st(10, `(i32.const ${SIGMA[2] | 0})`),
+    ...range(4).map((i) => st(11 + i, `(local.get $x${sub[4 + i]})`)),
+    st(15, `(i32.const ${SIGMA[3] | 0})`),
+  ];
+  return `
+  (func $setup (export "setup") ${locals('x', 16, 'i32')}
+    ${init.join('\n    ')}
+    ${scalarRounds(jx)}
+    ${store.join('\n    ')}
+  )`;
+}
+
+/** One block from $j into $x (with the feed-forward), then `body`. */
+function blockInto(body) {
+  return `${copyJ()}
+      ${scalarRounds(jx)}
+      ${body}`;
+}
+
+/** One keystream block for counter (lo, hi) at TMP. */
+function tmpblockFn() {
+  const tmpWords = range(16)
+    .map((i) => `(i32.store offset=${TMP + 4 * i} (i32.const 0) (i32.add (local.get $x${i}) (local.get $j${i})))`)
+    .join('\n      ');
+  return `
+  (func $tmpblock (param $lo i32) (param $hi i32) ${locals('j', 16, 'i32')} ${locals('x', 16, 'i32')}
+    ${loadJ()}
+    (local.set $j8 (local.get $lo)) (local.set $j9 (local.get $hi))
+    ${blockInto(tmpWords)}
+  )`;
+}
+
+function xorFn(simd) {
+  const xorWords = range(16)
+    .map((i) => `(i32.store offset=${4 * i} (local.get $off) (i32.xor (i32.load offset=${4 * i} (local.get $off)) (i32.add (local.get $x${i}) (local.get $j${i}))))`)
+    .join('\n      ');
+  const bump = `(local.set $j8 (i32.add (local.get $j8) (i32.const 1)))
+      (if (i32.eqz (local.get $j8)) (then (local.set $j9 (i32.add (local.get $j9) (i32.const 1)))))`;
+  const simdPart = simd
+    ? `(local.set $n (i32.shr_u (local.get $len) (i32.const 8)))
+    (if (local.get $n) (then
+      (call $xor4 (local.get $off) (local.get $n))
+      (local.set $off (i32.add (local.get $off) (i32.shl (local.get $n) (i32.const 8))))
+      (local.set $len (i32.and (local.get $len) (i32.const 255)))))`
+    : '';
+  return `
+  (func $xor (export "xor") (param $off i32) (param $len i32) ${locals('j', 16, 'i32')} ${locals('x', 16, 'i32')} (local $i i32) (local $n i32)
+    ${simdPart}
+    ${loadJ()}
+    (block $done (loop $blocks
+      (br_if $done (i32.lt_u (local.get $len) (i32.const 64)))
+      ${blockInto(xorWords)}
+      ${bump}
+      (local.set $off (i32.add (local.get $off) (i32.const 64)))
+      (local.set $len (i32.sub (local.get $len) (i32.const 64)))
+      (br $blocks)))
+    (if (local.get $len) (then
+      (call $tmpblock (local.get $j8) (local.get $j9))
+      ${bump}
+      (local.set $i (i32.const 0))
+      (loop $bytes
+        (i32.store8 (i32.add (local.get $off) (local.get $i))
+          (i32.xor (i32.load8_u (i32.add (local.get $off) (local.get $i))) (i32.load8_u offset=${TMP} (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $bytes (i32.lt_u (local.get $i) (local.get $len))))))
+    (i32.store offset=${STATE + 32} (i32.const 0) (local.get $j8))
+    (i32.store offset=${STATE + 36} (i32.const 0) (local.get $j9))
+  )`;
+}
+
+/** Four blocks at once: lane L of vector x_i is word i of block L. */
+function xor4Fn() {
+  const vx = (i) => `$v${i}`;
+  const lane32 = (a, b, c, d) => [a, b, c, d].flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]).join(' ');
+  const init = range(16)
+    .map((i) => {
+      if (i === 8) return `(local.set $v8 (local.get $lo))`;
+      if (i === 9) return `(local.set $v9 (local.get $hi))`;
+      return `(local.set $v${i} (i32x4.splat (local.get $j${i})))`;
+    })
+    .join(' ');
+  const ff = range(16)
+    .map((i) => {
+      const j = i === 8 ? '(local.get $lo)' : i === 9 ? '(local.get $hi)' : `(i32x4.splat (local.get $j${i}))`;
+      return `(local.set $v${i} (i32x4.add (local.get $v${i}) ${j}))`;
+    })
+    .join('\n      ');
+  const out = [];
+  for (let g = 0; g < 4; g++) {
+    const [a, b, c, d] = [4 * g, 4 * g + 1, 4 * g + 2, 4 * g + 3].map((i) => `(local.get $v${i})`);
+    out.push(`(local.set $t0 (i8x16.shuffle ${lane32(0, 4, 1, 5)} ${a} ${b}))`);
+    out.push(`(local.set $t1 (i8x16.shuffle ${lane32(2, 6, 3, 7)} ${a} ${b}))`);
+    out.push(`(local.set $t2 (i8x16.shuffle ${lane32(0, 4, 1, 5)} ${c} ${d}))`);
+    out.push(`(local.set $t3 (i8x16.shuffle ${lane32(2, 6, 3, 7)} ${c} ${d}))`);
+    const outs = [
+      ['$t0', '$t2', lane32(0, 1, 4, 5)],
+      ['$t0', '$t2', lane32(2, 3, 6, 7)],
+      ['$t1', '$t3', lane32(0, 1, 4, 5)],
+      ['$t1', '$t3', lane32(2, 3, 6, 7)],
+    ];
+    outs.forEach(([p, q, sh], L) => {
+      const o = 64 * L + 16 * g;
+      out.push(`(v128.store offset=${o} (local.get $off) (v128.xor (v128.load offset=${o} (local.get $off)) (i8x16.shuffle ${sh} (local.get ${p}) (local.get ${q}))))`);
+    });
+  }
+  return `
+  (func $xor4 (param $off i32) (param $n i32) ${locals('j', 16, 'i32')} ${locals('v', 16, 'v128')}
+      (local $vt v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $lo v128) (local $hi v128) (local $c i64)
+    ${loadJ()}
+    (local.set $c (i64.load offset=${STATE + 32} (i32.const 0)))
+    (loop $groups
+      (local.set $lo (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1 (i32x4.splat (i32.wrap_i64 (local.get $c)))
+        (i32.wrap_i64 (i64.add (local.get $c) (i64.const 1)))) (i32.wrap_i64 (i64.add (local.get $c) (i64.const 2)))) (i32.wrap_i64 (i64.add (local.get $c) (i64.const 3)))))
+      (local.set $hi (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1 (i32x4.splat (i32.wrap_i64 (i64.shr_u (local.get $c) (i64.const 32))))
+        (i32.wrap_i64 (i64.shr_u (i64.add (local.get $c) (i64.const 1)) (i64.const 32)))) (i32.wrap_i64 (i64.shr_u (i64.add (local.get $c) (i64.const 2)) (i64.const 32))))
+        (i32.wrap_i64 (i64.shr_u (i64.add (local.get $c) (i64.const 3)) (i64.const 32)))))
+      ${init}
+      ${simdRounds(vx)}
+      ${ff}
+      ${out.join('\n      ')}
+      (local.set $c (i64.add (local.get $c) (i64.const 4)))
+      (local.set $off (i32.add (local.get $off) (i32.const 256)))
+      (br_if $groups (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (i64.store offset=${STATE + 32} (i32.const 0) (local.get $c))
+  )`;
+}
+
+function polyFns() {
+  const M = '(i64.const 0x3ffffff)';
+  const g = (n) => `(local.get $${n})`;
+  const mul = (a, b) => `(i64.mul ${g(a)} ${g(b)})`;
+  const sum = (...terms) => terms.reduce((acc, t) => `(i64.add ${acc} ${t})`);
+  const loadR = [
+    ...range(5).map((i) => `(local.set $r${i} (i64.load32_u offset=${R + 4 * i} (i32.const 0)))`),
+    ...range(4).map((i) => `(local.set $s${i + 1} (i64.mul (local.get $r${i + 1}) (i64.const 5)))`),
+    ...range(5).map((i) => `(local.set $h${i} (i64.load32_u offset=${H + 4 * i} (i32.const 0)))`),
+  ].join('\n    ');
+  const storeH = range(5).map((i) => `(i32.store offset=${H + 4 * i} (i32.const 0) (i32.wrap_i64 (local.get $h${i})))`).join('\n    ');
+  // one block at $p: absorb (with the 2^128 bit when $hib), multiply by r, partially reduce
+  const block = `(local.set $m0 (i64.load (local.get $p)))
+      (local.set $m1 (i64.load offset=8 (local.get $p)))
+      (local.set $h0 (i64.add (local.get $h0) (i64.and (local.get $m0) ${M})))
+      (local.set $h1 (i64.add (local.get $h1) (i64.and (i64.shr_u (local.get $m0) (i64.const 26)) ${M})))
+      (local.set $h2 (i64.add (local.get $h2) (i64.and (i64.or (i64.shr_u (local.get $m0) (i64.const 52)) (i64.shl (local.get $m1) (i64.const 12))) ${M})))
+      (local.set $h3 (i64.add (local.get $h3) (i64.and (i64.shr_u (local.get $m1) (i64.const 14)) ${M})))
+      (local.set $h4 (i64.add (local.get $h4) (i64.or (i64.shr_u (local.get $m1) (i64.const 40)) (local.get $hib))))
+      (local.set $d0 ${sum(mul('h0', 'r0'), mul('h1', 's4'), mul('h2', 's3'), mul('h3', 's2'), mul('h4', 's1'))})
+      (local.set $d1 ${sum(mul('h0', 'r1'), mul('h1', 'r0'), mul('h2', 's4'), mul('h3', 's3'), mul('h4', 's2'))})
+      (local.set $d2 ${sum(mul('h0', 'r2'), mul('h1', 'r1'), mul('h2', 'r0'), mul('h3', 's4'), mul('h4', 's3'))})
+      (local.set $d3 ${sum(mul('h0', 'r3'), mul('h1', 'r2'), mul('h2', 'r1'), mul('h3', 'r0'), mul('h4', 's4'))})
+      (local.set $d4 ${sum(mul('h0', 'r4'), mul('h1', 'r3'), mul('h2', 'r2'), mul('h3', 'r1'), mul('h4', 'r0'))})
+      (local.set $h0 (i64.and (local.get $d0) ${M}))
+      (local.set $d1 (i64.add (local.get $d1) (i64.shr_u (local.get $d0) (i64.const 26))))
+      (local.set $h1 (i64.and (local.get $d1) ${M}))
+      (local.set $d2 (i64.add (local.get $d2) (i64.shr_u (local.get $d1) (i64.const 26))))
+      (local.set $h2 (i64.and (local.get $d2) ${M}))
+      (local.set $d3 (i64.add (local.get $d3) (i64.shr_u (local.get $d2) (i64.const 26))))
+      (local.set $h3 (i64.and (local.get $d3) ${M}))
+      (local.set $d4 (i64.add (local.get $d4) (i64.shr_u (local.get $d3) (i64.const 26))))
+      (local.set $h4 (i64.and (local.get $d4) ${M}))
+      (local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $d4) (i64.const 26)) (i64.const 5))))
+      (local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26))))
+      (local.set $h0 (i64.and (local.get $h0) ${M}))`;
+  const polyLocals = `${locals('r', 5, 'i64')} ${range(4).map((i) => `(local $s${i + 1} i64)`).join(' ')} ${locals('h', 5, 'i64')} ${locals('d', 5, 'i64')} (local $m0 i64) (local $m1 i64)`;
+  const le = (o) => `(i32.load offset=${o} (local.get $k))`;
+  return `
+  (func $polyinit (export "polyinit") (param $k i32)
+    (i32.store offset=${R} (i32.const 0) (i32.and ${le(0)} (i32.const 0x3ffffff)))
+    (i32.store offset=${R + 4} (i32.const 0) (i32.and (i32.shr_u ${le(3)} (i32.const 2)) (i32.const 0x3ffff03)))
+    (i32.store offset=${R + 8} (i32.const 0) (i32.and (i32.shr_u ${le(6)} (i32.const 4)) (i32.const 0x3ffc0ff)))
+    (i32.store offset=${R + 12} (i32.const 0) (i32.and (i32.shr_u ${le(9)} (i32.const 6)) (i32.const 0x3f03fff)))
+    (i32.store offset=${R + 16} (i32.const 0) (i32.and (i32.shr_u ${le(12)} (i32.const 8)) (i32.const 0x00fffff)))
+    (i64.store offset=${PAD} (i32.const 0) (i64.load offset=16 (local.get $k)))
+    (i64.store offset=${PAD + 8} (i32.const 0) (i64.load offset=24 (local.get $k)))
+    (i64.store offset=${H} (i32.const 0) (i64.const 0))
+    (i64.store offset=${H + 8} (i32.const 0) (i64.const 0))
+    (i32.store offset=${H + 16} (i32.const 0) (i32.const 0))
+  )
+
+  (func $polykey (export "polykey")
+    (call $tmpblock (i32.const 0) (i32.const 0))
+    (call $polyinit (i32.const ${TMP}))
+  )
+
+  (func $blocks (param $p i32) (param $n i32) (param $hib i64) ${polyLocals}
+    ${loadR}
+    (block $done (loop $each
+      (br_if $done (i32.eqz (local.get $n)))
+      ${block}
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $each)))
+    ${storeH}
+  )
+
+  (func $poly (export "poly") (param $off i32) (param $len i32)
+    (call $blocks (local.get $off) (i32.shr_u (local.get $len) (i32.const 4)) (i64.const 0x1000000))
+  )
+
+  (func $polyfinish (export "polyfinish") (param $off i32) (param $rem i32) (param $out i32) ${locals('h', 5, 'i64')} ${locals('g', 5, 'i64')} (local $c i64) (local $mask i64) (local $i i32) (local $f i64)
+    (if (local.get $rem) (then
+      (i64.store offset=${LAST} (i32.const 0) (i64.const 0))
+      (i64.store offset=${LAST + 8} (i32.const 0) (i64.const 0))
+      (loop $copy
+        (i32.store8 offset=${LAST} (local.get $i) (i32.load8_u (i32.add (local.get $off) (local.get $i))))
+        (br_if $copy (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $rem))))
+      (i32.store8 offset=${LAST} (local.get $rem) (i32.const 1))
+      (call $blocks (i32.const ${LAST}) (i32.const 1) (i64.const 0))))
+    ${range(5).map((i) => `(local.set $h${i} (i64.load32_u offset=${H + 4 * i} (i32.const 0)))`).join('\n    ')}
+    ;; full carry
+    (local.set $h2 (i64.add (local.get $h2) (i64.shr_u (local.get $h1) (i64.const 26)))) (local.set $h1 (i64.and (local.get $h1) ${M}))
+    (local.set $h3 (i64.add (local.get $h3) (i64.shr_u (local.get $h2) (i64.const 26)))) (local.set $h2 (i64.and (local.get $h2) ${M}))
+    (local.set $h4 (i64.add (local.get $h4) (i64.shr_u (local.get $h3) (i64.const 26)))) (local.set $h3 (i64.and (local.get $h3) ${M}))
+    (local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $h4) (i64.const 26)) (i64.const 5)))) (local.set $h4 (i64.and (local.get $h4) ${M}))
+    (local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26)))) (local.set $h0 (i64.and (local.get $h0) ${M}))
+    ;; g = h + 5 - 2^130; keep g when it did not borrow
+    (local.set $g0 (i64.add (local.get $h0) (i64.const 5)))
+    (local.set $g1 (i64.add (local.get $h1) (i64.shr_u (local.get $g0) (i64.const 26)))) (local.set $g0 (i64.and (local.get $g0) ${M}))
+    (local.set $g2 (i64.add (local.get $h2) (i64.shr_u (local.get $g1) (i64.const 26)))) (local.set $g1 (i64.and (local.get $g1) ${M}))
+    (local.set $g3 (i64.add (local.get $h3) (i64.shr_u (local.get $g2) (i64.const 26)))) (local.set $g2 (i64.and (local.get $g2) ${M}))
+    (local.set $g4 (i64.sub (i64.add (local.get $h4) (i64.shr_u (local.get $g3) (i64.const 26))) (i64.const 0x4000000))) (local.set $g3 (i64.and (local.get $g3) ${M}))
+    ;; mask = all ones when g4 >= 0 (no borrow)
+    (local.set $mask (i64.sub (i64.shr_u (local.get $g4) (i64.const 63)) (i64.const 1)))
+    ${range(5)
+      .map(
+        (i) =>
+          `(local.set $h${i} (i64.or (i64.and (local.get $h${i}) (i64.xor (local.get $mask) (i64.const -1))) (i64.and (local.get $g${i}) (local.get $mask))))`,
+      )
+      .join('\n    ')}
+    (local.set $h4 (i64.and (local.get $h4) ${M}))
+    ;; h as four 32-bit words, + pad mod 2^128
+    (local.set $g0 (i64.and (i64.or (local.get $h0) (i64.shl (local.get $h1) (i64.const 26))) (i64.const 0xffffffff)))
+    (local.set $g1 (i64.and (i64.or (i64.shr_u (local.get $h1) (i64.const 6)) (i64.shl (local.get $h2) (i64.const 20))) (i64.const 0xffffffff)))
+    (local.set $g2 (i64.and (i64.or (i64.shr_u (local.get $h2) (i64.const 12)) (i64.shl (local.get $h3) (i64.const 14))) (i64.const 0xffffffff)))
+    (local.set $g3 (i64.and (i64.or (i64.shr_u (local.get $h3) (i64.const 18)) (i64.shl (local.get $h4) (i64.const 8))) (i64.const 0xffffffff)))
+    (local.set $f (i64.add (local.get $g0) (i64.load32_u offset=${PAD} (i32.const 0))))
+    (i32.store offset=0 (local.get $out) (i32.wrap_i64 (local.get $f)))
+    (local.set $f (i64.add (i64.add (local.get $g1) (i64.load32_u offset=${PAD + 4} (i32.const 0))) (i64.shr_u (local.get $f) (i64.const 32))))
+    (i32.store offset=4 (local.get $out) (i32.wrap_i64 (local.get $f)))
+    (local.set $f (i64.add (i64.add (local.get $g2) (i64.load32_u offset=${PAD + 8} (i32.const 0))) (i64.shr_u (local.get $f) (i64.const 32))))
+    (i32.store offset=8 (local.get $out) (i32.wrap_i64 (local.get $f)))
+    (local.set $f (i64.add (i64.add (local.get $g3) (i64.load32_u offset=${PAD + 12} (i32.const 0))) (i64.shr_u (local.get $f) (i64.const 32))))
+    (i32.store offset=12 (local.get $out) (i32.wrap_i64 (local.get $f)))
+  )`;
+}
+
+export function generate(simd) {
+  return `;; GENERATED by gen-xsalsa20poly1305.mjs (${simd ? 'SIMD' : 'scalar'} variant): do not edit, regenerate.
+;; XSalsa20 + Poly1305 for NaCl crypto_secretbox; memory map and exports are described in the generator.
+(module
+  (memory (export "memory") 2 2)
+${setupFn()}
+${tmpblockFn()}
+${xorFn(simd)}
+${simd ? xor4Fn() : ''}
+${polyFns()}
+)
+`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const simd of [false, true]) {
+    const file = path.join(HERE, simd ? 'xsalsa20poly1305.simd.wat' : 'xsalsa20poly1305.wat');
+    writeFileSync(file, generate(simd));
+    process.stdout.write(`wrote ${path.relative(process.cwd(), file)}\n`);
+  }
+}
