@@ -334,9 +334,11 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    const err = eagain();
-    for (const w of this.recvWaiters.drain()) settle(w, err);
-    for (const w of this.sendWaiters.drain()) settle(w, err);
+    if (this.recvWaiters.length > 0 || this.sendWaiters.length > 0) {
+      const err = eagain(); // built only when someone waits: an Error with a stack is not free
+      for (const w of this.recvWaiters.drain()) settle(w, err);
+      for (const w of this.sendWaiters.drain()) settle(w, err);
+    }
     for (const list of this.connecters.values()) for (const c of list) c.stop(this.linger);
     this.connecters.clear();
     for (const binding of this.bindings.values()) void this.closeBinding(binding, this.linger);
