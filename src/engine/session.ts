@@ -10,6 +10,7 @@ import type { Metadata } from '../zmtp/metadata.ts';
 import { encodeGreeting, type Greeting } from '../zmtp/greeting.ts';
 import { isCompatible, type SocketType } from '../zmtp/socket_types.ts';
 import type { Link, PeerInfo, PipeEnd } from './link.ts';
+import { requestFlush, type Flushable } from './flush.ts';
 import { FrameWriter } from './writer.ts';
 
 export interface SessionOptions {
@@ -41,14 +42,12 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 const END_GRACE_MS = 2000;
 /** Bytes encoded per flush before yielding to the transport. */
 const FLUSH_BYTES = 256 * 1024;
-/** Microtask rounds a flush waits while producers keep adding messages (batches `await send()` loops). */
-const FLUSH_ROUNDS = 512;
 
 /**
  * One ZMTP connection: greeting, mechanism handshake, then traffic with heartbeats.
  * Every failure ends this connection only, reported once to the host.
  */
-export class Session implements Link {
+export class Session implements Link, Flushable {
   readonly connection: Connection;
   private readonly host: SessionHost;
   private readonly opts: SessionOptions;
@@ -65,10 +64,8 @@ export class Session implements Link {
   private lastReceived = 0;
   private pingSentAt = 0;
   private peerTtl = 0;
-  private flushScheduled = false;
-  private flushRounds = 0;
-  private flushSeen = 0;
-  private queuedSinceFlush = 0;
+  /** Flushable: already in the shared flush chain's list. */
+  flushQueued = false;
   private transportFull = false;
   private inputPaused = false;
   private closing = false;
@@ -335,26 +332,13 @@ export class Session implements Link {
 
   /** Link: the pipe has messages. Batches over microtasks so `await send()` loops coalesce. */
   outgoingReady(): void {
-    this.queuedSinceFlush++;
-    if (this.flushScheduled || this.phase !== Phase.TRAFFIC) return;
-    this.flushScheduled = true;
-    this.flushRounds = 0;
-    this.flushSeen = this.queuedSinceFlush;
-    queueMicrotask(this.flushTick);
+    if (this.phase === Phase.TRAFFIC) requestFlush(this);
   }
 
-  private readonly flushTick = (): void => {
-    // Round 0 always yields once: a producer awaiting send() resumes only after this microtask.
-    if ((this.flushRounds === 0 || this.queuedSinceFlush !== this.flushSeen) && this.flushRounds < FLUSH_ROUNDS) {
-      this.flushSeen = this.queuedSinceFlush;
-      this.flushRounds++;
-      queueMicrotask(this.flushTick);
-      return;
-    }
-    this.flushScheduled = false;
-    this.queuedSinceFlush = 0;
+  /** Flushable: called once per batch by the shared flush chain. */
+  flushNow(): void {
     this.flush();
-  };
+  }
 
   private flush(): void {
     if (this.phase !== Phase.TRAFFIC || this.transportFull) return;
