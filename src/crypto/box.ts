@@ -1,13 +1,22 @@
 import nacl from 'tweetnacl';
+import { scalarMult, scalarMultBase } from './x25519.ts';
 import { open as secretOpen, seal as secretSeal, secretboxImpl } from './xsalsa20poly1305.ts';
 
 /**
- * The NaCl primitives CURVE needs. X25519 (and so box.before) comes from tweetnacl (pure JS,
- * audited); XSalsa20-Poly1305, the bulk of the work, from xsalsa20poly1305.ts (WebAssembly, the
- * same bytes as tweetnacl, which remains its fallback). Box/secretbox outputs use the libsodium
- * "easy" layout libzmq puts on the wire: 16-byte Poly1305 tag, then ciphertext. The in-place
- * helpers encrypt and decrypt a MESSAGE inside the one buffer that goes on (or came off) the wire.
+ * The NaCl primitives CURVE needs, with the same bytes as tweetnacl (pure JS, audited), which
+ * remains the fallback where WebAssembly is missing: X25519 from x25519.ts and XSalsa20-Poly1305
+ * from xsalsa20poly1305.ts, both WebAssembly; tweetnacl still provides randomness and HSalsa20
+ * (one block per box.before). Box/secretbox outputs use the libsodium "easy" layout libzmq puts on
+ * the wire: 16-byte Poly1305 tag, then ciphertext. The in-place helpers encrypt and decrypt a
+ * MESSAGE inside the one buffer that goes on (or came off) the wire.
  */
+
+interface LowLevel {
+  crypto_core_hsalsa20(out: Uint8Array, inp: Uint8Array, k: Uint8Array, c: Uint8Array): number;
+}
+const lowlevel = (nacl as unknown as { lowlevel: LowLevel }).lowlevel;
+const ZERO16 = new Uint8Array(16);
+const SIGMA = new Uint8Array([101, 120, 112, 97, 110, 100, 32, 51, 50, 45, 98, 121, 116, 101, 32, 107]); // "expand 32-byte k"
 
 export const KEY_BYTES = 32;
 export const NONCE_BYTES = 24;
@@ -19,7 +28,7 @@ export function randomBytes(n: number): Uint8Array {
 
 /** X25519 public key from a secret key. */
 export function publicFromSecret(secretKey: Uint8Array): Uint8Array {
-  return nacl.scalarMult.base(secretKey);
+  return scalarMultBase(secretKey);
 }
 
 /**
@@ -42,13 +51,15 @@ export function permanentPublicKey(secretKey: Uint8Array): Uint8Array {
 const PERMANENT_CACHE_MAX = 32;
 const permanentCache = new Map<string, Uint8Array>();
 
+/** crypto_box_keypair: 32 random bytes and their public key (as tweetnacl's box.keyPair). */
 export function keyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
-  return nacl.box.keyPair();
+  const secretKey = nacl.randomBytes(32);
+  return { publicKey: scalarMultBase(secretKey), secretKey };
 }
 
 /** crypto_box_easy: tag ‖ ciphertext. */
 export function box(msg: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  const shared = nacl.box.before(publicKey, secretKey);
+  const shared = boxBefore(publicKey, secretKey);
   const out = secretSeal(msg, nonce, shared);
   shared.fill(0);
   return out;
@@ -57,7 +68,7 @@ export function box(msg: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, s
 /** crypto_box_open_easy; null when the tag does not verify. */
 export function boxOpen(ct: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null {
   if (ct.length < TAG_BYTES) return null;
-  const shared = nacl.box.before(publicKey, secretKey);
+  const shared = boxBefore(publicKey, secretKey);
   const out = secretOpen(ct, nonce, shared);
   shared.fill(0);
   return out;
@@ -65,7 +76,12 @@ export function boxOpen(ct: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array
 
 /** crypto_box_beforenm: the shared key for box/open with a fixed key pair. */
 export function boxBefore(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  return nacl.box.before(publicKey, secretKey);
+  if (publicKey.length !== KEY_BYTES || secretKey.length !== KEY_BYTES) throw new RangeError('box keys must be 32 bytes');
+  const point = scalarMult(secretKey, publicKey);
+  const shared = new Uint8Array(32);
+  lowlevel.crypto_core_hsalsa20(shared, ZERO16, point, SIGMA);
+  point.fill(0);
+  return shared;
 }
 
 export function boxAfter(msg: Uint8Array, nonce: Uint8Array, shared: Uint8Array): Uint8Array {

@@ -1,4 +1,5 @@
 import nacl from 'tweetnacl';
+import { instantiateWasm } from './wasm.ts';
 import { XSALSA20POLY1305_SIMD_WASM, XSALSA20POLY1305_WASM } from './xsalsa20poly1305_wasm.ts';
 
 /**
@@ -19,14 +20,6 @@ const NONCE_OFF = 32;
 const TAG_OFF = 336; // 16 bytes the module never uses otherwise
 const DATA = 1024;
 const CHUNK = 65536;
-
-/** The part of the WebAssembly API used here (the project's TypeScript lib has no DOM types). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 interface Exports {
   memory: { buffer: ArrayBuffer };
@@ -52,13 +45,6 @@ export interface Secretbox {
    * place is allowed when out === box and outOff === boxOff + 16.
    */
   open(box: Uint8Array, boxOff: number, boxLen: number, out: Uint8Array, outOff: number, nonce: Uint8Array, key: Uint8Array): boolean;
-}
-
-function decodeBase64(text: string): Uint8Array {
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 class WasmSecretbox implements Secretbox {
@@ -182,15 +168,8 @@ class NaclSecretbox implements Secretbox {
 
 /** Instantiates one of the embedded modules; null when this runtime refuses it. */
 function instantiate(variant: 'simd' | 'scalar'): Secretbox | null {
-  try {
-    if (!wasmApi) return null;
-    const bytes = decodeBase64(variant === 'simd' ? XSALSA20POLY1305_SIMD_WASM : XSALSA20POLY1305_WASM);
-    if (!wasmApi.validate(bytes)) return null;
-    const instance = new wasmApi.Instance(new wasmApi.Module(bytes), {});
-    return new WasmSecretbox(`wasm-${variant}`, instance.exports as unknown as Exports);
-  } catch {
-    return null;
-  }
+  const ex = instantiateWasm<Exports>(variant === 'simd' ? XSALSA20POLY1305_SIMD_WASM : XSALSA20POLY1305_WASM);
+  return ex ? new WasmSecretbox(`wasm-${variant}`, ex) : null;
 }
 
 /** Every implementation this runtime can run, fastest first (tests compare them all). */
