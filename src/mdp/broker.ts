@@ -48,6 +48,26 @@ function key(bytes: Uint8Array): string {
   return s;
 }
 
+/**
+ * Map key of a peer's routing id, built per message without allocating in the common case: the 5-byte
+ * ids a ROUTER generates (0x00 then a 32-bit number) become that number, any other id a latin1 string.
+ * Numbers and strings never collide as Map keys, so the mapping stays one-to-one.
+ */
+type PeerKey = string | number;
+function peerKey(id: Uint8Array): PeerKey {
+  if (id.length === 5 && id[0] === 0) return ((id[1]! << 24) | (id[2]! << 16) | (id[3]! << 8) | id[4]!) >>> 0;
+  return key(id);
+}
+
+const MMI_PREFIX = Array.from(MMI_NAMESPACE, (c) => c.charCodeAt(0));
+
+/** Whether a service name is in the mmi. namespace (the bytes of `key(name).startsWith(MMI_NAMESPACE)`). */
+function isMmiName(name: Uint8Array): boolean {
+  if (name.length < MMI_PREFIX.length) return false;
+  for (let i = 0; i < MMI_PREFIX.length; i++) if (name[i] !== MMI_PREFIX[i]) return false;
+  return true;
+}
+
 function hexId(bytes: Uint8Array): string {
   let s = '';
   for (let i = 0; i < bytes.length; i++) s += bytes[i]!.toString(16).padStart(2, '0');
@@ -58,6 +78,28 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+function appendIdle(service: Service, w: WorkerRecord): void {
+  w.idle = true;
+  w.prevIdle = service.idleTail;
+  w.nextIdle = undefined;
+  if (service.idleTail) service.idleTail.nextIdle = w;
+  else service.idleHead = w;
+  service.idleTail = w;
+  service.idleCount++;
+}
+
+function unlinkIdle(service: Service, w: WorkerRecord): void {
+  if (!w.idle) return;
+  w.idle = false;
+  if (w.prevIdle) w.prevIdle.nextIdle = w.nextIdle;
+  else service.idleHead = w.nextIdle;
+  if (w.nextIdle) w.nextIdle.prevIdle = w.prevIdle;
+  else service.idleTail = w.prevIdle;
+  w.prevIdle = undefined;
+  w.nextIdle = undefined;
+  service.idleCount--;
 }
 
 function now(): number {
@@ -80,7 +122,7 @@ interface PendingRequest {
 
 interface WorkerRecord {
   readonly id: Uint8Array;
-  readonly key: string;
+  readonly key: PeerKey;
   /** The dialect of its READY, spoken for the whole conversation. */
   readonly codec: MdpCodec;
   readonly service: Service;
@@ -88,6 +130,12 @@ interface WorkerRecord {
   lastSent: number;
   request: PendingRequest | undefined;
   gone: boolean;
+  /** Links of the service's idle list (meaningful while `idle`). */
+  idle: boolean;
+  prevIdle: WorkerRecord | undefined;
+  nextIdle: WorkerRecord | undefined;
+  /** Send failure handler, made once (not per dispatch). */
+  readonly unreachable: (err: ZmqError) => void;
 }
 
 interface Service {
@@ -96,8 +144,10 @@ interface Service {
   readonly display: string;
   readonly queue: PendingRequest[];
   readonly workers: Set<WorkerRecord>;
-  /** Insertion order = LRU order: the first is the longest idle. */
-  readonly idle: Set<WorkerRecord>;
+  /** Idle workers, a doubly linked list in LRU order: the head is the longest idle. */
+  idleHead: WorkerRecord | undefined;
+  idleTail: WorkerRecord | undefined;
+  idleCount: number;
   readonly latency: LatencyReservoir;
   requests: number;
   replies: number;
@@ -217,8 +267,10 @@ export class Broker {
   readonly config: BrokerConfig;
   private readonly log: Logger;
   private readonly router: Router;
-  private readonly workers = new Map<string, WorkerRecord>();
+  private readonly workers = new Map<PeerKey, WorkerRecord>();
   private readonly services = new Map<string, Service>();
+  /** The service of the last lookup by name (clients of one service repeat it): skips building its key. */
+  private lastService: Service | undefined;
   private readonly bound: string[] = [];
   private readonly startedAt = now();
   private readonly counters: BrokerCounters = {
@@ -249,7 +301,9 @@ export class Broker {
     DIALECTS.map((d) => [d, { messagesIn: 0, messagesOut: 0, requests: 0, partials: 0, replies: 0, workersRegistered: 0, invalid: 0, refused: 0 }]),
   ) as Record<Dialect, DialectCounters>;
   /** client key -> dialect and last request time, for the per-dialect peer count. */
-  private readonly clients = new Map<string, { dialect: Dialect; lastSeen: number }>();
+  private readonly clients = new Map<PeerKey, { dialect: Dialect; lastSeen: number }>();
+  /** A promise `router.send` returned that has since fulfilled: when it is returned again, nothing can fail. */
+  private sentOk: Promise<void> | undefined;
   private clientsPurgedAt = now();
   private readonly refusalLog = new Map<Dialect, { at: number; suppressed: number }>();
   private readonly mmi: Record<string, MmiHandler>;
@@ -337,7 +391,11 @@ export class Broker {
         this.log.error('receive failed', { error: err as Error });
         continue;
       }
-      this.guard(() => this.onMessage(msg));
+      try {
+        this.onMessage(msg);
+      } catch (err) {
+        this.internalError(err);
+      }
     }
   }
 
@@ -345,9 +403,13 @@ export class Broker {
     try {
       fn();
     } catch (err) {
-      this.counters.internalErrors++;
-      this.log.error('internal error', { error: err as Error, stack: (err as Error).stack });
+      this.internalError(err);
     }
+  }
+
+  private internalError(err: unknown): void {
+    this.counters.internalErrors++;
+    this.log.error('internal error', { error: err as Error, stack: (err as Error).stack });
   }
 
   private onMessage(msg: Uint8Array[]): void {
@@ -364,10 +426,12 @@ export class Broker {
       return;
     }
     this.byDialect[codec.dialect].messagesIn++;
+    // one clock reading per message, for every timestamp it leads to
+    const t = now();
     if (cmd.protocol === 'client') {
-      if (cmd.command === 'REQUEST') this.onRequest(id, cmd, codec);
+      if (cmd.command === 'REQUEST') this.onRequest(id, cmd, codec, t);
     } else {
-      this.onWorker(id, cmd, codec);
+      this.onWorker(id, cmd, codec, t);
     }
   }
 
@@ -399,7 +463,7 @@ export class Broker {
     if (codec) this.byDialect[codec.dialect].invalid++;
     const reason = error?.reason ?? 'unknown';
     this.counters.invalidByReason[reason] = (this.counters.invalidByReason[reason] ?? 0) + 1;
-    const worker = this.workers.get(key(id));
+    const worker = this.workers.get(peerKey(id));
     this.log.debug('invalid message dropped', { peer: hexId(id), dialect: codec?.dialect, reason, error: error?.message, worker: worker !== undefined });
     // "treat that peer as invalid": a registered worker is disconnected and forgotten
     if (worker) this.removeWorker(worker, { disconnect: true, why: 'invalid message' });
@@ -407,21 +471,20 @@ export class Broker {
 
   // ---- clients --------------------------------------------------------------------------------
 
-  private onRequest(id: Uint8Array, cmd: ClientRequest, codec: MdpCodec): void {
+  private onRequest(id: Uint8Array, cmd: ClientRequest, codec: MdpCodec, t: number): void {
     this.byDialect[codec.dialect].requests++;
-    this.seeClient(id, codec.dialect);
-    const name = key(cmd.service);
-    if (name.startsWith(MMI_NAMESPACE)) {
-      this.onMmi(id, cmd, name, codec);
+    this.seeClient(id, codec.dialect, t);
+    if (isMmiName(cmd.service)) {
+      this.onMmi(id, cmd, key(cmd.service), codec);
       return;
     }
     this.counters.requests++;
     if (this.draining) {
       this.counters.requestsDropped++;
-      this.log.debug('request dropped: shutting down', { service: name });
+      this.log.debug('request dropped: shutting down', { service: key(cmd.service) });
       return;
     }
-    const service = this.service(cmd.service, name);
+    const service = this.service(cmd.service);
     if (!service) {
       this.counters.requestsDropped++;
       this.log.warn('request dropped: too many services', { service: textDecoder.decode(cmd.service), limit: this.config.maxServices });
@@ -434,7 +497,6 @@ export class Broker {
       this.log.warn('request dropped: queue full', { service: service.display, limit: this.config.maxQueuedRequests });
       return;
     }
-    const t = now();
     service.queue.push({
       client: id,
       clientCodec: codec,
@@ -446,17 +508,17 @@ export class Broker {
       merged: undefined,
       mergedBytes: 0,
     });
-    this.dispatch(service);
+    this.dispatch(service, t);
   }
 
-  private seeClient(id: Uint8Array, dialect: Dialect): void {
-    const k = key(id);
+  private seeClient(id: Uint8Array, dialect: Dialect, t: number): void {
+    const k = peerKey(id);
     const known = this.clients.get(k);
     if (known) {
-      known.lastSeen = now();
+      known.lastSeen = t;
       known.dialect = dialect;
     } else if (this.clients.size < MAX_TRACKED_CLIENTS) {
-      this.clients.set(k, { dialect, lastSeen: now() });
+      this.clients.set(k, { dialect, lastSeen: t });
     }
   }
 
@@ -510,8 +572,8 @@ export class Broker {
 
   // ---- workers ----------------------------------------------------------------------------------
 
-  private onWorker(id: Uint8Array, cmd: WorkerCommand, codec: MdpCodec): void {
-    const wkey = key(id);
+  private onWorker(id: Uint8Array, cmd: WorkerCommand, codec: MdpCodec, t: number): void {
+    const wkey = peerKey(id);
     const worker = this.workers.get(wkey);
     if (worker && worker.codec !== codec) {
       this.unexpected(id, cmd, codec, worker, `${codec.dialect} command from a ${worker.codec.dialect} worker`);
@@ -523,9 +585,8 @@ export class Broker {
           this.unexpected(id, cmd, codec, worker, 'second READY');
           return;
         }
-        const name = key(cmd.service);
         const display = textDecoder.decode(cmd.service);
-        if (name.startsWith(MMI_NAMESPACE)) {
+        if (isMmiName(cmd.service)) {
           this.refuseReady(id, codec, display, 'the mmi. namespace is reserved (8/MMI)');
           return;
         }
@@ -537,19 +598,31 @@ export class Broker {
           this.refuseReady(id, codec, display, `too many workers (${this.config.maxWorkers})`);
           return;
         }
-        const service = this.service(cmd.service, name);
+        const service = this.service(cmd.service);
         if (!service) {
           this.refuseReady(id, codec, display, `too many services (${this.config.maxServices})`);
           return;
         }
-        const t = now();
-        const w: WorkerRecord = { id, key: wkey, codec, service, lastHeard: t, lastSent: t, request: undefined, gone: false };
+        const w: WorkerRecord = {
+          id,
+          key: wkey,
+          codec,
+          service,
+          lastHeard: t,
+          lastSent: t,
+          request: undefined,
+          gone: false,
+          idle: false,
+          prevIdle: undefined,
+          nextIdle: undefined,
+          unreachable: (err) => this.workerUnreachable(w, err),
+        };
         this.workers.set(wkey, w);
         service.workers.add(w);
         this.counters.workersRegistered++;
         this.byDialect[codec.dialect].workersRegistered++;
         this.log.info('worker ready', { service: display, worker: hexId(id), dialect: codec.dialect });
-        this.makeIdle(w);
+        this.makeIdle(w, t);
         return;
       }
       case 'HEARTBEAT':
@@ -557,7 +630,7 @@ export class Broker {
           this.unexpected(id, cmd, codec, undefined, 'HEARTBEAT before READY');
           return;
         }
-        worker.lastHeard = now();
+        worker.lastHeard = t;
         return;
       case 'PARTIAL':
       case 'FINAL': {
@@ -574,9 +647,9 @@ export class Broker {
           this.unexpected(id, cmd, codec, worker, `${cmd.command} for another client than the request's`);
           return;
         }
-        worker.lastHeard = now();
+        worker.lastHeard = t;
         if (cmd.command === 'PARTIAL') this.onPartial(req, cmd.body);
-        else this.onFinal(worker, req, cmd.body);
+        else this.onFinal(worker, req, cmd.body, t);
         return;
       }
       case 'DISCONNECT':
@@ -613,14 +686,14 @@ export class Broker {
     req.mergedBytes += bytes;
   }
 
-  private onFinal(worker: WorkerRecord, req: PendingRequest, body: Uint8Array[]): void {
+  private onFinal(worker: WorkerRecord, req: PendingRequest, body: Uint8Array[], t: number): void {
     const service = req.service;
     this.sendToClient(req, 'FINAL', req.merged && req.merged.length > 0 ? [...req.merged, ...body] : body);
     service.replies++;
     this.counters.replies++;
-    service.latency.record(now() - req.receivedAt);
+    service.latency.record(t - req.receivedAt);
     worker.request = undefined;
-    this.makeIdle(worker);
+    this.makeIdle(worker, t);
     if (this.draining && this.drained && !this.anyInFlight()) this.drained();
   }
 
@@ -643,11 +716,11 @@ export class Broker {
     this.send(id, codec.encode({ protocol: 'worker', command: 'DISCONNECT', version: codec.version }, Direction.TO_WORKER), codec, () => undefined);
   }
 
-  private makeIdle(worker: WorkerRecord): void {
+  private makeIdle(worker: WorkerRecord, t: number): void {
     const service = worker.service;
-    service.idle.delete(worker);
-    service.idle.add(worker);
-    this.dispatch(service);
+    unlinkIdle(service, worker);
+    appendIdle(service, worker);
+    this.dispatch(service, t);
   }
 
   private removeWorker(worker: WorkerRecord, how: { disconnect: boolean; why: string }): void {
@@ -656,7 +729,7 @@ export class Broker {
     this.workers.delete(worker.key);
     const service = worker.service;
     service.workers.delete(worker);
-    service.idle.delete(worker);
+    unlinkIdle(service, worker);
     if (how.disconnect) this.sendDisconnect(worker.id, worker.codec);
     const req = worker.request;
     worker.request = undefined;
@@ -679,23 +752,24 @@ export class Broker {
     req.queuedAt = now();
     service.queue.unshift(req);
     this.log.info('request re-queued', { service: service.display, attempts: req.attempts, why });
-    this.dispatch(service);
+    this.dispatch(service, req.queuedAt);
   }
 
   // ---- dispatch -------------------------------------------------------------------------------
 
-  private dispatch(service: Service): void {
+  /** Hands queued requests to idle workers (LRU first); `t` is the current time. */
+  private dispatch(service: Service, t: number): void {
     if (this.draining) return;
-    while (service.queue.length > 0 && service.idle.size > 0) {
-      const worker = service.idle.values().next().value!;
-      service.idle.delete(worker);
+    let worker: WorkerRecord | undefined;
+    while (service.queue.length > 0 && (worker = service.idleHead) !== undefined) {
+      unlinkIdle(service, worker);
       const req = service.queue.shift()!;
       worker.request = req;
       req.attempts++;
-      worker.lastSent = now();
+      worker.lastSent = t;
       const codec = worker.codec;
       const frames = codec.encode({ protocol: 'worker', command: 'REQUEST', version: codec.version, client: req.client, body: req.body }, Direction.TO_WORKER);
-      this.send(worker.id, frames, codec, (err) => this.workerUnreachable(worker, err));
+      this.send(worker.id, frames, codec, worker.unreachable);
     }
   }
 
@@ -710,13 +784,33 @@ export class Broker {
     if (this.isClosed) return;
     this.byDialect[codec.dialect].messagesOut++;
     frames.unshift(id);
-    this.router.send(frames).then(undefined, (err: ZmqError) => this.guard(() => onError(err)));
+    const sent = this.router.send(frames);
+    // a promise seen fulfilled before cannot reject: skip the handler (and its microtask) for it
+    if (sent === this.sentOk) return;
+    sent.then(
+      () => {
+        this.sentOk = sent;
+      },
+      (err: ZmqError) => {
+        try {
+          onError(err);
+        } catch (e) {
+          this.internalError(e);
+        }
+      },
+    );
   }
 
   /** Finds or creates the record of a service; undefined when the service limit is reached. */
-  private service(name: Uint8Array, k: string): Service | undefined {
+  private service(name: Uint8Array): Service | undefined {
+    const last = this.lastService;
+    if (last !== undefined && sameBytes(last.name, name)) return last;
+    const k = key(name);
     const existing = this.services.get(k);
-    if (existing) return existing;
+    if (existing) {
+      this.lastService = existing;
+      return existing;
+    }
     if (this.services.size >= this.config.maxServices) {
       // evict the oldest record that holds nothing (its metrics go with it)
       let victim: Service | undefined;
@@ -728,6 +822,7 @@ export class Broker {
       }
       if (!victim) return undefined;
       this.services.delete(victim.key);
+      if (this.lastService === victim) this.lastService = undefined;
     }
     const s: Service = {
       name: name.slice(),
@@ -735,7 +830,9 @@ export class Broker {
       display: textDecoder.decode(name),
       queue: [],
       workers: new Set(),
-      idle: new Set(),
+      idleHead: undefined,
+      idleTail: undefined,
+      idleCount: 0,
       latency: new LatencyReservoir(this.config.latencySamples),
       requests: 0,
       replies: 0,
@@ -744,6 +841,7 @@ export class Broker {
       drops: { expired: 0, overflow: 0, undeliverable: 0, abandoned: 0, truncated: 0 },
     };
     this.services.set(k, s);
+    this.lastService = s;
     return s;
   }
 
@@ -797,8 +895,8 @@ export class Broker {
     for (const s of this.services.values()) {
       services[s.display] = {
         workers: s.workers.size,
-        idleWorkers: s.idle.size,
-        busyWorkers: s.workers.size - s.idle.size,
+        idleWorkers: s.idleCount,
+        busyWorkers: s.workers.size - s.idleCount,
         queueDepth: s.queue.length,
         requests: s.requests,
         replies: s.replies,

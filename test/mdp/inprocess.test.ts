@@ -98,6 +98,46 @@ describe('broker limits (in process, libzmq peers)', () => {
     }
   });
 
+  it('keeps LRU rotation when workers in the middle of the idle list leave; peers with their own routing ids', async () => {
+    const broker = new Broker({ heartbeatInterval: 100 });
+    const ep = await broker.bind('tcp://127.0.0.1:*');
+    const ws: LibWorker[] = [];
+    const named = new lib.Dealer({ linger: 0, routingId: 'client-A' });
+    const plain = new lib.Dealer({ linger: 0 });
+    try {
+      for (let i = 0; i < 4; i++) {
+        ws.push(new LibWorker(ep, 'mid', '0.2', (req) => [Buffer.from(`w${i}`), ...req.body]));
+        await waitFor(() => broker.metrics().services.mid?.workers === i + 1, `worker ${i}`);
+      }
+      // DISCONNECT from the middle of the idle list (w0 w1 w2 w3), then again (w0 w2 w3)
+      await ws[1]!.sendCmd(0x06, []);
+      await waitFor(() => broker.metrics().services.mid!.workers === 3, 'w1 to leave');
+      await ws[2]!.sendCmd(0x06, []);
+      await waitFor(() => broker.metrics().services.mid!.workers === 2, 'w2 to leave');
+      expect(broker.metrics().services.mid).toMatchObject({ idleWorkers: 2, busyWorkers: 0 });
+      named.connect(ep);
+      plain.connect(ep);
+      const servedBy: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const sock = i % 2 === 0 ? named : plain;
+        await sock.send(['MDPC02', Buffer.of(1), 'mid', String(i)]);
+        const reply = await sock.receive();
+        expect(reply.slice(3).map(String)).toEqual([expect.stringMatching(/^w[03]$/), String(i)]);
+        servedBy.push(String(reply[3]));
+      }
+      expect(servedBy).toEqual(['w0', 'w3', 'w0', 'w3']);
+      expect(ws[1]!.requests.length + ws[2]!.requests.length).toBe(0);
+      const m = broker.metrics();
+      expect(m.services.mid).toMatchObject({ workers: 2, idleWorkers: 2, busyWorkers: 0, requests: 4, replies: 4 });
+      expect(m.dialects.rfc18.clients).toBe(2);
+    } finally {
+      named.close();
+      plain.close();
+      for (const w of ws) w.kill();
+      await broker.close(0);
+    }
+  });
+
   it('refuses mmi.* service names in the Worker constructor', () => {
     expect(() => new Worker('tcp://127.0.0.1:1', 'mmi.x', () => null)).toThrow(expect.objectContaining({ code: 'MDP_CONFIG' }));
   });
