@@ -1,7 +1,7 @@
 import { createError, ErrorCode, ZmqError } from '../errors.ts';
 import type { HandshakeStep, Mechanism } from '../mechanism/mechanism.ts';
 import { type Connection } from '../transport/transport.ts';
-import { EMPTY } from '../util/bytes.ts';
+import { alloc, EMPTY } from '../util/bytes.ts';
 import { clearTimer, unrefTimer, type TimerHandle } from '../util/timers.ts';
 import { encodeCommand, encodeError, encodePing, parseCommand } from '../zmtp/command.ts';
 import { Command, FrameFlag, MAX_PING_CONTEXT, MAX_PING_TTL_DECISECONDS } from '../zmtp/constants.ts';
@@ -387,7 +387,7 @@ export class Session implements Link, Flushable {
     if (this.peerMinor >= 1) {
       this.sendCommand(encodeCommand(subscribe ? Command.SUBSCRIBE : Command.CANCEL, topic));
     } else {
-      const body = new Uint8Array(topic.length + 1);
+      const body = alloc(topic.length + 1);
       body[0] = subscribe ? 1 : 0;
       body.set(topic, 1);
       const f = this.encode ? this.encode(0, body) : { flags: 0, body };

@@ -1,6 +1,6 @@
 import { createError, ErrorCode } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
-import { EMPTY } from '../util/bytes.ts';
+import { alloc, EMPTY, readU32, writeU32 } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
 import { LoadBalancedSocket } from './load_balanced.ts';
 import type { Pipe } from './pipe.ts';
@@ -36,8 +36,8 @@ export class Request extends LoadBalancedSocket {
     let envelope: Uint8Array[];
     if (this.correlate) {
       this.requestId = (this.requestId + 1) >>> 0;
-      const id = new Uint8Array(4);
-      new DataView(id.buffer).setUint32(0, this.requestId);
+      const id = alloc(4);
+      writeU32(id, 0, this.requestId);
       envelope = [id, EMPTY];
     } else {
       envelope = [EMPTY];
@@ -58,7 +58,7 @@ export class Request extends LoadBalancedSocket {
       let body: number;
       if (this.correlate) {
         if (msg.length < 3 || msg[0]!.length !== 4 || msg[1]!.length !== 0) continue;
-        if (new DataView(msg[0]!.buffer, msg[0]!.byteOffset, 4).getUint32(0) !== this.requestId) continue;
+        if (readU32(msg[0]!, 0) !== this.requestId) continue;
         body = 2;
       } else {
         if (msg.length < 2 || msg[0]!.length !== 0) continue; // no delimiter: malformed reply

@@ -1,6 +1,6 @@
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
-import { asciiString, EMPTY } from '../util/bytes.ts';
+import { alloc, asciiString, EMPTY } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
 import { SocketBase } from './socket_base.ts';
@@ -70,7 +70,7 @@ export class Router extends SocketBase {
     let id: Uint8Array;
     do {
       this.nextId = (this.nextId + 1) >>> 0;
-      id = new Uint8Array(5);
+      id = alloc(5).fill(0);
       id[1] = this.nextId >>> 24;
       id[2] = (this.nextId >>> 16) & 0xff;
       id[3] = (this.nextId >>> 8) & 0xff;

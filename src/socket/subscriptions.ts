@@ -1,3 +1,5 @@
+import { alloc } from '../util/bytes.ts';
+
 /**
  * Counted prefix subscriptions (RFC 29: subscribing twice needs two cancels). Keys are the topic
  * bytes as a latin1 string, so matching a message is one Map lookup per prefix length.
@@ -52,7 +54,7 @@ export class SubscriptionSet {
   /** Distinct topics, for re-sending after a reconnect. */
   *topics(): IterableIterator<Uint8Array> {
     for (const key of this.counts.keys()) {
-      const t = new Uint8Array(key.length);
+      const t = alloc(key.length);
       for (let i = 0; i < key.length; i++) t[i] = key.charCodeAt(i);
       yield t;
     }

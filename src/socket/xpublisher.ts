@@ -1,4 +1,5 @@
 import type { Message } from '../engine/link.ts';
+import { alloc } from '../util/bytes.ts';
 import { Fifo } from '../util/fifo.ts';
 import type { Pipe } from './pipe.ts';
 import { Publisher, type PublisherOptions } from './publisher.ts';
@@ -81,7 +82,7 @@ export class XPublisher extends Publisher {
 
 /** `0x01 + topic` (subscribe) or `0x00 + topic` (cancel), the form XPUB applications read. */
 function subscriptionEvent(topic: Uint8Array, subscribe: boolean): Uint8Array {
-  const event = new Uint8Array(topic.length + 1);
+  const event = alloc(topic.length + 1);
   event[0] = subscribe ? 1 : 0;
   event.set(topic, 1);
   return event;

@@ -114,13 +114,14 @@ export type MessageLike = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | st
 
 /** Converts one user-supplied frame to bytes without copying binary input (zeromq.js semantics). */
 export function toFrame(part: MessageLike): Uint8Array {
-  if (part instanceof Uint8Array) return part;
+  // plain Uint8Arrays become Buffer views (no copy), so receivers always get Buffers, as with zeromq.js
+  if (part instanceof Uint8Array) return part.constructor === Uint8Array ? asBuffer(part) : part;
   if (typeof part === 'string') return fromString(part);
   if (part === null || part === undefined) return EMPTY;
   if (typeof part === 'number') return fromString(String(part));
-  if (ArrayBuffer.isView(part)) return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+  if (ArrayBuffer.isView(part)) return asBuffer(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
   if (part instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && part instanceof SharedArrayBuffer)) {
-    return new Uint8Array(part);
+    return asBuffer(new Uint8Array(part));
   }
   throw new TypeError('Message must be a string, number, null, Buffer, TypedArray or ArrayBuffer');
 }

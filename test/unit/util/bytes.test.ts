@@ -63,11 +63,15 @@ describe('util/bytes readU64 / writeU64', () => {
 });
 
 describe('util/bytes toFrame', () => {
-  it('Uint8Array and Buffer pass through as the same object', () => {
-    const a = u8(1, 2);
-    expect(toFrame(a)).toBe(a);
+  it('a Buffer passes through as the same object; a plain Uint8Array becomes a Buffer view of the same memory', () => {
     const b = Buffer.from('hi');
     expect(toFrame(b)).toBe(b);
+    const a = u8(1, 2);
+    const f = toFrame(a);
+    expect(Buffer.isBuffer(f)).toBe(true);
+    expect(f.buffer).toBe(a.buffer); // no copy
+    a[0] = 9;
+    expect(f[0]).toBe(9);
   });
 
   it('strings are UTF-8 encoded into a Buffer', () => {
