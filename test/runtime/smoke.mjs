@@ -74,7 +74,32 @@ async function pubSub(address) {
   }
 }
 
+async function curve(address) {
+  const server = zmq.curveKeyPair();
+  const client = zmq.curveKeyPair();
+  const router = new zmq.Router({ curveServer: true, curveSecretKey: server.secretKey });
+  const dealer = new zmq.Dealer({ curveServerKey: server.publicKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey });
+  try {
+    await router.bind(address);
+    dealer.connect(router.lastEndpoint);
+    const big = new Uint8Array(200000).fill(3);
+    await dealer.send(['secret', big]);
+    const [id, word, body] = await router.receive();
+    assert.equal(word.toString(), 'secret');
+    assert.equal(body.length, big.length);
+    assert.equal(body[199999], 3);
+    assert.equal(router.lastPeer.publicKey, client.publicKey);
+    await router.send([id, 'ok']);
+    const [reply] = await dealer.receive();
+    assert.equal(reply.toString(), 'ok');
+  } finally {
+    dealer.close();
+    router.close();
+  }
+}
+
 const cases = [
+  ['CURVE dealer/router tcp', () => curve('tcp://127.0.0.1:*')],
   ['dealer/router tcp', () => dealerRouter('tcp://127.0.0.1:*')],
   ['dealer/router ipc', () => dealerRouter('ipc://*')],
   ['pub/sub tcp', () => pubSub('tcp://127.0.0.1:*')],
