@@ -1,9 +1,10 @@
 // tinybench micro-benchmarks, no I/O: the ZMTP frame encoder and decoder on prebuilt frames, and what
-// tweetnacl (purezmq's only crypto) costs: the CURVE MESSAGE box per MiB and one X25519 for handshakes.
+// CURVE's crypto costs: the MESSAGE box (purezmq's WebAssembly XSalsa20-Poly1305) per MiB and per 1 KiB
+// message, one X25519 for handshakes (purezmq's WebAssembly), each beside tweetnacl for scale.
 import { Bench } from 'tinybench';
 import nacl from 'tweetnacl';
 import { FrameDecoder, FrameWriter } from '../dist/internal.js';
-import { sealInPlace, openInPlace } from '../dist/crypto/box.js';
+import { sealInPlace, openInPlace, boxBefore } from '../dist/crypto/box.js';
 
 const MiB = 1 << 20;
 
@@ -56,10 +57,27 @@ export async function runMicro(quick) {
     if (!openInPlace(buf, nonce, key)) throw new Error('open failed');
   });
   per.set('CURVE seal+open in place 1 MiB', { n: 1, unit: 'ms/MiB' });
+  // one 1 KiB MESSAGE: the fixed cost per message (HSalsa20, Poly1305 key, calls) shows here
+  const small = new Uint8Array(32 + 1024);
+  bench.add('CURVE seal+open in place 1 KiB', () => {
+    sealInPlace(small, nonce, key);
+    if (!openInPlace(small, nonce, key)) throw new Error('open failed');
+  });
+  per.set('CURVE seal+open in place 1 KiB', { n: 1, unit: 'ops/s' });
+  const ll = nacl.lowlevel;
+  const smallNacl = new Uint8Array(32 + 1024);
+  bench.add('tweetnacl seal+open in place 1 KiB', () => {
+    smallNacl.fill(0, 0, 32);
+    ll.crypto_secretbox(smallNacl, smallNacl, smallNacl.length, nonce, key);
+    if (ll.crypto_secretbox_open(smallNacl, smallNacl, smallNacl.length, nonce, key) !== 0) throw new Error('open failed');
+  });
+  per.set('tweetnacl seal+open in place 1 KiB', { n: 1, unit: 'ops/s' });
   const a = nacl.box.keyPair();
   const b = nacl.box.keyPair();
   bench.add('tweetnacl X25519 (box.before)', () => nacl.box.before(b.publicKey, a.secretKey));
   per.set('tweetnacl X25519 (box.before)', { n: 1, unit: 'ops/s' });
+  bench.add('purezmq X25519 (boxBefore)', () => boxBefore(b.publicKey, a.secretKey));
+  per.set('purezmq X25519 (boxBefore)', { n: 1, unit: 'ops/s' });
 
   await bench.run();
   const rows = [];

@@ -21,6 +21,8 @@ export interface ScalarMult {
   scalarMult(n: Uint8Array, p: Uint8Array): Uint8Array;
 }
 
+/** End of what the module writes (scalar, point, result, clamped scalar, 11 field elements of 80 bytes from 256). */
+const WIPE_END = 256 + 11 * 80;
 const BASE = new Uint8Array(32);
 BASE[0] = 9;
 
@@ -41,7 +43,7 @@ class WasmScalarMult implements ScalarMult {
     mem.set(p, 32);
     this.ex.scalarmult();
     const out = mem.slice(64, 96);
-    mem.fill(0, 0, 128); // the scalar and its clamped copy (the ladder's temporaries hold no more than the result)
+    mem.fill(0, 0, WIPE_END); // the scalar, its clamped copy and the ladder's temporaries
     return out;
   }
 }

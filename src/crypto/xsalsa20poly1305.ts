@@ -18,6 +18,8 @@ import { XSALSA20POLY1305_SIMD_WASM, XSALSA20POLY1305_WASM } from './xsalsa20pol
 const KEY_OFF = 0;
 const NONCE_OFF = 32;
 const TAG_OFF = 336; // 16 bytes the module never uses otherwise
+/** Key, nonce, Salsa20 state, Poly1305 key and accumulator, scratch blocks, tag: wiped after every call. */
+const SECRETS_END = 352;
 const DATA = 1024;
 const CHUNK = 65536;
 
@@ -91,10 +93,17 @@ class WasmSecretbox implements Secretbox {
       p += n;
     }
     out.set(mem.subarray(TAG_OFF, TAG_OFF + 16), outOff);
+    mem.fill(0, 0, SECRETS_END);
   }
 
   open(box: Uint8Array, boxOff: number, boxLen: number, out: Uint8Array, outOff: number, nonce: Uint8Array, key: Uint8Array): boolean {
     if (boxLen < 16) return false;
+    const ok = this.openChunks(box, boxOff, boxLen, out, outOff, nonce, key);
+    this.mem.fill(0, 0, SECRETS_END);
+    return ok;
+  }
+
+  private openChunks(box: Uint8Array, boxOff: number, boxLen: number, out: Uint8Array, outOff: number, nonce: Uint8Array, key: Uint8Array): boolean {
     const { ex, mem } = this;
     this.begin(nonce, key);
     const len = boxLen - 16;
