@@ -464,7 +464,7 @@ export class Broker {
     const reason = error?.reason ?? 'unknown';
     this.counters.invalidByReason[reason] = (this.counters.invalidByReason[reason] ?? 0) + 1;
     const worker = this.workers.get(peerKey(id));
-    this.log.debug('invalid message dropped', { peer: hexId(id), dialect: codec?.dialect, reason, error: error?.message, worker: worker !== undefined });
+    if (this.log.enabled('debug')) this.log.debug('invalid message dropped', { peer: hexId(id), dialect: codec?.dialect, reason, error: error?.message, worker: worker !== undefined });
     // "treat that peer as invalid": a registered worker is disconnected and forgotten
     if (worker) this.removeWorker(worker, { disconnect: true, why: 'invalid message' });
   }
@@ -481,7 +481,7 @@ export class Broker {
     this.counters.requests++;
     if (this.draining) {
       this.counters.requestsDropped++;
-      this.log.debug('request dropped: shutting down', { service: key(cmd.service) });
+      if (this.log.enabled('debug')) this.log.debug('request dropped: shutting down', { service: key(cmd.service) });
       return;
     }
     const service = this.service(cmd.service);
@@ -530,7 +530,7 @@ export class Broker {
     this.send(req.client, frames, codec, (err) => {
       this.counters.undeliverable++;
       req.service.drops.undeliverable++;
-      this.log.debug('reply undeliverable', { service: req.service.display, client: hexId(req.client), code: err.code });
+      if (this.log.enabled('debug')) this.log.debug('reply undeliverable', { service: req.service.display, client: hexId(req.client), code: err.code });
     });
   }
 
@@ -699,7 +699,7 @@ export class Broker {
 
   private unexpected(id: Uint8Array, cmd: MdpCommand, codec: MdpCodec, worker: WorkerRecord | undefined, why: string): void {
     this.counters.unexpected++;
-    this.log.debug('unexpected worker command: DISCONNECT', { peer: hexId(id), dialect: codec.dialect, command: cmd.command, why });
+    if (this.log.enabled('debug')) this.log.debug('unexpected worker command: DISCONNECT', { peer: hexId(id), dialect: codec.dialect, command: cmd.command, why });
     // a registered worker is answered in the dialect of its READY, anyone else in the one it used
     if (worker) this.removeWorker(worker, { disconnect: true, why });
     else this.sendDisconnect(id, codec);
