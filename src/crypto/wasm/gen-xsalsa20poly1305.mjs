@@ -6,7 +6,7 @@
 // Memory map (one module instance, 2 pages, never grown):
 //   0    key (32)            32  nonce (24)
 //   64   Salsa20 input state j0..j15 (64): j8/j9 are the block counter
-//   128  Poly1305 r0..r4 (5 x i32), 148 pad (16), 164 h0..h4 (5 x i32)
+//   128  Poly1305 r0..r4 (5 x i32), 148 pad (16), 164 h0..h4 (5 x i32), 184 r^2, r^3, r^4 (5 x i32 each)
 //   256  one keystream block (64) for partial blocks and the Poly1305 key
 //   320  the padded last Poly1305 block (16)
 //   1024 DATA: 64 KiB of message, the JS side copies chunks in and out
@@ -28,6 +28,7 @@ const STATE = 64;
 const R = 128;
 const PAD = 148;
 const H = 164;
+const POW = 184; // r^2 at 184, r^3 at 204, r^4 at 224
 const TMP = 256;
 const LAST = 320;
 const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
@@ -258,6 +259,66 @@ function polyFns() {
       (local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $d4) (i64.const 26)) (i64.const 5))))
       (local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26))))
       (local.set $h0 (i64.and (local.get $h0) ${M}))`;
+  // four blocks at once: h = (h + m1) r^4 + m2 r^3 + m3 r^2 + m4 r, one carry pass (the products are
+  // independent, so the chain from one h to the next is a quarter as long). Every limb of h + m is
+  // below 2^27, of r^k below 2^26 + 2^9, of 5 r^k below 2^28.4: twenty products stay below 2^60.
+  const pw = (k, i) => `$q${k}_${i}`; // limb i of r^k
+  const ps = (k, i) => `$t${k}_${i}`; // 5 * limb i of r^k
+  const loadPow = [];
+  for (let k = 1; k <= 4; k++) {
+    for (let i = 0; i < 5; i++) {
+      const src = k === 1 ? R + 4 * i : POW + 20 * (k - 2) + 4 * i;
+      loadPow.push(`(local.set ${pw(k, i)} (i64.load32_u offset=${src} (i32.const 0)))`);
+      if (i > 0) loadPow.push(`(local.set ${ps(k, i)} (i64.mul (local.get ${pw(k, i)}) (i64.const 5)))`);
+    }
+  }
+  const limbsOf = (b) => {
+    const o = 16 * b;
+    return `(local.set $m0 (i64.load offset=${o} (local.get $p)))
+        (local.set $m1 (i64.load offset=${o + 8} (local.get $p)))
+        (local.set $x${b}_0 (i64.and (local.get $m0) ${M}))
+        (local.set $x${b}_1 (i64.and (i64.shr_u (local.get $m0) (i64.const 26)) ${M}))
+        (local.set $x${b}_2 (i64.and (i64.or (i64.shr_u (local.get $m0) (i64.const 52)) (i64.shl (local.get $m1) (i64.const 12))) ${M}))
+        (local.set $x${b}_3 (i64.and (i64.shr_u (local.get $m1) (i64.const 14)) ${M}))
+        (local.set $x${b}_4 (i64.or (i64.shr_u (local.get $m1) (i64.const 40)) (local.get $hib)))`;
+  };
+  const four = [
+    ...range(4).map(limbsOf),
+    ...range(5).map((i) => `(local.set $x0_${i} (i64.add (local.get $x0_${i}) (local.get $h${i})))`),
+    ...range(5).map((k) => {
+      const terms = [];
+      for (let b = 0; b < 4; b++) {
+        const power = 4 - b;
+        for (let i = 0; i < 5; i++) {
+          const j = k - i;
+          const y = j >= 0 ? pw(power, j) : ps(power, j + 5);
+          terms.push(`(i64.mul (local.get $x${b}_${i}) (local.get ${y}))`);
+        }
+      }
+      return `(local.set $d${k} ${sum(...terms)})`;
+    }),
+  ].join('\n        ');
+  const carryD = `(local.set $h0 (i64.and (local.get $d0) ${M}))
+      (local.set $d1 (i64.add (local.get $d1) (i64.shr_u (local.get $d0) (i64.const 26))))
+      (local.set $h1 (i64.and (local.get $d1) ${M}))
+      (local.set $d2 (i64.add (local.get $d2) (i64.shr_u (local.get $d1) (i64.const 26))))
+      (local.set $h2 (i64.and (local.get $d2) ${M}))
+      (local.set $d3 (i64.add (local.get $d3) (i64.shr_u (local.get $d2) (i64.const 26))))
+      (local.set $h3 (i64.and (local.get $d3) ${M}))
+      (local.set $d4 (i64.add (local.get $d4) (i64.shr_u (local.get $d3) (i64.const 26))))
+      (local.set $h4 (i64.and (local.get $d4) ${M}))
+      (local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $d4) (i64.const 26)) (i64.const 5))))
+      (local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26))))
+      (local.set $h0 (i64.and (local.get $h0) ${M}))`;
+  const fourLocals = [
+    ...range(4).flatMap((k) => range(5).map((i) => `(local ${pw(k + 1, i)} i64)`)),
+    ...range(4).flatMap((k) => range(4).map((i) => `(local ${ps(k + 1, i + 1)} i64)`)),
+    ...range(4).flatMap((b) => range(5).map((i) => `(local $x${b}_${i} i64)`)),
+  ].join(' ');
+  // a * b mod 2^130 - 5 on limbs in memory (for the powers of r)
+  const rmulLoad = range(5)
+    .map((i) => `(local.set $a${i} (i64.load32_u offset=${4 * i} (local.get $pa))) (local.set $r${i} (i64.load32_u offset=${4 * i} (local.get $pb)))`)
+    .join('\n    ');
   const polyLocals = `${locals('r', 5, 'i64')} ${range(4).map((i) => `(local $s${i + 1} i64)`).join(' ')} ${locals('h', 5, 'i64')} ${locals('d', 5, 'i64')} (local $m0 i64) (local $m1 i64)`;
   const le = (o) => `(i32.load offset=${o} (local.get $k))`;
   return `
@@ -272,6 +333,21 @@ function polyFns() {
     (i64.store offset=${H} (i32.const 0) (i64.const 0))
     (i64.store offset=${H + 8} (i32.const 0) (i64.const 0))
     (i32.store offset=${H + 16} (i32.const 0) (i32.const 0))
+    (call $rmul (i32.const ${POW}) (i32.const ${R}) (i32.const ${R}))
+    (call $rmul (i32.const ${POW + 20}) (i32.const ${POW}) (i32.const ${R}))
+    (call $rmul (i32.const ${POW + 40}) (i32.const ${POW + 20}) (i32.const ${R}))
+  )
+
+  (func $rmul (param $dst i32) (param $pa i32) (param $pb i32) ${locals('a', 5, 'i64')} ${locals('r', 5, 'i64')} ${range(4).map((i) => `(local $s${i + 1} i64)`).join(' ')} ${locals('h', 5, 'i64')} ${locals('d', 5, 'i64')}
+    ${rmulLoad}
+    ${range(4).map((i) => `(local.set $s${i + 1} (i64.mul (local.get $r${i + 1}) (i64.const 5)))`).join(' ')}
+    (local.set $d0 ${sum(mul('a0', 'r0'), mul('a1', 's4'), mul('a2', 's3'), mul('a3', 's2'), mul('a4', 's1'))})
+    (local.set $d1 ${sum(mul('a0', 'r1'), mul('a1', 'r0'), mul('a2', 's4'), mul('a3', 's3'), mul('a4', 's2'))})
+    (local.set $d2 ${sum(mul('a0', 'r2'), mul('a1', 'r1'), mul('a2', 'r0'), mul('a3', 's4'), mul('a4', 's3'))})
+    (local.set $d3 ${sum(mul('a0', 'r3'), mul('a1', 'r2'), mul('a2', 'r1'), mul('a3', 'r0'), mul('a4', 's4'))})
+    (local.set $d4 ${sum(mul('a0', 'r4'), mul('a1', 'r3'), mul('a2', 'r2'), mul('a3', 'r1'), mul('a4', 'r0'))})
+    ${carryD}
+    ${range(5).map((i) => `(i32.store offset=${4 * i} (local.get $dst) (i32.wrap_i64 (local.get $h${i})))`).join(' ')}
   )
 
   (func $polykey (export "polykey")
@@ -279,8 +355,15 @@ function polyFns() {
     (call $polyinit (i32.const ${TMP}))
   )
 
-  (func $blocks (param $p i32) (param $n i32) (param $hib i64) ${polyLocals}
+  (func $blocks (param $p i32) (param $n i32) (param $hib i64) ${polyLocals} ${fourLocals}
     ${loadR}
+    (if (i32.ge_u (local.get $n) (i32.const 4)) (then
+      ${loadPow.join('\n      ')}
+      (loop $fours
+        ${four}
+        ${carryD}
+        (local.set $p (i32.add (local.get $p) (i32.const 64)))
+        (br_if $fours (i32.ge_u (local.tee $n (i32.sub (local.get $n) (i32.const 4))) (i32.const 4))))))
     (block $done (loop $each
       (br_if $done (i32.eqz (local.get $n)))
       ${block}
