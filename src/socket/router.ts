@@ -21,7 +21,7 @@ const ROUTER_OPTIONS = { mandatory: 'boolean', handover: 'boolean' } as const;
 export class Router extends SocketBase {
   mandatory = false;
   handover = false;
-  private readonly byId = new Map<string, Pipe>();
+  private readonly byId = new Map<string | number, Pipe>();
   /**
    * Peers that lost (or never got) their routing id to another connection. As in libzmq they stay
    * connected and their messages are dropped: closing them would only make them reconnect in a loop.
@@ -37,7 +37,7 @@ export class Router extends SocketBase {
   protected override xpeer(pipe: Pipe): ZmqError | undefined {
     let id = pipe.fixedRoutingId ?? pipe.peer?.identity ?? EMPTY;
     if (id.length === 0) id = this.generateId();
-    const key = asciiString(id);
+    const key = routingKey(id);
     const holder = this.byId.get(key);
     if (holder && holder !== pipe) {
       if (!this.handover) {
@@ -62,7 +62,7 @@ export class Router extends SocketBase {
   }
 
   private forget(pipe: Pipe): void {
-    const key = asciiString(pipe.routingId);
+    const key = routingKey(pipe.routingId);
     if (this.byId.get(key) === pipe) this.byId.delete(key);
   }
 
@@ -75,7 +75,7 @@ export class Router extends SocketBase {
       id[2] = (this.nextId >>> 16) & 0xff;
       id[3] = (this.nextId >>> 8) & 0xff;
       id[4] = this.nextId & 0xff;
-    } while (this.byId.has(asciiString(id)));
+    } while (this.byId.has(routingKey(id)));
     return id;
   }
 
@@ -83,7 +83,7 @@ export class Router extends SocketBase {
     if (msg.length < 2) {
       throw createError(ErrorCode.EINVAL, 'ROUTER messages need a routing id frame and a body');
     }
-    const pipe = this.byId.get(asciiString(msg[0]!));
+    const pipe = this.byId.get(routingKey(msg[0]!));
     if (!pipe || !pipe.active) {
       if (this.mandatory) throw createError(ErrorCode.EHOSTUNREACH, 'Host unreachable');
       this.droppedMessages++;
@@ -110,4 +110,14 @@ export class Router extends SocketBase {
       return msg;
     }
   }
+}
+
+/**
+ * Map key for a routing id. The 5-byte ids ROUTER generates (0x00 + uint32) become numbers, so the
+ * common case costs no string per message; any other id is its bytes as a latin1 string. A number
+ * and a string never collide as Map keys.
+ */
+function routingKey(id: Uint8Array): string | number {
+  if (id.length === 5 && id[0] === 0) return ((id[1]! << 24) | (id[2]! << 16) | (id[3]! << 8) | id[4]!) >>> 0;
+  return asciiString(id);
 }
