@@ -223,7 +223,91 @@ function xor4Fn() {
   )`;
 }
 
-function polyFns() {
+/**
+ * SIMD Poly1305 over pairs of blocks: lane 0 takes the even blocks, lane 1 the odd ones, each
+ * multiplied by r^2 per pair; the last pair multiplies lane 0 by r^2 and lane 1 by r, so that the
+ * sum of the lanes is the sequential result. Limbs of h + m sit in the two low i32 lanes (below
+ * 2^27), r^2 and 5 r^2 below 2^29: i64x2.extmul_low_i32x4_u forms two products at a time, and five
+ * of them stay below 2^58. Full blocks only (the 2^128 bit set).
+ */
+function pairsFn() {
+  const M = '(v128.const i64x2 0x3ffffff 0x3ffffff)';
+  const lo32 = '0 1 2 3 8 9 10 11 0 1 2 3 8 9 10 11';
+  const loads = [];
+  for (let i = 0; i < 5; i++) {
+    loads.push(`(local.set $a${i} (i64.load32_u offset=${R + 4 * i} (i32.const 0)))`);
+    loads.push(`(local.set $b${i} (i64.load32_u offset=${POW + 4 * i} (i32.const 0)))`);
+    loads.push(`(local.set $R2_${i} (i32x4.splat (i32.wrap_i64 (local.get $b${i}))))`);
+    loads.push(`(local.set $S2_${i} (i32x4.mul (local.get $R2_${i}) (i32x4.splat (i32.const 5))))`);
+    loads.push(`(local.set $RL_${i} (i32x4.replace_lane 1 (local.get $R2_${i}) (i32.wrap_i64 (local.get $a${i}))))`);
+    loads.push(`(local.set $SL_${i} (i32x4.mul (local.get $RL_${i}) (i32x4.splat (i32.const 5))))`);
+    loads.push(`(local.set $H${i} (i64x2.replace_lane 0 (v128.const i64x2 0 0) (i64.load32_u offset=${H + 4 * i} (i32.const 0))))`);
+  }
+  const step = (r, sv) => {
+    const out = [
+      `(local.set $lo (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load (local.get $p)) (v128.load offset=16 (local.get $p))))`,
+      `(local.set $hi (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (v128.load (local.get $p)) (v128.load offset=16 (local.get $p))))`,
+      `(local.set $X0 (v128.and (local.get $lo) ${M}))`,
+      `(local.set $X1 (v128.and (i64x2.shr_u (local.get $lo) (i32.const 26)) ${M}))`,
+      `(local.set $X2 (v128.and (v128.or (i64x2.shr_u (local.get $lo) (i32.const 52)) (i64x2.shl (local.get $hi) (i32.const 12))) ${M}))`,
+      `(local.set $X3 (v128.and (i64x2.shr_u (local.get $hi) (i32.const 14)) ${M}))`,
+      `(local.set $X4 (v128.or (i64x2.shr_u (local.get $hi) (i32.const 40)) (v128.const i64x2 0x1000000 0x1000000)))`,
+      ...range(5).map((i) => `(local.set $X${i} (i8x16.shuffle ${lo32} (local.tee $X${i} (i64x2.add (local.get $X${i}) (local.get $H${i}))) (local.get $X${i})))`),
+    ];
+    for (let k = 0; k < 5; k++) {
+      const terms = range(5).map((i) => {
+        const j = k - i;
+        const y = j >= 0 ? `$${r}${j}` : `$${sv}${j + 5}`;
+        return `(i64x2.extmul_low_i32x4_u (local.get $X${i}) (local.get ${y}))`;
+      });
+      out.push(`(local.set $D${k} ${terms.reduce((acc, t) => `(i64x2.add ${acc} ${t})`)})`);
+    }
+    out.push(
+      `(local.set $H0 (v128.and (local.get $D0) ${M}))`,
+      `(local.set $D1 (i64x2.add (local.get $D1) (i64x2.shr_u (local.get $D0) (i32.const 26))))`,
+      `(local.set $H1 (v128.and (local.get $D1) ${M}))`,
+      `(local.set $D2 (i64x2.add (local.get $D2) (i64x2.shr_u (local.get $D1) (i32.const 26))))`,
+      `(local.set $H2 (v128.and (local.get $D2) ${M}))`,
+      `(local.set $D3 (i64x2.add (local.get $D3) (i64x2.shr_u (local.get $D2) (i32.const 26))))`,
+      `(local.set $H3 (v128.and (local.get $D3) ${M}))`,
+      `(local.set $D4 (i64x2.add (local.get $D4) (i64x2.shr_u (local.get $D3) (i32.const 26))))`,
+      `(local.set $H4 (v128.and (local.get $D4) ${M}))`,
+      `(local.set $c (i64x2.shr_u (local.get $D4) (i32.const 26)))`,
+      `(local.set $H0 (i64x2.add (local.get $H0) (i64x2.add (local.get $c) (i64x2.shl (local.get $c) (i32.const 2)))))`,
+      `(local.set $H1 (i64x2.add (local.get $H1) (i64x2.shr_u (local.get $H0) (i32.const 26))))`,
+      `(local.set $H0 (v128.and (local.get $H0) ${M}))`,
+      `(local.set $p (i32.add (local.get $p) (i32.const 32)))`,
+    );
+    return out.join('\n      ');
+  };
+  const v = (names) => names.map((n) => `(local $${n} v128)`).join(' ');
+  const vecs = range(5).flatMap((i) => [`R2_${i}`, `S2_${i}`, `RL_${i}`, `SL_${i}`, `H${i}`, `X${i}`, `D${i}`]);
+  const store = range(5).map((i) => `(local.set $h${i} (i64.add (i64x2.extract_lane 0 (local.get $H${i})) (i64x2.extract_lane 1 (local.get $H${i}))))`);
+  const carry = [];
+  for (let k = 0; k < 4; k++) {
+    carry.push(`(local.set $h${k + 1} (i64.add (local.get $h${k + 1}) (i64.shr_u (local.get $h${k}) (i64.const 26))))`);
+    carry.push(`(local.set $h${k} (i64.and (local.get $h${k}) (i64.const 0x3ffffff)))`);
+  }
+  carry.push(`(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $h4) (i64.const 26)) (i64.const 5))))`);
+  carry.push(`(local.set $h4 (i64.and (local.get $h4) (i64.const 0x3ffffff)))`);
+  carry.push(`(local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26))))`);
+  carry.push(`(local.set $h0 (i64.and (local.get $h0) (i64.const 0x3ffffff)))`);
+  return `
+  ;; $n >= 2 pairs of full blocks at $p
+  (func $pairs (param $p i32) (param $n i32) ${v(vecs)} ${v(['lo', 'hi', 'c'])} ${locals('a', 5, 'i64')} ${locals('b', 5, 'i64')} ${locals('h', 5, 'i64')}
+    ${loads.join('\n    ')}
+    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+    (loop $each
+      ${step('R2_', 'S2_')}
+      (br_if $each (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    ${step('RL_', 'SL_')}
+    ${store.join('\n    ')}
+    ${carry.join('\n    ')}
+    ${range(5).map((i) => `(i32.store offset=${H + 4 * i} (i32.const 0) (i32.wrap_i64 (local.get $h${i})))`).join('\n    ')}
+  )`;
+}
+
+function polyFns(simd) {
   const M = '(i64.const 0x3ffffff)';
   const g = (n) => `(local.get $${n})`;
   const mul = (a, b) => `(i64.mul ${g(a)} ${g(b)})`;
@@ -373,9 +457,15 @@ function polyFns() {
     ${storeH}
   )
 
-  (func $poly (export "poly") (param $off i32) (param $len i32)
+  (func $poly (export "poly") (param $off i32) (param $len i32)${simd ? ` (local $pairs i32)
+    (local.set $pairs (i32.shr_u (local.get $len) (i32.const 5)))
+    (if (i32.ge_u (local.get $pairs) (i32.const 4)) (then
+      (call $pairs (local.get $off) (local.get $pairs))
+      (local.set $off (i32.add (local.get $off) (i32.shl (local.get $pairs) (i32.const 5))))
+      (local.set $len (i32.and (local.get $len) (i32.const 31)))))` : ''}
     (call $blocks (local.get $off) (i32.shr_u (local.get $len) (i32.const 4)) (i64.const 0x1000000))
   )
+${simd ? pairsFn() : ''}
 
   (func $polyfinish (export "polyfinish") (param $off i32) (param $rem i32) (param $out i32) ${locals('h', 5, 'i64')} ${locals('g', 5, 'i64')} (local $c i64) (local $mask i64) (local $i i32) (local $f i64)
     (if (local.get $rem) (then
@@ -433,7 +523,7 @@ ${setupFn()}
 ${tmpblockFn()}
 ${xorFn(simd)}
 ${simd ? xor4Fn() : ''}
-${polyFns()}
+${polyFns(simd)}
 )
 `;
 }

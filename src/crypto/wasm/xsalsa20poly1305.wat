@@ -1285,6 +1285,7 @@
     (call $blocks (local.get $off) (i32.shr_u (local.get $len) (i32.const 4)) (i64.const 0x1000000))
   )
 
+
   (func $polyfinish (export "polyfinish") (param $off i32) (param $rem i32) (param $out i32) (local $h0 i64) (local $h1 i64) (local $h2 i64) (local $h3 i64) (local $h4 i64) (local $g0 i64) (local $g1 i64) (local $g2 i64) (local $g3 i64) (local $g4 i64) (local $c i64) (local $mask i64) (local $i i32) (local $f i64)
     (if (local.get $rem) (then
       (i64.store offset=320 (i32.const 0) (i64.const 0))
