@@ -8,7 +8,9 @@
 //   64   Salsa20 input state j0..j15 (64): j8/j9 are the block counter
 //   128  Poly1305 r0..r4 (5 x i32), 148 pad (16), 164 h0..h4 (5 x i32), 184 r^2, r^3, r^4 (5 x i32 each)
 //   256  one keystream block (64) for partial blocks and the Poly1305 key
-//   320  the padded last Poly1305 block (16)
+//   320  the padded last Poly1305 block (16)   336 the tag (written by the JS side)
+//   352  SIMD variant: 1 = run Salsa20 four blocks at a time (set by the JS side; JavaScriptCore runs the
+//        4-way code slower than the scalar one, so Bun leaves it 0 and keeps only the SIMD Poly1305)
 //   1024 DATA: 64 KiB of message, the JS side copies chunks in and out
 //
 // Exports:
@@ -31,6 +33,7 @@ const H = 164;
 const POW = 184; // r^2 at 184, r^3 at 204, r^4 at 224
 const TMP = 256;
 const LAST = 320;
+const SIMD_SALSA = 352;
 const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
 
 // Salsa20 quarter rounds (a, b, c, d): b ^= (a+d)<<<7; c ^= (b+a)<<<9; d ^= (c+b)<<<13; a ^= (d+c)<<<18
@@ -136,7 +139,7 @@ function xorFn(simd) {
       (if (i32.eqz (local.get $j8)) (then (local.set $j9 (i32.add (local.get $j9) (i32.const 1)))))`;
   const simdPart = simd
     ? `(local.set $n (i32.shr_u (local.get $len) (i32.const 8)))
-    (if (local.get $n) (then
+    (if (i32.and (i32.ne (local.get $n) (i32.const 0)) (i32.ne (i32.load8_u offset=${SIMD_SALSA} (i32.const 0)) (i32.const 0))) (then
       (call $xor4 (local.get $off) (local.get $n))
       (local.set $off (i32.add (local.get $off) (i32.shl (local.get $n) (i32.const 8))))
       (local.set $len (i32.and (local.get $len) (i32.const 255)))))`

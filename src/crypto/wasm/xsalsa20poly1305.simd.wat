@@ -717,7 +717,7 @@
 
   (func $xor (export "xor") (param $off i32) (param $len i32) (local $j0 i32) (local $j1 i32) (local $j2 i32) (local $j3 i32) (local $j4 i32) (local $j5 i32) (local $j6 i32) (local $j7 i32) (local $j8 i32) (local $j9 i32) (local $j10 i32) (local $j11 i32) (local $j12 i32) (local $j13 i32) (local $j14 i32) (local $j15 i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $x4 i32) (local $x5 i32) (local $x6 i32) (local $x7 i32) (local $x8 i32) (local $x9 i32) (local $x10 i32) (local $x11 i32) (local $x12 i32) (local $x13 i32) (local $x14 i32) (local $x15 i32) (local $i i32) (local $n i32)
     (local.set $n (i32.shr_u (local.get $len) (i32.const 8)))
-    (if (local.get $n) (then
+    (if (i32.and (i32.ne (local.get $n) (i32.const 0)) (i32.ne (i32.load8_u offset=352 (i32.const 0)) (i32.const 0))) (then
       (call $xor4 (local.get $off) (local.get $n))
       (local.set $off (i32.add (local.get $off) (i32.shl (local.get $n) (i32.const 8))))
       (local.set $len (i32.and (local.get $len) (i32.const 255)))))
