@@ -20,7 +20,7 @@ const W = range(10).map((k) => (k % 2 === 0 ? 26 : 25));
 const POS = range(10).map((k) => Math.ceil(k * 25.5));
 const MASK = (w) => `(i64.const ${2 ** w - 1})`;
 const FE = 256;
-const SLOTS = ['X1', 'A', 'B', 'C', 'D', 'E', 'F', 'T0', 'T1', 'T2', 'T3'];
+const SLOTS = ['X1', 'A', 'B', 'C', 'D', 'E', 'F', 'T0', 'T1', 'T2', 'T3', 'G', 'H'];
 const slot = (name) => FE + 80 * SLOTS.indexOf(name);
 const locals = (prefix, n) => range(n).map((i) => `(local $${prefix}${i} i64)`).join(' ');
 const loadFe = (prefix, addr) => range(10).map((k) => `(local.set $${prefix}${k} (i64.load offset=${8 * k} (local.get ${addr})))`).join(' ');
@@ -153,6 +153,10 @@ function addSubFns() {
       .join('\n    ')}
   )
 
+  (func $copy (param $ho i32) (param $fa i32)
+    ${range(10).map((k) => `(i64.store offset=${8 * k} (local.get $ho) (i64.load offset=${8 * k} (local.get $fa)))`).join(' ')}
+  )
+
   (func $set (param $ho i32) (param $v i64)
     (i64.store (local.get $ho) (local.get $v))
     ${range(9).map((k) => `(i64.store offset=${8 * (k + 1)} (local.get $ho) (i64.const 0))`).join(' ')}
@@ -242,9 +246,123 @@ function invertFn() {
   )`;
 }
 
-function scalarmultFn() {
+// ---- SIMD variant: two independent multiplications (or squarings) at once ------------------------------
+// Limb k of the two operands sits in i32 lanes 0 and 1 (loaded straight from the i64 limbs, whose high
+// halves are zero); i64x2.extmul_low_i32x4_u forms both products in one instruction. The bounds are the
+// scalar ones: every input limb below 2^26.1, 19 g below 2^30.4, 38 f below 2^31.4, all within u32.
+const vget = (n) => `(local.get $${n})`;
+function vcarry() {
+  const out = [];
+  const M = (w) => `(v128.const i64x2 ${2 ** w - 1} ${2 ** w - 1})`;
+  for (let k = 0; k < 9; k++) {
+    out.push(`(local.set $h${k + 1} (i64x2.add (local.get $h${k + 1}) (i64x2.shr_u (local.get $h${k}) (i32.const ${W[k]}))))`);
+    out.push(`(local.set $h${k} (v128.and (local.get $h${k}) ${M(W[k])}))`);
+  }
+  // 19 c = 16 c + 2 c + c (i64x2.mul is slow where it exists at all)
+  out.push(`(local.set $c (i64x2.shr_u (local.get $h9) (i32.const 25)))`);
+  out.push(`(local.set $h0 (i64x2.add (local.get $h0) (i64x2.add (i64x2.add (i64x2.shl (local.get $c) (i32.const 4)) (i64x2.shl (local.get $c) (i32.const 1))) (local.get $c))))`);
+  out.push(`(local.set $h9 (v128.and (local.get $h9) ${M(25)}))`);
+  out.push(`(local.set $h1 (i64x2.add (local.get $h1) (i64x2.shr_u (local.get $h0) (i32.const 26))))`);
+  out.push(`(local.set $h0 (v128.and (local.get $h0) ${M(26)}))`);
+  return out.join('\n    ');
+}
+const vlocals = (prefix, n) => range(n).map((i) => `(local $${prefix}${i} v128)`).join(' ');
+/** limb k of the field elements at $pa and $pb into lanes 0 and 1 of $<prefix>k */
+const vload = (prefix, pa, pb) =>
+  range(10).map((k) => `(local.set $${prefix}${k} (v128.load32_lane offset=${8 * k} 1 (local.get ${pb}) (v128.load32_zero offset=${8 * k} (local.get ${pa}))))`).join('\n    ');
+const vstore = (ha, hb) =>
+  range(10).map((k) => `(v128.store64_lane offset=${8 * k} 0 (local.get ${ha}) (local.get $h${k})) (v128.store64_lane offset=${8 * k} 1 (local.get ${hb}) (local.get $h${k}))`).join('\n    ');
+const xmul = (a, b) => `(i64x2.extmul_low_i32x4_u ${vget(a)} ${vget(b)})`;
+const vsum = (terms) => terms.reduce((acc, t) => `(i64x2.add ${acc} ${t})`);
+
+function mul2Fn() {
+  const pre = [];
+  for (let j = 1; j < 10; j++) pre.push(`(local.set $g19_${j} (i32x4.mul (local.get $g${j}) (v128.const i32x4 19 19 19 19)))`);
+  for (let i = 1; i < 10; i += 2) pre.push(`(local.set $f2_${i} (i32x4.shl (local.get $f${i}) (i32.const 1)))`);
+  const h = range(10).map((k) => {
+    const terms = range(10).map((i) => {
+      const j = (k - i + 10) % 10;
+      return xmul(i % 2 === 1 && j % 2 === 1 ? `f2_${i}` : `f${i}`, i + j >= 10 ? `g19_${j}` : `g${j}`);
+    });
+    return `(local.set $h${k} ${vsum(terms)})`;
+  });
+  return `
+  ;; h1 = f1 g1 and h2 = f2 g2 (outputs may alias inputs)
+  (func $mul2 (param $ha i32) (param $fa i32) (param $ga i32) (param $hb i32) (param $fb i32) (param $gb i32)
+      ${vlocals('f', 10)} ${vlocals('g', 10)} ${vlocals('h', 10)} (local $c v128)
+      ${range(9).map((j) => `(local $g19_${j + 1} v128)`).join(' ')} ${[1, 3, 5, 7, 9].map((i) => `(local $f2_${i} v128)`).join(' ')}
+    ${vload('f', '$fa', '$fb')}
+    ${vload('g', '$ga', '$gb')}
+    ${pre.join('\n    ')}
+    ${h.join('\n    ')}
+    ${vcarry()}
+    ${vstore('$ha', '$hb')}
+  )`;
+}
+
+function sq2Fn() {
+  const pre = [];
+  for (let i = 0; i < 10; i++) {
+    pre.push(`(local.set $d${i} (i32x4.shl (local.get $f${i}) (i32.const 1)))`);
+    pre.push(`(local.set $n${i} (i32x4.mul (local.get $f${i}) (v128.const i32x4 19 19 19 19)))`);
+    pre.push(`(local.set $m${i} (i32x4.shl (local.get $n${i}) (i32.const 1)))`);
+  }
+  const factor = (i, j, c) => {
+    const options = [
+      [1, `f${i}`, 1, `f${j}`],
+      [2, `d${i}`, 1, `f${j}`],
+      [2, `d${i}`, 2, `d${j}`],
+      [1, `f${i}`, 19, `n${j}`],
+      [1, `f${i}`, 38, `m${j}`],
+      [2, `d${i}`, 38, `m${j}`],
+    ];
+    const hit = options.find(([a, , b]) => a * b === c);
+    if (!hit) throw new Error(`no factoring for ${c}`);
+    return xmul(hit[1], hit[3]);
+  };
+  const h = range(10).map((k) => {
+    const terms = [];
+    for (let i = 0; i < 10; i++) {
+      for (let j = i; j < 10; j++) {
+        if ((i + j) % 10 !== k) continue;
+        terms.push(factor(i, j, (i !== j ? 2 : 1) * (i % 2 === 1 && j % 2 === 1 ? 2 : 1) * (i + j >= 10 ? 19 : 1)));
+      }
+    }
+    return `(local.set $h${k} ${vsum(terms)})`;
+  });
+  return `
+  ;; h1 = f1^2 and h2 = f2^2 (outputs may alias inputs)
+  (func $sq2 (param $ha i32) (param $fa i32) (param $hb i32) (param $fb i32)
+      ${vlocals('f', 10)} ${vlocals('h', 10)} ${vlocals('d', 10)} ${vlocals('n', 10)} ${vlocals('m', 10)} (local $c v128)
+    ${vload('f', '$fa', '$fb')}
+    ${pre.join('\n    ')}
+    ${h.join('\n    ')}
+    ${vcarry()}
+    ${vstore('$ha', '$hb')}
+  )`;
+}
+
+function scalarmultFn(simd) {
   const s = (n) => `(i32.const ${slot(n)})`;
   const op = (f, ...args) => `(call $${f} ${args.map((a) => (SLOTS.includes(a) ? s(a) : a)).join(' ')})`;
+  // SIMD: the same dataflow with the independent products paired (G = a^2 for d = G x, H = e^2 for the next b)
+  const body2 = [
+    op('add', 'E', 'A', 'C'),
+    op('sub', 'A', 'A', 'C'),
+    op('add', 'C', 'B', 'D'),
+    op('sub', 'B', 'B', 'D'),
+    op('sq2', 'D', 'E', 'F', 'A'),
+    op('mul2', 'A', 'C', 'A', 'C', 'B', 'E'),
+    op('add', 'E', 'A', 'C'),
+    op('sub', 'A', 'A', 'C'),
+    op('sq2', 'G', 'A', 'H', 'E'),
+    op('sub', 'C', 'D', 'F'),
+    op('mul121665', 'A', 'C'),
+    op('add', 'A', 'A', 'D'),
+    op('mul2', 'C', 'C', 'A', 'A', 'D', 'F'),
+    op('mul', 'D', 'G', 'X1'),
+    op('copy', 'B', 'H'),
+  ];
   const body = [
     op('add', 'E', 'A', 'C'),
     op('sub', 'A', 'A', 'C'),
@@ -284,7 +402,7 @@ function scalarmultFn() {
     (loop $ladder
       (local.set $r (i64.extend_i32_u (i32.and (i32.shr_u (i32.load8_u offset=96 (i32.shr_u (local.get $i) (i32.const 3))) (i32.and (local.get $i) (i32.const 7))) (i32.const 1))))
       ${swap}
-      ${body.join('\n      ')}
+      ${(simd ? body2 : body).join('\n      ')}
       ${swap}
       (br_if $ladder (i32.ge_s (local.tee $i (i32.sub (local.get $i) (i32.const 1))) (i32.const 0))))
     (call $invert ${s('E')} ${s('C')})
@@ -293,7 +411,7 @@ function scalarmultFn() {
   )`;
 }
 
-export function generate() {
+export function generate(simd = false) {
   return `;; GENERATED by gen-x25519.mjs: do not edit, regenerate.
 ;; X25519 (Montgomery ladder as in tweetnacl's crypto_scalarmult); memory map in the generator.
 (module
@@ -303,13 +421,16 @@ ${sqFn()}
 ${addSubFns()}
 ${ioFns()}
 ${invertFn()}
-${scalarmultFn()}
+${simd ? mul2Fn() + sq2Fn() : ''}
+${scalarmultFn(simd)}
 )
 `;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const file = path.join(HERE, 'x25519.wat');
-  writeFileSync(file, generate());
-  process.stdout.write(`wrote ${path.relative(process.cwd(), file)}\n`);
+  for (const simd of [false, true]) {
+    const file = path.join(HERE, simd ? 'x25519.simd.wat' : 'x25519.wat');
+    writeFileSync(file, generate(simd));
+    process.stdout.write(`wrote ${path.relative(process.cwd(), file)}\n`);
+  }
 }

@@ -242,6 +242,10 @@
     (i64.store offset=72 (local.get $ga) (i64.xor (i64.load offset=72 (local.get $ga)) (local.get $t)))
   )
 
+  (func $copy (param $ho i32) (param $fa i32)
+    (i64.store offset=0 (local.get $ho) (i64.load offset=0 (local.get $fa))) (i64.store offset=8 (local.get $ho) (i64.load offset=8 (local.get $fa))) (i64.store offset=16 (local.get $ho) (i64.load offset=16 (local.get $fa))) (i64.store offset=24 (local.get $ho) (i64.load offset=24 (local.get $fa))) (i64.store offset=32 (local.get $ho) (i64.load offset=32 (local.get $fa))) (i64.store offset=40 (local.get $ho) (i64.load offset=40 (local.get $fa))) (i64.store offset=48 (local.get $ho) (i64.load offset=48 (local.get $fa))) (i64.store offset=56 (local.get $ho) (i64.load offset=56 (local.get $fa))) (i64.store offset=64 (local.get $ho) (i64.load offset=64 (local.get $fa))) (i64.store offset=72 (local.get $ho) (i64.load offset=72 (local.get $fa)))
+  )
+
   (func $set (param $ho i32) (param $v i64)
     (i64.store (local.get $ho) (local.get $v))
     (i64.store offset=8 (local.get $ho) (i64.const 0)) (i64.store offset=16 (local.get $ho) (i64.const 0)) (i64.store offset=24 (local.get $ho) (i64.const 0)) (i64.store offset=32 (local.get $ho) (i64.const 0)) (i64.store offset=40 (local.get $ho) (i64.const 0)) (i64.store offset=48 (local.get $ho) (i64.const 0)) (i64.store offset=56 (local.get $ho) (i64.const 0)) (i64.store offset=64 (local.get $ho) (i64.const 0)) (i64.store offset=72 (local.get $ho) (i64.const 0))
@@ -379,6 +383,7 @@
     (call $sqn (i32.const 896) (i32.const 896) (i32.const 5))
     (call $mul (local.get $out) (i32.const 896) (i32.const 816))
   )
+
 
   (func $scalarmult (export "scalarmult") (local $i i32) (local $r i64)
     ;; clamp a copy of the scalar
