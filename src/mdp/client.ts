@@ -19,6 +19,7 @@
  * consumer may see PARTIALs of an abandoned attempt before those of the attempt that finished.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
+import { EMPTY, fromString, toFrame } from '../util/bytes.ts';
 import { Direction, type MdpCodec } from './codec.ts';
 import { MMI_NAMESPACE, MmiCode, MmiService, type Dialect } from './constants.ts';
 import { resolveDialect } from './dialects/index.ts';
@@ -54,19 +55,10 @@ export interface ClientStats {
   malformed: number;
 }
 
-const enc = new TextEncoder();
-
+/** A request body as frames; an empty list is one empty frame (MDP bodies have at least one). */
 function asBytes(body: MessageLike | MessageLike[]): Uint8Array[] {
   const list = Array.isArray(body) ? body : [body];
-  if (list.length === 0) return [new Uint8Array(0)];
-  return list.map((p) => {
-    if (p instanceof Uint8Array) return p;
-    if (typeof p === 'string') return enc.encode(p);
-    if (p === null || p === undefined) return new Uint8Array(0);
-    if (typeof p === 'number') return enc.encode(String(p));
-    if (ArrayBuffer.isView(p)) return new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
-    return new Uint8Array(p as ArrayBuffer);
-  });
+  return list.length === 0 ? [EMPTY] : list.map(toFrame);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -132,7 +124,7 @@ export class Client {
     if (service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a request needs a service name');
     const timeout = options.timeout ?? this.config.timeout;
     const retries = options.retries ?? this.config.retries;
-    const serviceFrame = enc.encode(service);
+    const serviceFrame = fromString(service);
     const codec = this.codec;
     const frames = codec.encode({ protocol: 'client', command: 'REQUEST', version: codec.version, service: serviceFrame, body: asBytes(body) }, Direction.TO_BROKER);
     this.stats.requests++;
@@ -217,9 +209,9 @@ export class Client {
     const slot = this.newSlot();
     try {
       slot.socket.receiveTimeout = timeout;
-      const name = enc.encode(MmiService.SERVICE);
+      const name = fromString(MmiService.SERVICE);
       const codec = this.codec;
-      await slot.socket.send(codec.encode({ protocol: 'client', command: 'REQUEST', version: codec.version, service: name, body: [enc.encode(service)] }, Direction.TO_BROKER));
+      await slot.socket.send(codec.encode({ protocol: 'client', command: 'REQUEST', version: codec.version, service: name, body: [fromString(service)] }, Direction.TO_BROKER));
       const r = codec.decode(await slot.socket.receive(), Direction.TO_CLIENT);
       if (!r.ok || r.command.protocol !== 'client') return undefined;
       const code = new TextDecoder().decode(r.command.body[r.command.body.length - 1]);

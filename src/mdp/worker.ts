@@ -15,6 +15,7 @@
  * - close() lets the current request finish (bounded), sends DISCONNECT and closes the socket.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
+import { toFrame } from '../util/bytes.ts';
 import { Direction, type MdpCodec } from './codec.ts';
 import { MMI_NAMESPACE, type Dialect } from './constants.ts';
 import { resolveDialect } from './dialects/index.ts';
@@ -67,18 +68,6 @@ const MAX_BACKLOG = 16;
 function toFrames(body: MessageLike | MessageLike[]): MessageLike[] {
   const list = Array.isArray(body) ? body : [body];
   return list.length === 0 ? [null] : list;
-}
-
-function asBytes(parts: MessageLike[]): Uint8Array[] {
-  const enc = new TextEncoder();
-  return parts.map((p) => {
-    if (p instanceof Uint8Array) return p;
-    if (typeof p === 'string') return enc.encode(p);
-    if (p === null || p === undefined) return new Uint8Array(0);
-    if (typeof p === 'number') return enc.encode(String(p));
-    if (ArrayBuffer.isView(p)) return new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
-    return new Uint8Array(p as ArrayBuffer);
-  });
 }
 
 export class Worker {
@@ -269,7 +258,7 @@ export class Worker {
       signal: abort.signal,
       partial: async (part) => {
         if (gen !== this.generation) throw abort.signal.reason as MdpError;
-        const frames = asBytes(toFrames(part));
+        const frames = toFrames(part).map(toFrame);
         this.stats.partials++;
         if (merge) merged.push(...frames);
         else this.send(this.codec.encode({ protocol: 'worker', command: 'PARTIAL', version: this.codec.version, client, body: frames }, Direction.TO_BROKER));
@@ -298,7 +287,7 @@ export class Worker {
         this.restart('handler-error', true, 0);
         return;
       }
-      const frames = [...merged, ...asBytes(toFrames(result ?? null))];
+      const frames = [...merged, ...toFrames(result ?? null).map(toFrame)];
       this.send(this.codec.encode({ protocol: 'worker', command: 'FINAL', version: this.codec.version, client, body: frames }, Direction.TO_BROKER));
       this.stats.replies++;
       this.lastHeard = Math.max(this.lastHeard, performance.now() - this.config.heartbeatInterval);
