@@ -446,6 +446,9 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     this.pendingDetach.delete(pipe);
     pipe.detached = true;
     this.pipes.delete(pipe);
+    // queued for a peer that is gone for good: ZeroMQ drops these; we count them
+    this.droppedMessages += pipe.outgoing.length;
+    pipe.outgoing.drain();
     this.xdetach(pipe);
     // a departed peer may have been what senders were waiting behind (PAIR, REQ)
     if (this.sendWaiters.length > 0) this.wakeSenders();
@@ -720,10 +723,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     connecter.pipe = undefined;
     if (pipe) {
       if (pipe.link) pipe.link.close(this.linger);
-      else {
-        pipe.outgoing.drain();
-        this.detachPipe(pipe);
-      }
+      else this.detachPipe(pipe);
     }
   }
 }
