@@ -270,10 +270,21 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
       if (this.isClosed) return done;
       throw err;
     };
-    return {
-      next: () => (this.isClosed ? Promise.resolve(done) : this.receive().then(onMessage, onError)),
-      return: () => Promise.resolve(done),
+    const next = (): Promise<IteratorResult<Message, undefined>> => {
+      if (this.isClosed) return Promise.resolve(done);
+      // a message already waiting: one promise instead of receive()'s plus a .then()
+      if (this.recvWaiters.length === 0) {
+        let msg: Message | undefined;
+        try {
+          msg = this.xrecv();
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        if (msg) return Promise.resolve({ done: false, value: msg });
+      }
+      return this.receive().then(onMessage, onError);
     };
+    return { next, return: () => Promise.resolve(done) };
   }
 
   async bind(address: string): Promise<void> {
