@@ -31,6 +31,8 @@ export interface SessionOptions {
 export interface SessionHost {
   /** Handshake done: returns the pipe to feed and drain, or an error to refuse the peer. */
   sessionReady(session: Session, peer: PeerInfo): PipeEnd | ZmqError;
+  /** A handshake problem worth reporting now, while the connection stays open (ZAP 300). */
+  sessionNotice(session: Session, error: ZmqError): void;
   /** Gone: `error` is why, when it was not an orderly close; `handshaken` tells which phase. */
   sessionClosed(session: Session, error: ZmqError | undefined, handshaken: boolean): void;
 }
@@ -236,6 +238,7 @@ export class Session implements Link, Flushable {
 
   private applyStep(step: HandshakeStep): void {
     if (this.phase === Phase.CLOSED) return;
+    if (step.notice) this.host.sessionNotice(this, step.notice);
     if (step.send) for (const body of step.send) this.writer.writeCommand(body);
     if (step.error) {
       if (step.errorReason !== undefined) {

@@ -442,7 +442,7 @@ export class CurveServer extends CurveBase {
       if ('ok' in outcome) return this.ready(peer, clientKey, outcome.ok);
       if ('stall' in outcome) {
         this.state = ServerState.STALLED;
-        return {};
+        return outcome.stall;
       }
       this.state = ServerState.FAILED;
       return outcome.step;

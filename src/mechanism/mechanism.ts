@@ -30,6 +30,8 @@ export interface HandshakeStep {
   };
   error?: ZmqError;
   errorReason?: string;
+  /** Reported to the socket at once while the connection stays open (ZAP 300, as libzmq reports it). */
+  notice?: ZmqError;
 }
 
 /**

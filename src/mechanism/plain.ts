@@ -174,7 +174,7 @@ export class PlainServer implements Mechanism {
       }
       if ('stall' in outcome) {
         this.state = State.STALLED;
-        return {};
+        return outcome.stall;
       }
       this.state = State.FAILED;
       return outcome.step;

@@ -126,7 +126,7 @@ export class NullZapMechanism implements Mechanism {
         }
         if ('stall' in outcome) {
           this.stalled = true;
-          return {};
+          return outcome.stall;
         }
         return outcome.step;
       },

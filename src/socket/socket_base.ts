@@ -520,6 +520,13 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     return pipe;
   }
 
+  sessionNotice(session: Session, error: ZmqError): void {
+    const ctx = this.sessions.get(session);
+    if (!ctx) return;
+    error.address ??= ctx.address;
+    this.events.emit({ type: handshakeErrorType(error), address: ctx.address, error });
+  }
+
   sessionClosed(session: Session, error: ZmqError | undefined, handshaken: boolean): void {
     const ctx = this.sessions.get(session);
     if (!ctx) return;

@@ -9,7 +9,7 @@ import type { ZapHook, ZapReply, ZapRequest } from './protocol.ts';
  * 200 → go on; 300 → say nothing and wait (the handshake deadline ends it); 400/500 → ERROR whose
  * reason is the status code; a malformed reply → close without ERROR.
  */
-export type ZapOutcome = { ok: ZapReply } | { stall: true } | { step: HandshakeStep };
+export type ZapOutcome = { ok: ZapReply } | { stall: HandshakeStep } | { step: HandshakeStep };
 
 export async function askZap(zap: ZapHook, req: ZapRequest): Promise<ZapOutcome> {
   let reply: ZapReply | ZmqError;
@@ -22,8 +22,12 @@ export async function askZap(zap: ZapHook, req: ZapRequest): Promise<ZapOutcome>
   switch (reply.statusCode) {
     case '200':
       return { ok: reply };
-    case '300':
-      return { stall: true };
+    case '300': {
+      // libzmq reports the temporary failure at once, and leaves the connection to the deadline
+      const notice = createError(ErrorCode.AUTH_FAILED, `ZAP handler answered 300 (temporary failure) for the ${req.mechanism} client`);
+      notice.status = 300;
+      return { stall: { notice } };
+    }
     default: {
       const text = reply.statusText ? `: ${reply.statusText}` : '';
       const error = createError(ErrorCode.AUTH_FAILED, `ZAP handler refused the ${req.mechanism} client (${reply.statusCode}${text})`);

@@ -65,13 +65,17 @@ describe('PLAIN purezmq <-> purezmq with a purezmq ZAP handler', () => {
     expect((await clientErr).error.code).toBe('ERR_ZMTP_HANDSHAKE_CLOSED');
   });
 
-  it('ZAP 300 leaves the client waiting until the handshake deadline', async () => {
+  it('ZAP 300 is reported at once (status 300, as libzmq), and leaves the client waiting until the handshake deadline', async () => {
     await serveZap(track(new zmq.Reply()), () => ['300', '']);
     const server = track(new zmq.Router({ plainServer: true, handshakeInterval: 300 }));
     await server.bind('tcp://127.0.0.1:*');
+    const auth = nextEvent(server, 'handshake:error:auth');
     const timeout = nextEvent(server, 'handshake:error:other');
     const client = track(new zmq.Dealer({ plainUsername: 'a', plainPassword: 'b', reconnectInterval: -1 }));
     client.connect(server.lastEndpoint!);
+    const notice = (await auth).error;
+    expect(notice.code).toBe('ERR_ZMTP_AUTH_FAILED');
+    expect(notice.status).toBe(300);
     expect((await timeout).error.code).toBe('ERR_ZMTP_HANDSHAKE_TIMEOUT');
   });
 });
