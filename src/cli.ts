@@ -43,7 +43,7 @@ export const EXIT = {
   UNREACHABLE: 3,
   /** The broker was reached but no reply came in time (after retries). */
   TIMEOUT: 4,
-  /** The service has no worker (mmi.service 404), or the MMI query is not implemented (501). */
+  /** The service has no worker (mmi.service 404), or the broker does not know the MMI query (501). */
   NOT_FOUND: 5,
 } as const;
 
@@ -53,7 +53,7 @@ const EXIT_HELP = `Exit codes:
   2  bad command line or configuration (one message per bad field on stderr)
   3  broker unreachable (no connection in any attempt)
   4  timeout (broker reached, no reply after every retry)
-  5  service not found (mmi.service 404) or MMI query not implemented (501)`;
+  5  service not found (mmi.service 404) or MMI query unknown to the broker (501)`;
 
 type Section = keyof MdpConfig;
 type FlagSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
