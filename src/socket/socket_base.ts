@@ -242,15 +242,22 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   receive(): Promise<Message> {
     if (this.isClosed) return Promise.reject(closedError());
-    if (this.recvWaiters.length === 0) {
-      let msg: Message | undefined;
-      try {
-        msg = this.xrecv();
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      if (msg) return Promise.resolve(msg);
+    let msg: Message | undefined;
+    try {
+      msg = this.takeNow();
+    } catch (err) {
+      return Promise.reject(err);
     }
+    return msg ? Promise.resolve(msg) : this.waitForMessage();
+  }
+
+  /** A message that can be taken now without jumping the queue of waiting receivers. */
+  private takeNow(): Message | undefined {
+    return this.recvWaiters.length === 0 ? this.xrecv() : undefined;
+  }
+
+  /** Joins the queue of waiting receivers (bounded by the HWM, ended by receiveTimeout). */
+  private waitForMessage(): Promise<Message> {
     if (this.receiveTimeout === 0) return Promise.reject(eagain());
     const limit = this.receiveHighWaterMark > 0 ? this.receiveHighWaterMark : Infinity;
     if (this.recvWaiters.length >= limit) return Promise.reject(eagain());
@@ -273,16 +280,13 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     const next = (): Promise<IteratorResult<Message, undefined>> => {
       if (this.isClosed) return Promise.resolve(done);
       // a message already waiting: one promise instead of receive()'s plus a .then()
-      if (this.recvWaiters.length === 0) {
-        let msg: Message | undefined;
-        try {
-          msg = this.xrecv();
-        } catch (err) {
-          return Promise.reject(err);
-        }
-        if (msg) return Promise.resolve({ done: false, value: msg });
+      let msg: Message | undefined;
+      try {
+        msg = this.takeNow();
+      } catch (err) {
+        return Promise.reject(err);
       }
-      return this.receive().then(onMessage, onError);
+      return msg ? Promise.resolve({ done: false, value: msg }) : this.waitForMessage().then(onMessage, onError);
     };
     return { next, return: () => Promise.resolve(done) };
   }

@@ -38,21 +38,17 @@ import {
   type MdpCodec,
   type ParseResult,
 } from '../codec.ts';
-import { Dialect, MdpVersion } from '../constants.ts';
+import { Dialect, MdpVersion, WorkerCommand02 } from '../constants.ts';
 import { MalformedReason } from '../errors.ts';
 import { isTextCommand } from './plantd.ts';
 
 type Frames = readonly Uint8Array[];
 
-/** majortomo's single command table (protocol.py), used by clients and workers alike. */
-export const MajortomoCommand = {
-  READY: 0x01,
-  REQUEST: 0x02,
-  PARTIAL: 0x03,
-  FINAL: 0x04,
-  HEARTBEAT: 0x05,
-  DISCONNECT: 0x06,
-} as const;
+/**
+ * majortomo's single command table (protocol.py), used by clients and workers alike: the bytes
+ * of RFC 18's worker table.
+ */
+export const MajortomoCommand = WorkerCommand02;
 
 const LABEL = 'majortomo';
 const C = MajortomoCommand;
