@@ -31,6 +31,7 @@
  */
 import { Router } from '../mod.ts';
 import type { ZmqError } from '../errors.ts';
+import { copyBytes } from '../util/bytes.ts';
 import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from './codec.ts';
 import { BROKER_VERSION, DIALECTS, MMI_NAMESPACE, MmiCode, MmiService, type Dialect } from './constants.ts';
 import { expandDialects, parseAny, type DialectGroup } from './dialects/index.ts';
@@ -825,7 +826,7 @@ export class Broker {
       if (this.lastService === victim) this.lastService = undefined;
     }
     const s: Service = {
-      name: name.slice(),
+      name: copyBytes(name), // not a view: the read chunk it came in is not kept for the service's life
       key: k,
       display: textDecoder.decode(name),
       queue: [],

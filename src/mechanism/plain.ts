@@ -1,5 +1,5 @@
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
-import { asciiString, fromString } from '../util/bytes.ts';
+import { asciiString, copyBytes, fromString } from '../util/bytes.ts';
 import { commandBody, parseCommand, type ParsedCommand } from '../zmtp/command.ts';
 import { Command } from '../zmtp/constants.ts';
 import { encodeMetadataSize, parseMetadata, writeMetadata } from '../zmtp/metadata.ts';
@@ -165,7 +165,7 @@ export class PlainServer implements Mechanism {
       address: this.remoteAddress,
       identity: this.opts.identity,
       mechanism: 'PLAIN',
-      credentials: [username.slice(), password.slice()],
+      credentials: [copyBytes(username), copyBytes(password)],
     }).then((outcome) => {
       if ('ok' in outcome) {
         this.zapReply = outcome.ok;

@@ -19,6 +19,13 @@ export function asBuffer(bytes: Uint8Array): Uint8Array {
   return NodeBuffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** A copy that shares no memory with `bytes` (Buffer's slice() is a view, not a copy). */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  const out = alloc(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

@@ -5,6 +5,7 @@ import {
   asciiBytes,
   asciiString,
   concat,
+  copyBytes,
   EMPTY,
   equals,
   fromHex,
@@ -130,6 +131,15 @@ describe('util/bytes toFrame', () => {
 });
 
 describe('util/bytes helpers', () => {
+  it('copyBytes: a Buffer view is copied out, not aliased (Buffer#slice would alias)', () => {
+    const chunk = Buffer.from([9, 1, 2, 3, 9]);
+    const view = chunk.subarray(1, 4);
+    const copy = copyBytes(view);
+    chunk[2] = 0xff;
+    expect([...copy]).toEqual([1, 2, 3]);
+    expect(Buffer.isBuffer(copy)).toBe(true);
+  });
+
   it('concat: one part passes through, none gives EMPTY, several are joined once', () => {
     const a = u8(1);
     expect(concat([a])).toBe(a);
