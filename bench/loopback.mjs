@@ -225,22 +225,25 @@ function startBroker(impl, endpoint) {
 
 /**
  * Majordomo requests/s through a broker (purezmq's CLI or bench/zeromq-broker.mjs); the clients and
- * echo workers are zeromq.js processes speaking MDP/0.2 frame by frame, the same for both brokers.
+ * echo workers (`peers`: purezmq or zeromq.js) speak MDP/0.2 frame by frame, the same for both brokers.
+ * Also the CPU time per request of the broker, and of the client and worker processes together.
  */
-export function broker(impl, { clients, inflight, workers, size, warmupMs, windowMs }) {
+export function broker(impl, { clients, inflight, workers, size, warmupMs, windowMs, peers }) {
   return session(async (track) => {
     const endpoint = `tcp://127.0.0.1:${await freePort()}`;
     const b = track(startBroker(impl, endpoint));
     await b.listening;
-    const w = track(peer({ impl: 'zeromq', role: 'mdp-workers', endpoint, workers }));
+    const w = track(peer({ impl: peers, role: 'mdp-workers', endpoint, workers }));
     await w.wait('ready');
-    const c = track(peer({ impl: 'zeromq', role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs, windowMs }));
+    const c = track(peer({ impl: peers, role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs, windowMs }));
     await c.wait('windowStart');
-    const cpu0 = cpuMs(b.proc.pid);
+    const peersCpu = () => cpuMs(w.proc.pid) + cpuMs(c.proc.pid);
+    const [cpu0, peers0] = [cpuMs(b.proc.pid), peersCpu()];
     const done = await c.wait('done');
-    const cpu1 = cpuMs(b.proc.pid);
-    // the broker's CPU time (all its threads: libzmq's I/O thread for zeromq.js) per request in the window
-    return { ...done, cpuUsPerRequest: ((cpu1 - cpu0) * 1000) / ((done.perSec * windowMs) / 1000) };
+    const [cpu1, peers1] = [cpuMs(b.proc.pid), peersCpu()];
+    // CPU time (all threads: libzmq's I/O thread for zeromq.js) per request in the window
+    const requests = (done.perSec * windowMs) / 1000;
+    return { ...done, cpuUsPerRequest: ((cpu1 - cpu0) * 1000) / requests, peersCpuUsPerRequest: ((peers1 - peers0) * 1000) / requests };
   });
 }
 

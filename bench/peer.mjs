@@ -15,7 +15,7 @@
 //   handshake-loop  new DEALER, connect, send, receive the echo, close; repeated for windowMs after warmupMs
 //   pub-send        bind PUB; send probes every 20 ms until 'go', then `count` messages
 //   sub-recv        connect SUB; report the first probe; time messages count/10 .. count
-//   mdp-workers     `workers` MDP/0.2 echo workers (zeromq.js only, frame by frame)
+//   mdp-workers     `workers` MDP/0.2 echo workers (frame by frame, on either library)
 //   mdp-clients     `clients` MDP/0.2 clients with `inflight` requests outstanding each; requests/s over a window
 import { performance } from 'node:perf_hooks';
 
@@ -178,7 +178,6 @@ async function main() {
       break;
     }
     case 'mdp-workers': {
-      if (cfg.impl !== 'zeromq') throw new Error('MDP peers are zeromq.js');
       const W = Buffer.from('MDPW02');
       const service = Buffer.from(cfg.service ?? 'echo');
       const ready = Buffer.of(0x01);
@@ -200,7 +199,6 @@ async function main() {
       break;
     }
     case 'mdp-clients': {
-      if (cfg.impl !== 'zeromq') throw new Error('MDP peers are zeromq.js');
       const C = Buffer.from('MDPC02');
       const request = Buffer.of(0x01);
       const service = Buffer.from(cfg.service ?? 'echo');

@@ -45,8 +45,8 @@ const zmq = await import('zeromq');
 
 // ---- parameters -------------------------------------------------------------------------------------
 const P = quick
-  ? { warmupMs: 100, windowMs: 250, pings: 1000, pingWarmup: 200, fanCount: 15000, heapCount: 100000, conns: 1000 }
-  : { warmupMs: 300, windowMs: 1000, pings: 4000, pingWarmup: 500, fanCount: 100000, heapCount: 1000000, conns: 10000 };
+  ? { warmupMs: 100, windowMs: 250, pings: 1000, pingWarmup: 200, fanCount: { 16: 15000, 1024: 5000, 65536: 500 }, heapCount: 100000, conns: 1000 }
+  : { warmupMs: 300, windowMs: 1000, pings: 4000, pingWarmup: 500, fanCount: { 16: 300000, 1024: 100000, 65536: 6000 }, heapCount: 1000000, conns: 10000 };
 const serverKeys = zmq.curveKeyPair();
 const clientKeys = zmq.curveKeyPair();
 const CURVE = {
@@ -99,17 +99,22 @@ for (const transport of ['tcp', 'ipc']) {
     },
   );
 }
-rows.push({
-  name: 'PUB→10 SUB TCP 16 B, per subscriber',
-  unit: 'msg/s',
-  target: T('≥', 5),
-  run: (i) => fanout(i, { transport: 'tcp', size: 16, count: P.fanCount, subscribers: 10 }).then((r) => r.msgsPerSec),
-});
-for (const [size, unit, label] of [
-  [16, 'msg/s', '16 B'],
-  [1024, 'msg/s', '1 KiB'],
-  [65536, 'MB/s', '64 KiB'],
-]) {
+const SIZES = [
+  // size, unit, label, target ratio (the DEALER→ROUTER targets apply to fan-out too)
+  [16, 'msg/s', '16 B', 5],
+  [1024, 'msg/s', '1 KiB', 3],
+  [65536, 'MB/s', '64 KiB', 1],
+];
+for (const [size, unit, label, x] of SIZES) {
+  const count = P.fanCount[size];
+  rows.push({
+    name: `PUB→10 SUB TCP ${label}, per subscriber`,
+    unit,
+    target: T('≥', x),
+    run: (i) => fanout(i, { transport: 'tcp', size, count, subscribers: 10 }).then((r) => (unit === 'MB/s' ? (r.msgsPerSec * size) / 1e6 : r.msgsPerSec)),
+  });
+}
+for (const [size, unit, label] of SIZES) {
   rows.push({
     name: `CURVE DEALER→ROUTER TCP ${label}`,
     unit,
@@ -117,6 +122,14 @@ for (const [size, unit, label] of [
     run: (i) => throughput(i, { transport: 'tcp', size, ...win, ...CURVE }).then((r) => (unit === 'MB/s' ? r.mbPerSec : r.msgsPerSec)),
   });
 }
+rows.push({
+  // the latency counterpart of "CURVE at ≥ 0.5×"
+  name: 'CURVE round trip TCP 16 B, p50',
+  unit: 'µs',
+  lower: true,
+  target: T('≤', 2),
+  run: (i) => latency(i, { transport: 'tcp', size: 16, count: P.pings, warmup: P.pingWarmup, ...CURVE }).then((r) => r.p50us),
+});
 rows.push({
   name: 'NULL connections (connect+first msg+close)',
   unit: 'conn/s',
@@ -129,18 +142,28 @@ rows.push({
   target: null,
   run: (i) => handshakes(i, { transport: 'tcp', warmupMs: P.warmupMs, windowMs: P.windowMs, ...CURVE }).then((r) => r.perSec),
 });
+// Majordomo: 8 asynchronous clients (a window of requests outstanding each, as a busy front end keeps
+// them) saturate the broker; the clients and workers are purezmq processes, and a second run has
+// zeromq.js ones. The same peers drive both brokers.
+const MDP_WINDOW = 16;
 rows.push(
   {
-    // one run, two rows: requests/s, and the broker's own CPU time per request (the 2-core machine is
-    // saturated by clients + workers + broker, so requests/s understates what the broker itself costs)
-    run: (i) => broker(i, { clients: 8, inflight: 1, workers: 4, size: 16, ...brokerWin }),
+    run: (i) => broker(i, { clients: 8, inflight: MDP_WINDOW, workers: 4, size: 16, peers: 'purezmq', ...brokerWin }),
     outputs: [
       { name: 'Majordomo broker, 8 clients × 4 workers', unit: 'req/s', target: T('≥', 2), pick: (r) => r.perSec },
       { name: 'Majordomo broker, 8 clients: broker CPU / request', unit: 'µs', lower: true, target: T('≤', 0.5), pick: (r) => r.cpuUsPerRequest },
+      { name: 'Majordomo broker, 8 clients: clients+workers CPU / request', unit: 'µs', lower: true, target: null, pick: (r) => r.peersCpuUsPerRequest },
     ],
   },
   {
-    run: (i) => broker(i, { clients: 1, inflight: 1, workers: 4, size: 16, ...brokerWin }),
+    run: (i) => broker(i, { clients: 8, inflight: MDP_WINDOW, workers: 4, size: 16, peers: 'zeromq', ...brokerWin }),
+    outputs: [
+      { name: 'Majordomo broker, 8 zeromq.js clients × 4 zeromq.js workers', unit: 'req/s', target: null, pick: (r) => r.perSec },
+      { name: 'Majordomo broker, zeromq.js peers: broker CPU / request', unit: 'µs', lower: true, target: null, pick: (r) => r.cpuUsPerRequest },
+    ],
+  },
+  {
+    run: (i) => broker(i, { clients: 1, inflight: 1, workers: 4, size: 16, peers: 'purezmq', ...brokerWin }),
     outputs: [
       { name: 'Majordomo broker, 1 synchronous client', unit: 'req/s', target: null, pick: (r) => r.perSec },
       { name: 'Majordomo broker, 1 synchronous client, p50', unit: 'µs', lower: true, target: null, pick: (r) => r.p50us },
@@ -297,17 +320,23 @@ if (!quick && !only) {
   starts ${P.warmupMs} ms after its first message, from one message to a later one.
 - Round trip: ${P.pings} DEALER→ROUTER→DEALER ping-pongs of 16 B after ${P.pingWarmup} warm-up ones; p50.
 - Fan-out: one PUB process, 10 SUB processes. The publisher sends probes until every subscriber has received
-  one (so every subscription has arrived), then ${P.fanCount / 1000} k messages with HWMs above that count (nothing
-  dropped); the slowest subscriber's rate over the last 90 %.
+  one (so every subscription has arrived), then ${Object.entries(P.fanCount).map(([size, n]) => `${n / 1000} k of ${size} B`).join(', ')}
+  messages, with HWMs above that count (nothing dropped); the slowest subscriber's rate over the last 90 %.
+  The counts keep each purezmq run above a second: shorter runs mostly time V8 compiling the code in 11
+  processes that share 2 cores.
+- CURVE round trip: as the round trip above, with CURVE on both sides.
 - CURVE: curveServer/curveSecretKey/curvePublicKey on the ROUTER, curveServerKey/curvePublicKey/curveSecretKey
   on the DEALER. Connections/s: one at a time, a new DEALER, connect, (handshake,) one message and its echo,
   close; the NULL row is the same without CURVE, for scale.
 - Majordomo: \`node dist/cli.js broker\` against bench/zeromq-broker.mjs (the same logic on zeromq.js: one
-  ROUTER, a queue and LRU idle workers per service, no heartbeats). The same zeromq.js MDP/0.2 clients and
-  echo workers, frame by frame, drive both; each client has one request outstanding; 16 B bodies. Broker CPU
-  is its process's user+system time (all threads, so libzmq's I/O thread counts) over the window, per request:
-  on 2 cores the zeromq.js clients and workers take about two thirds of the CPU, so requests/s is bound by
-  them for both brokers, and the CPU per request is what shows the broker itself.
+  ROUTER, a queue and LRU idle workers per service, no heartbeats). The same MDP/0.2 clients and echo
+  workers, frame by frame, drive both brokers: 8 asynchronous clients with ${MDP_WINDOW} requests outstanding each
+  (so that the broker, not the clients' round trips, is what is busy) in one process, 4 echo workers in
+  another; 16 B bodies. They are purezmq sockets, and zeromq.js ones in the second run. CPU per request is a
+  process's user+system time (all threads, so libzmq's I/O thread counts) over the window. On 2 cores the
+  broker shares the machine with its clients and workers, so requests/s moves with their CPU as well as
+  the broker's; the broker's own CPU per request is what isolates the broker. The single synchronous
+  client sends a request and waits for its reply, as RFC 18's synchronous client does.
 - Memory: DEALER→ROUTER over tcp in one process, ${P.heapCount / 1e6} M messages, JS heap after gc before and after,
   peak sampled every 10 k messages. Idle connections: a ROUTER process with ${P.conns / 1000} k purezmq DEALERs
   connected from another process, each after one round trip; deltas after gc from just after bind.
