@@ -9,7 +9,7 @@ import { netTransport } from '../transport/tcp.ts';
 import type { Connection, Listener, ParsedEndpoint, StreamTransport } from '../transport/transport.ts';
 import { EMPTY, fromString, toFrame, type MessageLike } from '../util/bytes.ts';
 import { Fifo } from '../util/fifo.ts';
-import { clearTimer, unrefTimer, type TimerHandle } from '../util/timers.ts';
+import { afterTurn, burstTooLong, clearTimer, unrefTimer, type TimerHandle } from '../util/timers.ts';
 import { Metadata } from '../zmtp/metadata.ts';
 import { isCompatible, sendsIdentity, type SocketType } from '../zmtp/socket_types.ts';
 import { InprocLink } from './inproc.ts';
@@ -226,7 +226,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     let msg: Message;
     try {
       msg = toMessage(message);
-      if (this.sendWaiters.length === 0 && this.xsend(msg)) return RESOLVED;
+      if (this.sendWaiters.length === 0 && this.xsend(msg)) return burstTooLong() ? afterTurn() : RESOLVED;
     } catch (err) {
       return Promise.reject(err);
     }
