@@ -186,11 +186,16 @@ export function fanout(impl, { transport, size, count, subscribers }) {
 
 /** CPU time (user + system, all threads) of a process in ms, from /proc (Linux); NaN elsewhere. */
 function cpuMs(pid) {
+  const { user, system } = cpuSplitMs(pid);
+  return user + system;
+}
+/** The same, split into user and system (kernel) time. */
+function cpuSplitMs(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+    return { user: (Number(fields[11]) * 1000) / CLK_TCK, system: (Number(fields[12]) * 1000) / CLK_TCK };
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
 }
 const CLK_TCK = (() => {
@@ -238,12 +243,14 @@ export function broker(impl, { clients, inflight, workers, size, warmupMs, windo
     const c = track(peer({ impl: peers, role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs, windowMs }));
     await c.wait('windowStart');
     const peersCpu = () => cpuMs(w.proc.pid) + cpuMs(c.proc.pid);
-    const [cpu0, peers0] = [cpuMs(b.proc.pid), peersCpu()];
+    const [cpu0, peers0] = [cpuSplitMs(b.proc.pid), peersCpu()];
     const done = await c.wait('done');
-    const [cpu1, peers1] = [cpuMs(b.proc.pid), peersCpu()];
+    const [cpu1, peers1] = [cpuSplitMs(b.proc.pid), peersCpu()];
     // CPU time (all threads: libzmq's I/O thread for zeromq.js) per request in the window
-    const requests = (done.perSec * windowMs) / 1000;
-    return { ...done, cpuUsPerRequest: ((cpu1 - cpu0) * 1000) / requests, peersCpuUsPerRequest: ((peers1 - peers0) * 1000) / requests };
+    const perRequest = (ms) => (ms * 1000) / ((done.perSec * windowMs) / 1000);
+    const user = perRequest(cpu1.user - cpu0.user);
+    const system = perRequest(cpu1.system - cpu0.system);
+    return { ...done, cpuUsPerRequest: user + system, systemUsPerRequest: system, peersCpuUsPerRequest: perRequest(peers1 - peers0) };
   });
 }
 
