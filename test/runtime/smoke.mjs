@@ -98,12 +98,33 @@ async function curve(address) {
   }
 }
 
+// a PUB with no subscriber completes every send at once: the loop must still let a timer run
+async function sendLoopYields() {
+  const pub = new zmq.Publisher();
+  try {
+    await pub.bind('tcp://127.0.0.1:*');
+    let fired = false;
+    setTimeout(() => {
+      fired = true;
+    }, 0);
+    let sent = 0;
+    while (!fired && sent < 20_000_000) {
+      await pub.send('x');
+      sent++;
+    }
+    assert.ok(fired, `the timer did not run during ${sent} sends`);
+  } finally {
+    pub.close();
+  }
+}
+
 const cases = [
   ['CURVE dealer/router tcp', () => curve('tcp://127.0.0.1:*')],
   ['dealer/router tcp', () => dealerRouter('tcp://127.0.0.1:*')],
   ['dealer/router ipc', () => dealerRouter('ipc://*')],
   ['pub/sub tcp', () => pubSub('tcp://127.0.0.1:*')],
   ['pub/sub ipc', () => pubSub('ipc://*')],
+  ['a tight send loop lets timers run', () => sendLoopYields()],
 ];
 
 let passed = 0;
