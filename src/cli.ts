@@ -41,7 +41,7 @@ export const EXIT = {
   USAGE: 2,
   /** No connection to the broker could be made. */
   UNREACHABLE: 3,
-  /** The broker was reached but no reply came in time (after retries). */
+  /** The broker was reached but no reply came in time (after retries), or a stream stopped mid-way. */
   TIMEOUT: 4,
   /** The service has no worker (mmi.service 404), or the broker does not know the MMI query (501). */
   NOT_FOUND: 5,
@@ -52,7 +52,7 @@ const EXIT_HELP = `Exit codes:
   1  unexpected failure (for example the broker could not bind its endpoint)
   2  bad command line or configuration (one message per bad field on stderr)
   3  broker unreachable (no connection in any attempt)
-  4  timeout (broker reached, no reply after every retry)
+  4  timeout (broker reached, no reply after every retry, or --stream output stopped mid-way)
   5  service not found (mmi.service 404) or MMI query unknown to the broker (501)`;
 
 type Section = keyof MdpConfig;
@@ -220,6 +220,7 @@ function exitCodeFor(e: unknown): number {
       case MdpErrorCode.BROKER_UNREACHABLE:
         return EXIT.UNREACHABLE;
       case MdpErrorCode.TIMEOUT:
+      case MdpErrorCode.STREAM_INTERRUPTED:
         return EXIT.TIMEOUT;
       case MdpErrorCode.UNKNOWN_SERVICE:
         return EXIT.NOT_FOUND;
@@ -458,7 +459,7 @@ async function mmiCommand(argv: string[]): Promise<number> {
         }
         const rows = Object.entries(m.services).map(([name, s]) => {
           const d = s.drops;
-          return [name, s.workers, s.idleWorkers, s.queueDepth, s.requests, s.replies, s.latencyMs.p50, s.latencyMs.p99, d.expired + d.overflow + d.undeliverable + d.abandoned + d.truncated];
+          return [name, s.workers, s.idleWorkers, s.queueDepth, s.requests, s.replies, s.latencyMs.p50, s.latencyMs.p99, d.expired + d.overflow + d.undeliverable + d.abandoned + d.interrupted + d.truncated];
         });
         out(table(['SERVICE', 'WORKERS', 'IDLE', 'QUEUED', 'REQUESTS', 'REPLIES', 'P50_MS', 'P99_MS', 'DROPS'], rows));
         return EXIT.OK;

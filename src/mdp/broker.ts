@@ -119,6 +119,8 @@ interface PendingRequest {
   /** MDP/0.1 client served by a streaming worker: PARTIAL frames kept for the single REPLY. */
   merged: Uint8Array[] | undefined;
   mergedBytes: number;
+  /** A PARTIAL has been relayed to the (streaming) client: the request cannot be run again. */
+  streamed: boolean;
 }
 
 interface WorkerRecord {
@@ -154,7 +156,19 @@ interface Service {
   replies: number;
   partials: number;
   requeued: number;
-  drops: { expired: number; overflow: number; undeliverable: number; abandoned: number; truncated: number };
+  drops: ServiceDrops;
+}
+
+/** Requests dropped per reason. */
+export interface ServiceDrops {
+  expired: number;
+  overflow: number;
+  undeliverable: number;
+  /** Dispatched `max_dispatch_attempts` times, or caught in a shutdown. */
+  abandoned: number;
+  /** Their worker was lost after PARTIALs had reached a streaming client: not run again, since the client would see them twice. */
+  interrupted: number;
+  truncated: number;
 }
 
 export interface ServiceMetrics {
@@ -166,7 +180,7 @@ export interface ServiceMetrics {
   replies: number;
   partials: number;
   requeued: number;
-  drops: { expired: number; overflow: number; undeliverable: number; abandoned: number; truncated: number };
+  drops: ServiceDrops;
   /** Broker-side latency (request received to FINAL relayed), ms. */
   latencyMs: LatencySnapshot;
 }
@@ -194,7 +208,7 @@ export interface BrokerCounters {
   readyRefused: number;
   requeued: number;
   requestsExpired: number;
-  /** Requests dropped: queue full, too many services, attempts exhausted, shutting down. */
+  /** Requests dropped: queue full, too many services, attempts exhausted, stream interrupted, shutting down. */
   requestsDropped: number;
   /** Messages that could not be delivered (peer gone or its queue full). */
   undeliverable: number;
@@ -508,6 +522,7 @@ export class Broker {
       attempts: 0,
       merged: undefined,
       mergedBytes: 0,
+      streamed: false,
     });
     this.dispatch(service, t);
   }
@@ -671,6 +686,7 @@ export class Broker {
     service.partials++;
     this.counters.partials++;
     if (req.clientCodec.streams) {
+      req.streamed = true;
       this.sendToClient(req, 'PARTIAL', body);
       return;
     }
@@ -740,6 +756,14 @@ export class Broker {
 
   private requeue(req: PendingRequest, why: string): void {
     const service = req.service;
+    if (req.streamed) {
+      // MDP has no request id: a second run's PARTIALs would reach the client as more of the same
+      // stream. Dropping it lets the client's timeout report the failure instead.
+      service.drops.interrupted++;
+      this.counters.requestsDropped++;
+      this.log.warn('request dropped: its worker was lost after PARTIALs reached the client', { service: service.display, why });
+      return;
+    }
     if (req.attempts >= this.config.maxDispatchAttempts || this.draining) {
       service.drops.abandoned++;
       this.counters.requestsDropped++;
@@ -839,7 +863,7 @@ export class Broker {
       replies: 0,
       partials: 0,
       requeued: 0,
-      drops: { expired: 0, overflow: 0, undeliverable: 0, abandoned: 0, truncated: 0 },
+      drops: { expired: 0, overflow: 0, undeliverable: 0, abandoned: 0, interrupted: 0, truncated: 0 },
     };
     this.services.set(k, s);
     this.lastService = s;

@@ -15,8 +15,9 @@
  * request() resolves with the reply body: every PARTIAL's frames followed by the FINAL's frames —
  * the same frames an MDP/0.1 client gets from the broker, so the result does not depend on the
  * dialect. Replies are checked against the requested service where the dialect carries it (majortomo's
- * replies do not). stream() yields each PARTIAL, then the FINAL. A retried stream starts over, so a
- * consumer may see PARTIALs of an abandoned attempt before those of the attempt that finished.
+ * replies do not). stream() yields each PARTIAL, then the FINAL. MDP has no request id, so a stream
+ * that goes silent after yielding PARTIALs is not retried (the consumer would get them twice): it
+ * fails with MDP_STREAM_INTERRUPTED. request() buffers, so it retries such a stream from the start.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
 import { EMPTY, fromString, toFrame } from '../util/bytes.ts';
@@ -26,6 +27,9 @@ import { resolveDialect } from './dialects/index.ts';
 import { DEFAULT_CONFIG, type ClientConfig } from './config.ts';
 import { MdpError, MdpErrorCode, mdpError } from './errors.ts';
 import { silentLogger, type Logger } from './log.ts';
+
+/** request()'s signal that a new attempt starts and the PARTIALs so far are void. */
+const RESTART = Symbol('restart');
 
 export interface ClientOptions extends Partial<Omit<ClientConfig, 'broker'>> {
   logger?: Logger;
@@ -113,13 +117,29 @@ export class Client {
 
   /** Sends one request and resolves with the reply body (PARTIAL frames, then FINAL frames). */
   async request(service: string, body: MessageLike | MessageLike[] = null, options: RequestOptions = {}): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
-    for await (const chunk of this.stream(service, body, options)) out.push(...chunk.body);
+    let out: Uint8Array[] = [];
+    for await (const chunk of this.replies(service, body, options, true)) {
+      if (chunk === RESTART) out = []; // a retry after PARTIALs: the new attempt sends them again
+      else out.push(...chunk.body);
+    }
     return out;
   }
 
   /** Sends one request and yields each PARTIAL, then the FINAL. */
-  async *stream(service: string, body: MessageLike | MessageLike[] = null, options: RequestOptions = {}): AsyncGenerator<ReplyChunk, void, undefined> {
+  stream(service: string, body: MessageLike | MessageLike[] = null, options: RequestOptions = {}): AsyncGenerator<ReplyChunk, void, undefined> {
+    return this.replies(service, body, options, false) as AsyncGenerator<ReplyChunk, void, undefined>;
+  }
+
+  /**
+   * The attempts of one request. `restartable`: after PARTIALs, a silent broker leads to a retry
+   * announced by RESTART (the caller discards what it has); otherwise to MDP_STREAM_INTERRUPTED.
+   */
+  private async *replies(
+    service: string,
+    body: MessageLike | MessageLike[],
+    options: RequestOptions,
+    restartable: boolean,
+  ): AsyncGenerator<ReplyChunk | typeof RESTART, void, undefined> {
     if (this.isClosed) throw mdpError(MdpErrorCode.CLOSED, 'client is closed');
     if (service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a request needs a service name');
     const timeout = options.timeout ?? this.config.timeout;
@@ -145,6 +165,7 @@ export class Client {
         this.active.add(slot);
         slot.socket.receiveTimeout = timeout;
         await slot.socket.send(frames);
+        let partials = 0;
         for (;;) {
           let msg: Uint8Array[];
           try {
@@ -159,6 +180,12 @@ export class Client {
             reachedEver ||= slot.reached;
             this.discard(slot);
             slot = undefined;
+            if (partials > 0) {
+              if (!restartable) {
+                throw mdpError(MdpErrorCode.STREAM_INTERRUPTED, `"${service}" went silent for ${timeout} ms after ${partials} PARTIAL(s); not retried, since they would be sent again`, { service, address: this.endpoint });
+              }
+              if (attempt < retries) yield RESTART;
+            }
             break;
           }
           const r = codec.decode(msg, Direction.TO_CLIENT);
@@ -172,6 +199,7 @@ export class Client {
             this.stats.replies++;
             done = true;
           }
+          if (!final) partials++;
           yield { final, body: r.command.body };
           if (final) return;
         }

@@ -11,6 +11,8 @@ export const MdpErrorCode = {
   UNEXPECTED: 'MDP_UNEXPECTED_COMMAND',
   /** No reply within the timeout after every retry, although the broker was reachable. */
   TIMEOUT: 'MDP_TIMEOUT',
+  /** A reply stream went silent after PARTIALs had been yielded: not retried, as they would repeat. */
+  STREAM_INTERRUPTED: 'MDP_STREAM_INTERRUPTED',
   /** The broker says no worker serves the service (mmi.service answered 404). */
   UNKNOWN_SERVICE: 'MDP_UNKNOWN_SERVICE',
   /** No connection to the broker could be made in any attempt. */

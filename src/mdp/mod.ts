@@ -1,5 +1,5 @@
 /** purezmq/mdp: Majordomo (7/MDP 0.1, 18/MDP 0.2, 8/MMI, and the majortomo and plantd dialects) broker, client and worker. */
-export { Broker, type BrokerOptions, type BrokerMetrics, type BrokerCounters, type ServiceMetrics, type DialectMetrics } from './broker.ts';
+export { Broker, type BrokerOptions, type BrokerMetrics, type BrokerCounters, type ServiceMetrics, type ServiceDrops, type DialectMetrics } from './broker.ts';
 export { Client, type ClientOptions, type RequestOptions, type ReplyChunk, type ClientStats } from './client.ts';
 export { Worker, type WorkerOptions, type WorkerHandler, type RequestContext, type WorkerEvent, type WorkerStats } from './worker.ts';
 export {

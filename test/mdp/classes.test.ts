@@ -112,6 +112,56 @@ describe('Client and Worker against purezmq broker', () => {
     expect(good.requests).toHaveLength(1);
   });
 
+  it('a stream whose worker dies after a PARTIAL: the broker does not run it again, stream() fails MDP_STREAM_INTERRUPTED', async () => {
+    const dying = track(new LibWorker(ep, 'fragile', '0.2', async (_req, partial) => {
+      await partial([Buffer.from('first half')]);
+      return 'ignore' as const;
+    }, { heartbeatMs: HB }));
+    await waitFor(async () => (await workerCount(ep, 'fragile')) === 1, 'the dying worker');
+    const client = track(new Client(ep, { timeout: 1500, retries: 2, retryBackoff: 10 }));
+    const seen: string[][] = [];
+    let healthyWorker: LibWorker | undefined;
+    const outcome = (async () => {
+      for await (const chunk of client.stream('fragile', 'x')) {
+        seen.push(str(chunk.body));
+        if (seen.length === 1) {
+          // a healthy worker joins, then the first one dies mid-stream
+          const healthy = track(new LibWorker(ep, 'fragile', '0.2', (req) => req.body, { heartbeatMs: HB }));
+          await waitFor(async () => (await workerCount(ep, 'fragile')) === 2, 'the healthy worker');
+          dying.kill();
+          healthyWorker = healthy;
+        }
+      }
+    })().catch((e: unknown) => e);
+    const err = await outcome;
+    expect(err).toBeInstanceOf(MdpError);
+    expect((err as MdpError).code).toBe(MdpErrorCode.STREAM_INTERRUPTED);
+    expect(seen).toEqual([['first half']]);
+    expect(client.stats.retries).toBe(0);
+    // the request was not handed to the healthy worker: its PARTIAL would have reached the client twice
+    expect(healthyWorker!.requests).toHaveLength(0);
+    const metrics = JSON.parse((await libMmi(ep, 'mmi.broker'))[1]!);
+    expect(metrics.services.fragile.drops.interrupted).toBe(1);
+  });
+
+  it('request() after a stream went silent mid-way retries from the start: no PARTIAL twice', async () => {
+    let calls = 0;
+    track(new LibWorker(ep, 'stutter', '0.2', async (_req, partial) => {
+      calls++;
+      await partial([Buffer.from(`part of try ${calls}`)]);
+      return calls === 1 ? ('ignore' as const) : [Buffer.from('end')];
+    }, { heartbeatMs: HB }));
+    track(new LibWorker(ep, 'stutter', '0.2', async (_req, partial) => {
+      calls++;
+      await partial([Buffer.from(`part of try ${calls}`)]);
+      return calls === 1 ? ('ignore' as const) : [Buffer.from('end')];
+    }, { heartbeatMs: HB }));
+    await waitFor(async () => (await workerCount(ep, 'stutter')) === 2, 'workers');
+    const client = track(new Client(ep, { timeout: 300, retries: 2, retryBackoff: 10 }));
+    expect(str(await client.request('stutter', 'x'))).toEqual(['part of try 2', 'end']);
+    expect(client.stats.retries).toBe(1);
+  });
+
   it('gives typed errors after the last retry: unreachable, unknown service, timeout', async () => {
     const port = await freePort();
     const nowhere = track(new Client(`tcp://127.0.0.1:${port}`, { timeout: 200, retries: 1, retryBackoff: 10 }));
