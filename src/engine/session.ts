@@ -11,7 +11,7 @@ import { encodeGreeting, type Greeting } from '../zmtp/greeting.ts';
 import { isCompatible, type SocketType } from '../zmtp/socket_types.ts';
 import type { Link, PeerInfo, PipeEnd } from './link.ts';
 import { requestFlush, type Flushable } from './flush.ts';
-import { FrameWriter } from './writer.ts';
+import { ENCODED, FrameWriter, type MaybeEncoded } from './writer.ts';
 
 export interface SessionOptions {
   socketType: SocketType;
@@ -358,7 +358,9 @@ export class Session implements Link, Flushable {
           w.writeFrame(f.flags, f.body);
         }
       } else {
-        w.writeMessage(msg);
+        const encoded = (msg as MaybeEncoded)[ENCODED];
+        if (encoded) w.writeEncoded(encoded);
+        else w.writeMessage(msg);
       }
       if (w.pendingBytes >= FLUSH_BYTES) {
         this.writeOut();

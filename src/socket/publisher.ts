@@ -1,5 +1,6 @@
 import { createError, ErrorCode } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
+import { ENCODED, encodeOnce, type MaybeEncoded } from '../engine/writer.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
 import { SocketBase } from './socket_base.ts';
@@ -62,10 +63,20 @@ export class Publisher extends SocketBase {
         if (pipe.active && pipe.subscriptions?.matches(first) && !pipe.writable) return false;
       }
     }
+    let receivers = 0;
     for (const pipe of this.pipes) {
       if (!pipe.active || !pipe.subscriptions?.matches(first)) continue;
-      if (pipe.writable) pipe.write(msg);
-      else this.droppedMessages++;
+      if (!pipe.writable) {
+        this.droppedMessages++;
+        continue;
+      }
+      // from the second receiver on, every session sends the same bytes: encode them once (the
+      // first receiver's queue holds this same array, so it gets the encoding too)
+      if (++receivers === 2) {
+        const encoded = encodeOnce(msg);
+        if (encoded) (msg as MaybeEncoded)[ENCODED] = encoded;
+      }
+      pipe.write(msg);
     }
     return true;
   }

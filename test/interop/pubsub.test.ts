@@ -204,3 +204,37 @@ describe('topics beyond text', () => {
     });
   }
 });
+
+describe('purezmq PUB fan-out to libzmq SUBs', () => {
+  it('one stream to three libzmq SUBs (one filtered): every frame byte-exact and in order, small, long and large frames', async () => {
+    const pub = sockets.pz('PUB', { sendHighWaterMark: 0 });
+    await pub.bind(bindAddress('tcp'));
+    const subs = [sockets.lib('SUB'), sockets.lib('SUB'), sockets.lib('SUB')];
+    const topics = ['', '', 'a'];
+    const logs = subs.map((s, i) => {
+      s.connect(pub.lastEndpoint!);
+      s.subscribe(topics[i]!);
+      return collect(s);
+    });
+    // every subscription is in effect once each SUB has seen a probe
+    for (let i = 0; !logs.every((l) => l.some((m) => m[0] === 'a-probe')); i++) {
+      if (i > 1000) throw new Error('subscriptions never took effect');
+      await pub.send('a-probe');
+      await sleep(5);
+    }
+    const sent: string[][] = [];
+    for (let i = 0; i < 300; i++) {
+      const topic = i % 3 === 0 ? `b${i}` : `a${i}`;
+      const msg = i % 10 === 0 ? [topic, 'x'.repeat(300), 'y'.repeat(i % 20 === 0 ? 5000 : 7)] : i % 2 ? [topic] : [topic, String(i)];
+      sent.push(msg);
+      await pub.send(msg);
+    }
+    sent.push(['a-end']);
+    await pub.send('a-end');
+    await within(Promise.all(logs.map((l, i) => waitUntil(() => l.some((m) => m[0] === 'a-end'), T, `a-end at SUB ${i}`))), T + 1000, 'every SUB');
+    logs.forEach((log, i) => {
+      const got = log.filter((m) => m[0] !== 'a-probe');
+      expect(got).toEqual(sent.filter((m) => m[0]!.startsWith(topics[i]!)));
+    });
+  });
+});

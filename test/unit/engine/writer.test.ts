@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FrameWriter } from '../../../src/engine/writer.ts';
+import fc from 'fast-check';
+import { encodeOnce, FrameWriter } from '../../../src/engine/writer.ts';
 import { FrameFlag } from '../../../src/zmtp/constants.ts';
 import { concatBytes, hex, unhex } from '../../_helpers/decode.ts';
 
@@ -188,5 +189,90 @@ describe('engine/writer FrameWriter batching and copying', () => {
     expect(chunks.length).toBe(2);
     expect(chunks[0]!.length).toBe(9);
     expect(chunks[1]).toBe(huge);
+  });
+});
+
+describe('engine/writer encodeOnce + writeEncoded (fan-out)', () => {
+  const reference = (msg: Uint8Array[]): Uint8Array => {
+    const w = new FrameWriter();
+    w.writeMessage(msg);
+    return bytesOf(w);
+  };
+
+  it('encodes exactly what writeMessage writes: short and long frames, MORE on all but the last', () => {
+    for (const msg of [[te.encode('topic'), pattern(3)], [pattern(0)], [pattern(255), pattern(256), pattern(4096)], [pattern(1)]]) {
+      const e = encodeOnce(msg)!;
+      expect(hex(e.buf.subarray(e.start, e.end))).toBe(hex(reference(msg)));
+    }
+  });
+
+  it('a frame over the copy limit is not encoded (it goes out uncopied per session instead)', () => {
+    expect(encodeOnce([te.encode('t'), pattern(4097)])).toBeUndefined();
+  });
+
+  it('a run of consecutive encoded messages leaves as one chunk, the same bytes for every session', () => {
+    const msgs = Array.from({ length: 50 }, (_, i) => [te.encode(`t${i}`), pattern(10 + i, i)]);
+    const encoded = msgs.map((m) => encodeOnce(m)!);
+    const a = new FrameWriter();
+    const b = new FrameWriter();
+    for (const e of encoded) {
+      a.writeEncoded(e);
+      b.writeEncoded(e);
+    }
+    expect(a.pendingBytes).toBe(msgs.reduce((n, m) => n + reference(m).length, 0));
+    const chunksA = a.take();
+    const chunksB = b.take();
+    expect(chunksA).toHaveLength(1);
+    expect(chunksB[0]!.buffer).toBe(chunksA[0]!.buffer); // shared, not copied
+    expect(hex(chunksA[0]!)).toBe(hex(concatBytes(msgs.map(reference))));
+  });
+
+  it('any mix of shared messages (some skipped, as at a HWM), own frames, commands and takes keeps every byte in order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ kind: fc.constant('shared' as const), frames: fc.array(fc.integer({ min: 0, max: 600 }), { minLength: 1, maxLength: 3 }), skipA: fc.boolean(), skipB: fc.boolean() }),
+            fc.record({ kind: fc.constant('own' as const), size: fc.integer({ min: 0, max: 6000 }) }),
+            fc.record({ kind: fc.constant('take' as const) }),
+          ),
+          { maxLength: 60 },
+        ),
+        (ops) => {
+          const writers = [new FrameWriter(), new FrameWriter()];
+          const got: Uint8Array[][] = [[], []];
+          const want: Uint8Array[][] = [[], []];
+          ops.forEach((op, n) => {
+            if (op.kind === 'shared') {
+              const msg = op.frames.map((size, i) => pattern(size, n + i));
+              const e = encodeOnce(msg);
+              [op.skipA, op.skipB].forEach((skip, k) => {
+                if (skip) return;
+                if (e) writers[k]!.writeEncoded(e);
+                else writers[k]!.writeMessage(msg);
+                want[k]!.push(reference(msg));
+              });
+            } else if (op.kind === 'own') {
+              writers.forEach((w, k) => {
+                const body = pattern(op.size, n + k);
+                if (n % 2 === 0) w.writeCommand(body);
+                else w.writeFrame(FrameFlag.MORE, body);
+                const r = new FrameWriter();
+                if (n % 2 === 0) r.writeCommand(body);
+                else r.writeFrame(FrameFlag.MORE, body);
+                want[k]!.push(bytesOf(r));
+              });
+            } else {
+              writers.forEach((w, k) => got[k]!.push(...w.take()));
+            }
+          });
+          writers.forEach((w, k) => {
+            got[k]!.push(...w.take());
+            expect(hex(concatBytes(got[k]!))).toBe(hex(concatBytes(want[k]!)));
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
