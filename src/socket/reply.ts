@@ -1,4 +1,3 @@
-import { createError, ErrorCode } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
@@ -6,7 +5,9 @@ import { SocketBase } from './socket_base.ts';
 
 /**
  * REP (RFC 28): strips the envelope (every frame up to and including the first empty one),
- * and sends the reply back with it to the peer that asked. Never blocks on send.
+ * and sends the reply back with it to the peer that asked. A call out of turn waits for its turn
+ * (within sendTimeout/receiveTimeout), as with zeromq.js: a send() before any request answers the
+ * next one received, a second receive() gets the next request once the reply has gone.
  */
 export class Reply extends SocketBase {
   private envelope: Uint8Array[] | undefined;
@@ -20,11 +21,10 @@ export class Reply extends SocketBase {
   protected xsend(msg: Message): boolean {
     const envelope = this.envelope;
     const pipe = this.replyPipe;
-    if (!envelope || !pipe) {
-      throw createError(ErrorCode.EFSM, 'Operation cannot be accomplished in current state: receive a request first');
-    }
+    if (!envelope || !pipe) return false; // its turn comes with the next request
     this.envelope = undefined;
     this.replyPipe = undefined;
+    this.turnChanged();
     if (pipe.detached || !pipe.active || !pipe.writable) {
       this.droppedMessages++; // the requester is gone or stuck: the reply is dropped, as in libzmq
       return true;
@@ -34,9 +34,7 @@ export class Reply extends SocketBase {
   }
 
   protected xrecv(): Message | undefined {
-    if (this.envelope) {
-      throw createError(ErrorCode.EFSM, 'Operation cannot be accomplished in current state: send the reply first');
-    }
+    if (this.envelope) return undefined; // its turn comes with the reply
     for (;;) {
       const msg = this.fairRecv();
       if (!msg) return undefined;
@@ -46,6 +44,7 @@ export class Reply extends SocketBase {
       if (i >= msg.length - 1) continue;
       this.envelope = msg.slice(0, i + 1);
       this.replyPipe = this.lastPipe;
+      this.turnChanged();
       return msg.slice(i + 1);
     }
   }

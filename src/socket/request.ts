@@ -1,4 +1,3 @@
-import { createError, ErrorCode } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
 import { alloc, EMPTY, readU32, writeU32 } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
@@ -14,11 +13,12 @@ export interface RequestOptions extends SocketOptions {
 
 const REQUEST_OPTIONS = { correlate: 'boolean', relaxed: 'boolean' } as const;
 
-function efsm(what: string): Error {
-  return createError(ErrorCode.EFSM, `Operation cannot be accomplished in current state: ${what}`);
-}
-
-/** REQ (RFC 28): strict send/receive alternation, empty delimiter, reply only from the peer asked. */
+/**
+ * REQ (RFC 28): strict send/receive alternation, empty delimiter, reply only from the peer asked.
+ * A call out of turn waits for its turn (within sendTimeout/receiveTimeout), as with zeromq.js:
+ * a second send() goes out once the reply has been received, a receive() before any send() gets
+ * the reply to the next request.
+ */
 export class Request extends LoadBalancedSocket {
   correlate = false;
   relaxed = false;
@@ -32,7 +32,7 @@ export class Request extends LoadBalancedSocket {
   }
 
   protected override xsend(msg: Message): boolean {
-    if (this.awaitingReply && !this.relaxed) throw efsm('a reply is still expected');
+    if (this.awaitingReply && !this.relaxed) return false; // its turn comes with the reply
     let envelope: Uint8Array[];
     if (this.correlate) {
       this.requestId = (this.requestId + 1) >>> 0;
@@ -50,7 +50,7 @@ export class Request extends LoadBalancedSocket {
   }
 
   protected xrecv(): Message | undefined {
-    if (!this.awaitingReply) throw efsm('send a request first');
+    if (!this.awaitingReply) return undefined; // its turn comes with the next request
     for (;;) {
       const msg = this.fairRecv();
       if (!msg) return undefined;
@@ -66,6 +66,7 @@ export class Request extends LoadBalancedSocket {
       }
       this.awaitingReply = false;
       this.replyPipe = undefined;
+      this.turnChanged();
       return msg.slice(body);
     }
   }

@@ -412,6 +412,20 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     }
   }
 
+  /**
+   * REQ/REP: the turn passed (a request went out, a reply came in). Callers that called out of
+   * turn have been waiting, as zeromq.js lets them, and may now proceed.
+   */
+  protected turnChanged(): void {
+    if (this.sendWaiters.length === 0 && this.recvWaiters.length === 0) return;
+    // after the current call has returned its message or result, not from inside it
+    queueMicrotask(() => {
+      if (this.isClosed) return;
+      this.wakeSenders();
+      this.wakeReceivers();
+    });
+  }
+
   /** Something arrived that waiting receivers may take. */
   protected wakeReceivers(): void {
     let w: Waiter<Message> | undefined;

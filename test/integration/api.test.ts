@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from '../../src/mod.ts';
 import {
-  bindAddress, rejection, SocketTracker, str, thrown, unusedEndpoint, waitForEvent, within,
+  bindAddress, isPending, rejection, SocketTracker, str, thrown, unusedEndpoint, waitForEvent, within,
 } from './helpers.ts';
 
 const t = new SocketTracker();
@@ -104,19 +104,34 @@ describe('timeouts', () => {
 });
 
 describe('state machines', () => {
-  it('REQ: receive before send → EFSM; send twice → EFSM', async () => {
+  it('REQ: a receive() before send() and a second send() wait for their turn, as with zeromq.js', async () => {
     const [rep, req] = await connectedPair(new zmq.Reply(), new zmq.Request());
-    const e1 = await rejection(req.receive());
-    expect(e1.code).toBe('EFSM');
-    expect(e1.errno).toBe(156384763);
+    const early = req.receive();
+    expect(await isPending(early)).toBe(true);
     await req.send('q1');
-    expect((await rejection(req.send('q2'))).code).toBe('EFSM');
-    // the socket is still usable: the exchange completes
+    const second = req.send('q2');
+    expect(await isPending(second)).toBe(true);
     expect(str(await rep.receive())).toEqual(['q1']);
     await rep.send('a1');
-    expect(str(await req.receive())).toEqual(['a1']);
-    await req.send('q3');
-    expect(str(await rep.receive())).toEqual(['q3']);
+    // the reply reaches the receive() called before the request; then the waiting send goes out
+    expect(str(await within(early, 5000))).toEqual(['a1']);
+    await within(second, 5000);
+    expect(str(await rep.receive())).toEqual(['q2']);
+    await rep.send('a2');
+    expect(str(await req.receive())).toEqual(['a2']);
+  });
+
+  it('REQ/REP: out of turn and past the timeout → EAGAIN, and the socket stays usable', async () => {
+    const [rep, req] = await connectedPair(new zmq.Reply(), new zmq.Request());
+    req.receiveTimeout = 30;
+    expect((await rejection(req.receive())).code).toBe('EAGAIN');
+    rep.sendTimeout = 30;
+    expect((await rejection(rep.send('too soon'))).code).toBe('EAGAIN');
+    await req.send('q');
+    expect(str(await rep.receive())).toEqual(['q']);
+    await rep.send('a');
+    req.receiveTimeout = -1;
+    expect(str(await req.receive())).toEqual(['a']);
   });
 
   it('REQ relaxed + correlate: a second request is allowed; only its reply is delivered', async () => {
@@ -130,14 +145,22 @@ describe('state machines', () => {
     expect(str(await within(req.receive(), 5000))).toEqual(['reply-to-second']);
   });
 
-  it('REP: send before receive → EFSM; receive twice → EFSM', async () => {
+  it('REP: a send() before any request answers the next one; a second receive() waits for the reply to go', async () => {
     const [rep, req] = await connectedPair(new zmq.Reply(), new zmq.Request());
-    expect((await rejection(rep.send('x'))).code).toBe('EFSM');
-    await req.send('q');
-    expect(str(await rep.receive())).toEqual(['q']);
-    expect((await rejection(rep.receive())).code).toBe('EFSM');
-    await rep.send('a');
-    expect(str(await req.receive())).toEqual(['a']);
+    const early = rep.send('prepared answer');
+    expect(await isPending(early)).toBe(true);
+    await req.send('q1');
+    expect(str(await rep.receive())).toEqual(['q1']);
+    await within(early, 5000);
+    expect(str(await req.receive())).toEqual(['prepared answer']);
+    await req.send('q2');
+    expect(str(await rep.receive())).toEqual(['q2']);
+    const next = rep.receive();
+    expect(await isPending(next)).toBe(true);
+    await rep.send('a2');
+    expect(str(await req.receive())).toEqual(['a2']);
+    await req.send('q3');
+    expect(str(await within(next, 5000))).toEqual(['q3']);
   });
 
   it('PUSH receive / PULL send / PUB receive / SUB send → ENOTSUP', async () => {
