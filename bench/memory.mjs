@@ -100,12 +100,14 @@ async function connsRouter() {
 }
 
 async function connsSwarm() {
+  // more sockets than a context allows by default (1023, as libzmq): a context sized for them
+  const context = new zmq.Context({ maxSockets: cfg.conns + 10 });
   const dealers = [];
   const t0 = performance.now();
   for (let i = 0; i < cfg.conns; i += cfg.batch) {
     const batch = [];
     for (let j = i; j < Math.min(cfg.conns, i + cfg.batch); j++) {
-      const d = new zmq.Dealer();
+      const d = new zmq.Dealer({ context });
       d.connect(cfg.endpoint);
       batch.push(d);
     }

@@ -20,6 +20,7 @@ export const ErrorCode = {
   ENOENT: 'ENOENT',
   EPROTONOSUPPORT: 'EPROTONOSUPPORT',
   ECONNREFUSED: 'ECONNREFUSED',
+  EMFILE: 'EMFILE',
   // Wire / peer errors: each closes only the offending connection
   BAD_GREETING: 'ERR_ZMTP_BAD_GREETING',
   UNSUPPORTED_VERSION: 'ERR_ZMTP_UNSUPPORTED_VERSION',
@@ -73,6 +74,7 @@ const ERRNO: Partial<Record<ErrorCode, number>> = {
   ENOENT: 2,
   EPROTONOSUPPORT: 93,
   ECONNREFUSED: 111,
+  EMFILE: 24,
 };
 
 export class ZmqError extends Error {

@@ -1,8 +1,11 @@
+import type { Context } from './context.ts';
 import { curveKeyBytes } from '../crypto/keys.ts';
 import { createError, ErrorCode } from '../errors.ts';
 
 /** Options shared by every socket type; names and defaults follow zeromq.js v6. */
 export interface SocketOptions {
+  /** The context to create the socket on (zeromq.js); `zmq.context` when not given. */
+  context?: Context;
   /** ZMQ_ROUTING_ID: sent as Identity to ROUTER peers. */
   routingId: string | null;
   /** ms pending messages may linger after close(); -1 = until delivered (or the peer is gone). */

@@ -9,6 +9,7 @@ import { netTransport } from '../transport/tcp.ts';
 import type { Connection, Listener, ParsedEndpoint, StreamTransport } from '../transport/transport.ts';
 import { EMPTY, fromString, toFrame, type MessageLike } from '../util/bytes.ts';
 import { Fifo } from '../util/fifo.ts';
+import { attachSocket, context as defaultContext, Context, detachSocket } from './context.ts';
 import { afterTurn, burstTooLong, clearTimer, unrefTimer, type TimerHandle } from '../util/timers.ts';
 import { Metadata } from '../zmtp/metadata.ts';
 import { isCompatible, sendsIdentity, type SocketType } from '../zmtp/socket_types.ts';
@@ -55,6 +56,9 @@ const FATAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.BAD_GREETING,
   ErrorCode.UNSUPPORTED_VERSION,
 ]);
+
+/** A socket dropped without close() gives its context slot back once collected (zeromq.js closes it then). */
+const unclosed = new FinalizationRegistry<Context>((ctx) => detachSocket(ctx));
 
 // inproc endpoints are per process, like libzmq's per context
 const inprocBound = new Map<string, SocketBase>();
@@ -112,6 +116,8 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   heartbeatTimeout = DEFAULT_OPTIONS.heartbeatTimeout;
   immediate = DEFAULT_OPTIONS.immediate;
   ipv6 = DEFAULT_OPTIONS.ipv6;
+  /** The context the socket was created on (zeromq.js's `context` option; `zmq.context` by default). */
+  context: Context = defaultContext;
   maxMessageFrames = DEFAULT_OPTIONS.maxMessageFrames;
   backlog = DEFAULT_OPTIONS.backlog;
   tcpKeepalive = DEFAULT_OPTIONS.tcpKeepalive;
@@ -154,8 +160,15 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
    * (subclass field initialisers run after this base constructor).
    */
   protected configure(options: object, typeOptions: Readonly<Record<string, 'boolean' | 'string' | 'number'>> = {}): void {
+    // the context first: it gives defaults (ipv6) that the other options may override
+    const ctx = (options as { context?: unknown }).context ?? defaultContext;
+    if (!(ctx instanceof Context)) throw createError(ErrorCode.EINVAL, "Option 'context' must be a Context");
+    attachSocket(ctx);
+    unclosed.register(this, ctx, this);
+    this.context = ctx;
+    this.ipv6 = ctx.ipv6;
     for (const [key, value] of Object.entries(options)) {
-      if (value === undefined) continue;
+      if (value === undefined || key === 'context') continue;
       const kind = typeOptions[key];
       if (kind) {
         if (typeof value !== kind && !(kind === 'string' && value === null)) {
@@ -186,6 +199,11 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** Bound or connected to at least one endpoint. */
+  get hasEndpoints(): boolean {
+    return this.bindings.size > 0 || this.connecters.size > 0;
   }
 
   /** A receive() would complete at once. */
@@ -349,6 +367,8 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    detachSocket(this.context);
+    unclosed.unregister(this);
     if (this.recvWaiters.length > 0 || this.sendWaiters.length > 0) {
       const err = eagain(); // built only when someone waits: an Error with a stack is not free
       for (const w of this.recvWaiters.drain()) settle(w, err);
