@@ -1,3 +1,4 @@
+import { AddressList } from './addresses.ts';
 import { curveKeyText } from '../crypto/keys.ts';
 import { createError, ErrorCode } from '../errors.ts';
 import { Router } from '../socket/router.ts';
@@ -32,9 +33,9 @@ export type AuthVerdict =
   | { allow: boolean; userId?: string; metadata?: Record<string, string>; status?: '300' | '400' | '500'; reason?: string };
 
 export interface AuthenticatorOptions {
-  /** IP allow-list: when non-empty, only these addresses may connect (any mechanism). */
+  /** IP allow-list (addresses or CIDR ranges): when non-empty, only these may connect (any mechanism). */
   allow?: Iterable<string>;
-  /** IP deny-list: these addresses are refused (checked first). */
+  /** IP deny-list (addresses or CIDR ranges such as `10.0.0.0/8`): refused (checked first). */
   deny?: Iterable<string>;
   /** PLAIN users: username → password. */
   users?: Map<string, string> | Record<string, string>;
@@ -74,8 +75,8 @@ interface CertEntry {
  */
 export class Authenticator {
   private readonly opts: AuthenticatorOptions;
-  private readonly allowed = new Set<string>();
-  private readonly denied = new Set<string>();
+  private readonly allowed = new AddressList();
+  private readonly denied = new AddressList();
   private readonly users = new Map<string, string>();
   private readonly fileUsers = new Map<string, string>();
   private readonly keys = new Map<string, CertEntry>();
