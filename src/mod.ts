@@ -9,6 +9,7 @@ export { XPublisher, type XPublisherOptions } from './socket/xpublisher.ts';
 export { Push } from './socket/push.ts';
 export { Pull } from './socket/pull.ts';
 export { Pair } from './socket/pair.ts';
+export { Stream, type StreamOptions } from './socket/stream.ts';
 export { SocketBase as Socket, type Message } from './socket/socket_base.ts';
 export { Context, context, type ContextOptions } from './socket/context.ts';
 export { Proxy } from './socket/proxy.ts';

@@ -24,6 +24,12 @@ export interface Link {
   close(lingerMs: number): void;
 }
 
+/** A connection's engine as the socket holds it: a ZMTP session, or raw bytes for STREAM. */
+export interface Engine extends Link {
+  /** Still in the greeting/handshake (raw engines never are). */
+  readonly handshaking: boolean;
+}
+
 /** What the socket learns about a peer once its handshake is done. */
 export interface PeerInfo {
   socketType: string;

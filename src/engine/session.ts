@@ -9,7 +9,7 @@ import { FrameDecoder } from '../zmtp/decoder.ts';
 import type { Metadata } from '../zmtp/metadata.ts';
 import { encodeGreeting, type Greeting } from '../zmtp/greeting.ts';
 import { isCompatible, type SocketType } from '../zmtp/socket_types.ts';
-import type { Link, PeerInfo, PipeEnd } from './link.ts';
+import type { Engine, PeerInfo, PipeEnd } from './link.ts';
 import { requestFlush, type Flushable } from './flush.ts';
 import { ENCODED, FrameWriter, type MaybeEncoded } from './writer.ts';
 
@@ -30,11 +30,11 @@ export interface SessionOptions {
 /** What a session needs from its socket. */
 export interface SessionHost {
   /** Handshake done: returns the pipe to feed and drain, or an error to refuse the peer. */
-  sessionReady(session: Session, peer: PeerInfo): PipeEnd | ZmqError;
+  sessionReady(session: Engine, peer: PeerInfo): PipeEnd | ZmqError;
   /** A handshake problem worth reporting now, while the connection stays open (ZAP 300). */
-  sessionNotice(session: Session, error: ZmqError): void;
+  sessionNotice(session: Engine, error: ZmqError): void;
   /** Gone: `error` is why, when it was not an orderly close; `handshaken` tells which phase. */
-  sessionClosed(session: Session, error: ZmqError | undefined, handshaken: boolean): void;
+  sessionClosed(session: Engine, error: ZmqError | undefined, handshaken: boolean): void;
 }
 
 const Phase = { GREETING: 0, HANDSHAKE: 1, TRAFFIC: 2, CLOSED: 3 } as const;
@@ -49,7 +49,7 @@ const FLUSH_BYTES = 256 * 1024;
  * One ZMTP connection: greeting, mechanism handshake, then traffic with heartbeats.
  * Every failure ends this connection only, reported once to the host.
  */
-export class Session implements Link, Flushable {
+export class Session implements Engine, Flushable {
   readonly connection: Connection;
   private readonly host: SessionHost;
   private readonly opts: SessionOptions;

@@ -1,8 +1,9 @@
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
-import { alloc, asciiString, EMPTY } from '../util/bytes.ts';
+import { EMPTY } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
+import { RoutingIdGenerator, routingKey } from './routing_id.ts';
 import { SocketBase } from './socket_base.ts';
 
 export interface RouterOptions extends SocketOptions {
@@ -16,7 +17,8 @@ const ROUTER_OPTIONS = { mandatory: 'boolean', handover: 'boolean' } as const;
 
 /**
  * ROUTER: prefixes each incoming message with the sender's routing id, and routes outgoing
- * messages by their first frame. Generated ids are 5 bytes, 0x00 + uint32, as libzmq makes them.
+ * messages by their first frame. Generated ids are 5 bytes, 0x00 + uint32, as libzmq makes them
+ * (routing_id.ts).
  */
 export class Router extends SocketBase {
   mandatory = false;
@@ -27,7 +29,7 @@ export class Router extends SocketBase {
    * connected and their messages are dropped: closing them would only make them reconnect in a loop.
    */
   private readonly ignored = new WeakSet<Pipe>();
-  private nextId = (Math.random() * 0xffffffff) >>> 0;
+  private readonly ids = new RoutingIdGenerator();
 
   constructor(options: Partial<RouterOptions> = {}) {
     super('ROUTER');
@@ -67,16 +69,7 @@ export class Router extends SocketBase {
   }
 
   private generateId(): Uint8Array {
-    let id: Uint8Array;
-    do {
-      this.nextId = (this.nextId + 1) >>> 0;
-      id = alloc(5).fill(0);
-      id[1] = this.nextId >>> 24;
-      id[2] = (this.nextId >>> 16) & 0xff;
-      id[3] = (this.nextId >>> 8) & 0xff;
-      id[4] = this.nextId & 0xff;
-    } while (this.byId.has(routingKey(id)));
-    return id;
+    return this.ids.generate((key) => this.byId.has(key));
   }
 
   protected xsend(msg: Message): boolean {
@@ -110,14 +103,4 @@ export class Router extends SocketBase {
       return msg;
     }
   }
-}
-
-/**
- * Map key for a routing id. The 5-byte ids ROUTER generates (0x00 + uint32) become numbers, so the
- * common case costs no string per message; any other id is its bytes as a latin1 string. A number
- * and a string never collide as Map keys.
- */
-function routingKey(id: Uint8Array): string | number {
-  if (id.length === 5 && id[0] === 0) return ((id[1]! << 24) | (id[2]! << 16) | (id[3]! << 8) | id[4]!) >>> 0;
-  return asciiString(id);
 }

@@ -1,5 +1,5 @@
 import { createError, ErrorCode, ProtocolError, type ZmqError } from '../errors.ts';
-import type { Message, PeerInfo, PipeEnd } from '../engine/link.ts';
+import type { Engine, Message, PeerInfo, PipeEnd } from '../engine/link.ts';
 import { Session, type SessionHost, type SessionOptions } from '../engine/session.ts';
 import type { Mechanism } from '../mechanism/mechanism.ts';
 import { createSecurityMechanism } from '../mechanism/security.ts';
@@ -35,7 +35,7 @@ interface Binding {
   address: string; // as given to bind()
   endpoint: string; // resolved, as lastEndpoint reports it
   listener: Listener | undefined; // undefined for inproc
-  sessions: Set<Session>;
+  sessions: Set<Engine>;
 }
 
 interface SessionContext {
@@ -143,7 +143,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   private readonly pendingDetach = new Set<Pipe>();
   private readonly bindings = new Map<string, Binding>();
   private readonly connecters = new Map<string, Connecter[]>();
-  private readonly sessions = new Map<Session, SessionContext>();
+  private readonly sessions = new Map<Engine, SessionContext>();
   private readonly sendWaiters = new Fifo<SendWaiter>();
   private readonly recvWaiters = new Fifo<Waiter<Message>>();
   private isClosed = false;
@@ -528,7 +528,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   // ---- SessionHost ----------------------------------------------------------------------------
 
-  sessionReady(session: Session, peer: PeerInfo): PipeEnd | ZmqError {
+  sessionReady(session: Engine, peer: PeerInfo): PipeEnd | ZmqError {
     const ctx = this.sessions.get(session);
     const draining = ctx?.connecter?.draining === true;
     if (!ctx || (this.isClosed && !draining)) return closedError();
@@ -558,14 +558,14 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     return pipe;
   }
 
-  sessionNotice(session: Session, error: ZmqError): void {
+  sessionNotice(session: Engine, error: ZmqError): void {
     const ctx = this.sessions.get(session);
     if (!ctx) return;
     error.address ??= ctx.address;
     this.events.emit({ type: handshakeErrorType(error), address: ctx.address, error });
   }
 
-  sessionClosed(session: Session, error: ZmqError | undefined, handshaken: boolean): void {
+  sessionClosed(session: Engine, error: ZmqError | undefined, handshaken: boolean): void {
     const ctx = this.sessions.get(session);
     if (!ctx) return;
     this.sessions.delete(session);
@@ -591,8 +591,8 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   // ---- connections ----------------------------------------------------------------------------
 
   /** @internal */
-  startSession(connection: Connection, ctx: SessionContext): Session {
-    const session = new Session(connection, this, this.sessionOptions(ctx.binding !== undefined));
+  startSession(connection: Connection, ctx: SessionContext): Engine {
+    const session = this.createEngine(connection, ctx.binding !== undefined);
     this.sessions.set(session, ctx);
     ctx.binding?.sessions.add(session);
     return session;
@@ -605,6 +605,11 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     }
     this.events.emit({ type: 'accept', address: binding.endpoint });
     this.startSession(connection, { address: binding.endpoint, binding, connecter: undefined, pipe: undefined });
+  }
+
+  /** The engine for a new connection: ZMTP (STREAM overrides it with raw bytes). */
+  protected createEngine(connection: Connection, asServer: boolean): Engine {
+    return new Session(connection, this, this.sessionOptions(asServer));
   }
 
   protected createMechanism(): Mechanism {
@@ -816,7 +821,7 @@ export class Connecter {
   draining = false;
   private drainDeadline = -1;
   private dialing = false;
-  private session: Session | undefined;
+  private session: Engine | undefined;
   private timer: TimerHandle | undefined;
   private failures = 0;
 
@@ -873,7 +878,7 @@ export class Connecter {
     this.timer = unrefTimer(setTimeout(() => this.dial(), interval));
   }
 
-  sessionEnded(session: Session, error: ZmqError | undefined, handshaken: boolean): void {
+  sessionEnded(session: Engine, error: ZmqError | undefined, handshaken: boolean): void {
     if (this.session === session) this.session = undefined;
     if (this.draining) {
       // the lingering connection failed before it could deliver: give up, as after a linger timeout
@@ -910,7 +915,7 @@ export class Connecter {
   }
 
   /** @internal the lingering connection completed its handshake: flush what is queued and end. */
-  drain(session: Session): void {
+  drain(session: Engine): void {
     if (!this.draining) return;
     this.draining = false;
     this.timer = clearTimer(this.timer);

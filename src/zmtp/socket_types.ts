@@ -12,6 +12,8 @@ export const SocketType = {
   PUSH: 'PUSH',
   XPUB: 'XPUB',
   XSUB: 'XSUB',
+  /** libzmq's ZMQ_STREAM: raw TCP, never speaks ZMTP, so it is compatible with no ZMTP type. */
+  STREAM: 'STREAM',
 } as const;
 export type SocketType = (typeof SocketType)[keyof typeof SocketType];
 
@@ -27,6 +29,7 @@ const COMPATIBLE: Record<SocketType, readonly SocketType[]> = {
   PUSH: ['PULL'],
   PULL: ['PUSH'],
   PAIR: ['PAIR'],
+  STREAM: [],
 };
 
 export function isCompatible(local: SocketType, peer: string): boolean {

@@ -219,7 +219,8 @@ describe('spec-vectors/zmtp: re-encode with our encoders', () => {
   }
 
   // Our sockets must announce themselves exactly as libzmq does: Identity only for REQ/DEALER/ROUTER.
-  for (const type of Object.values(SocketType)) {
+  // (STREAM speaks no ZMTP, so it has no READY.)
+  for (const type of Object.values(SocketType).filter((t) => t !== 'STREAM')) {
     it(`${type}: our READY metadata matches libzmq's ${type.toLowerCase()}-ready`, () => {
       const v = frameVectors.find((x) => x.name === `${type.toLowerCase()}-ready`)!;
       const props: [string, Uint8Array][] = [['Socket-Type', te.encode(type)]];
