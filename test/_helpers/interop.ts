@@ -131,3 +131,18 @@ export async function rejectionCode(p: Promise<unknown>): Promise<string | undef
     return (err as { code?: string }).code ?? String(err);
   }
 }
+
+/** Reads every message of `s` into a list, in the background, until the socket closes. */
+export function collect(s: Sock): string[][] {
+  const out: string[][] = [];
+  void (async () => {
+    for (;;) {
+      try {
+        out.push(strs(await s.receive()));
+      } catch {
+        return;
+      }
+    }
+  })();
+  return out;
+}

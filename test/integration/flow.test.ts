@@ -278,25 +278,8 @@ describe('high-water marks', () => {
   });
 });
 
+// (the runtime smoke suite checks the same with a PUB that has no subscriber, under Node, Bun and Deno)
 describe('a send loop that never waits still lets the event loop turn', () => {
-  it('a PUB with no subscriber (every send completes at once) does not starve timers and I/O', async () => {
-    const pub = t.add(new zmq.Publisher());
-    await pub.bind(bindAddress('tcp'));
-    let turned = false;
-    setImmediate(() => {
-      turned = true;
-    });
-    // without the yield each send resolves in a microtask and the setImmediate above never runs
-    // (the cap only keeps such a regression from hanging the run)
-    let sent = 0;
-    while (!turned && sent < 20_000_000) {
-      await pub.send('x');
-      sent++;
-    }
-    expect(turned).toBe(true);
-    expect(sent).toBeGreaterThan(0);
-  });
-
   it('a DEALER whose sends fit under the HWM: a timer set before the loop fires while it runs', async () => {
     const [router, dealer] = await pair(new zmq.Router({ receiveHighWaterMark: 0 }), new zmq.Dealer({ sendHighWaterMark: 0 }), 'inproc');
     let fired = false;

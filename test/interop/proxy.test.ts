@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from '../../src/mod.ts';
-import { bindAddress, sleep, Sockets, strs, waitUntil, within } from '../_helpers/interop.ts';
+import { bindAddress, collect, sleep, Sockets, strs, waitUntil, within } from '../_helpers/interop.ts';
 
 const T = 5000;
 const sockets = new Sockets();
@@ -80,16 +80,7 @@ describe('Proxy between libzmq peers', () => {
     const sub = sockets.lib('SUB');
     sub.connect(back);
     sub.subscribe('news');
-    const got: string[][] = [];
-    void (async () => {
-      for (;;) {
-        try {
-          got.push(strs(await sub.receive()));
-        } catch {
-          return;
-        }
-      }
-    })();
+    const got = collect(sub);
     // the subscription travels SUB → XPUB → proxy → XSUB → PUB; publish until it is in place
     for (let i = 0; got.length === 0; i++) {
       if (i > 1000) throw new Error('no message came through the forwarder');

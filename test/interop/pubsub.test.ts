@@ -11,7 +11,7 @@
  *   `\x00T` when its last one cancels or disconnects.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { bindAddress, sleep, Sockets, strs, waitUntil, within, type Impl, type Sock } from '../_helpers/interop.ts';
+import { bindAddress, collect, sleep, Sockets, strs, waitUntil, within, type Impl, type Sock } from '../_helpers/interop.ts';
 
 const T = 5000;
 const IMPLS: Impl[] = ['lib', 'pz'];
@@ -19,21 +19,6 @@ const name = (impl: Impl) => (impl === 'lib' ? 'libzmq (reference)' : 'purezmq')
 
 const sockets = new Sockets();
 afterEach(() => sockets.closeAll());
-
-/** Reads every message of `s` into a list, in the background, until the socket closes. */
-function collect(s: Sock): string[][] {
-  const out: string[][] = [];
-  void (async () => {
-    for (;;) {
-      try {
-        out.push(strs(await s.receive()));
-      } catch {
-        return;
-      }
-    }
-  })();
-  return out;
-}
 
 /** Waits until `log` has grown by messages that include every one of `expected` (first frames). */
 async function waitFor(log: string[][], from: number, expected: string[], what: string): Promise<string[]> {
