@@ -46,6 +46,12 @@ export interface AuthenticatorOptions {
   /** Directory of czmq-style certificate files (`public-key = "..."`); each admits one key. */
   curveDirectory?: string;
   /**
+   * At most this often (ms), a PLAIN or CURVE decision first checks whether the passwords file or
+   * the certificate directory changed (a file added, removed or rewritten) and re-reads them, as
+   * czmq's certificate store does. Default 1000; 0 checks only on reload().
+   */
+  reloadInterval?: number;
+  /**
    * Asked when the built-in lists do not admit a client (or always, when there are none for its
    * mechanism); may be async, e.g. to look keys up in a database. Throwing answers 500.
    */
@@ -55,6 +61,8 @@ export interface AuthenticatorOptions {
   /** Where to serve ZAP; the default is the one libzmq-compatible sockets ask. */
   endpoint?: string;
 }
+
+const DEFAULT_RELOAD_INTERVAL_MS = 1000;
 
 interface CertEntry {
   metadata: Record<string, string>;
@@ -82,6 +90,10 @@ export class Authenticator {
   private readonly keys = new Map<string, CertEntry>();
   private readonly dirKeys = new Map<string, CertEntry>();
   private anyKey = false;
+  /** What the files looked like when last read (see fileSignature); checked every reloadInterval. */
+  private signature = '';
+  private checkedAt = 0;
+  private refreshing: Promise<void> | undefined;
   private router: Router | undefined;
   private loop: Promise<void> | undefined;
 
@@ -121,16 +133,66 @@ export class Authenticator {
 
   /** Re-reads the passwords file and the certificate directory. */
   async reload(): Promise<void> {
-    if (this.opts.passwordsFile !== undefined) {
-      const text = await readText(this.opts.passwordsFile);
+    this.checkedAt = Date.now();
+    const signature = await this.fileSignature();
+    // read both before changing either: a failure leaves the rules as they were
+    const users = this.opts.passwordsFile !== undefined ? parsePasswords(await readText(this.opts.passwordsFile)) : undefined;
+    const certs = this.opts.curveDirectory !== undefined ? await loadCertificateDirectory(this.opts.curveDirectory) : undefined;
+    if (users) {
       this.fileUsers.clear();
-      for (const [u, p] of parsePasswords(text)) this.fileUsers.set(u, p);
+      for (const [u, p] of users) this.fileUsers.set(u, p);
     }
-    if (this.opts.curveDirectory !== undefined) {
-      const certs = await loadCertificateDirectory(this.opts.curveDirectory);
+    if (certs) {
       this.dirKeys.clear();
       for (const [k, meta] of certs) this.dirKeys.set(k, { metadata: meta });
     }
+    this.signature = signature;
+  }
+
+  /** Sizes and times of the files the rules come from: a change means they must be read again. */
+  private async fileSignature(): Promise<string> {
+    const { passwordsFile, curveDirectory } = this.opts;
+    if (passwordsFile === undefined && curveDirectory === undefined) return '';
+    const fs = await import('node:fs/promises');
+    const path = await import('node:path');
+    const stamp = async (file: string): Promise<string> => {
+      try {
+        const st = await fs.stat(file);
+        return `${file}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return `${file}:missing`;
+      }
+    };
+    const parts: string[] = [];
+    if (passwordsFile !== undefined) parts.push(await stamp(passwordsFile));
+    if (curveDirectory !== undefined) {
+      let names: string[] = [];
+      try {
+        names = (await fs.readdir(curveDirectory)).sort();
+      } catch {
+        parts.push(`${curveDirectory}:missing`);
+      }
+      for (const name of names) parts.push(await stamp(path.join(curveDirectory, name)));
+    }
+    return parts.join('\n');
+  }
+
+  /** Re-reads the files when they changed and reloadInterval has passed since the last look. */
+  private async refreshIfChanged(): Promise<void> {
+    const interval = this.opts.reloadInterval ?? DEFAULT_RELOAD_INTERVAL_MS;
+    if (interval <= 0 || Date.now() - this.checkedAt < interval) return;
+    // one look at a time, shared by the decisions that wait for it
+    this.refreshing ??= (async () => {
+      try {
+        this.checkedAt = Date.now();
+        if ((await this.fileSignature()) !== this.signature) await this.reload();
+      } catch {
+        // unreadable for now (being rewritten, say): keep the rules read last time
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    await this.refreshing;
   }
 
   allow(...addresses: string[]): void {
@@ -162,6 +224,7 @@ export class Authenticator {
     const deny = (reason: string) => ({ status: '400' as const, reason, userId: '', metadata: {} });
     if (this.denied.has(req.address)) return deny('address denied');
     if (this.allowed.size > 0 && !this.allowed.has(req.address)) return deny('address not allowed');
+    if (req.mechanism !== 'NULL') await this.refreshIfChanged();
     let builtIn: { userId: string; metadata: Record<string, string> } | undefined;
     let rules = false;
     if (req.mechanism === 'NULL') {

@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as lib from 'zeromq';
 import * as zmq from '../../src/mod.ts';
 import { CLIENT, SERVER, nextEvent, serveZap, within } from './helpers.ts';
@@ -56,6 +56,49 @@ describe('Authenticator decisions', () => {
     await a.reload();
     expect((await plain('admin', 'secret')).status).toBe('400');
     expect((await plain('admin', 'rotated')).status).toBe('200');
+  });
+
+  it('changed files are read again on their own, at most every reloadInterval; a broken read keeps the old rules', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const dir = tempDir();
+      const certs = tempDir();
+      const file = join(dir, 'passwords');
+      writeFileSync(file, 'admin=one\n');
+      const a = new zmq.Authenticator({ passwordsFile: file, curveDirectory: certs, reloadInterval: 1000 });
+      await a.reload();
+      const plain = (password: string) => a.decide({ ...base, mechanism: 'PLAIN', username: 'admin', password }).then((d) => d.status);
+      const curve = (publicKey: string) => a.decide({ ...base, mechanism: 'CURVE', publicKey }).then((d) => d.status);
+      const later = () => vi.setSystemTime(Date.now() + 1000);
+
+      writeFileSync(file, 'admin=two\n');
+      expect(await plain('one')).toBe('200'); // within the interval: not looked at yet
+      later();
+      expect(await plain('two')).toBe('200');
+      expect(await plain('one')).toBe('400');
+
+      const key = zmq.curveKeyPair().publicKey;
+      writeFileSync(join(certs, 'new.key'), `curve\n    public-key = "${key}"\n`);
+      later();
+      expect(await curve(key)).toBe('200');
+      unlinkSync(join(certs, 'new.key'));
+      later();
+      expect(await curve(key)).toBe('400');
+
+      // the passwords file disappears (being replaced, say): the rules read last stay
+      unlinkSync(file);
+      later();
+      expect(await plain('two')).toBe('200');
+
+      const manual = new zmq.Authenticator({ passwordsFile: join(dir, 'manual'), reloadInterval: 0 });
+      writeFileSync(join(dir, 'manual'), 'u=1\n');
+      await manual.reload();
+      writeFileSync(join(dir, 'manual'), 'u=2\n');
+      later();
+      expect((await manual.decide({ ...base, mechanism: 'PLAIN', username: 'u', password: '1' })).status).toBe('200');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('CURVE from a key set, a certificate directory (with metadata), or any key', async () => {
