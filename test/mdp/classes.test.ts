@@ -8,7 +8,8 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Worker, MdpError, MdpErrorCode, type WorkerEvent } from '../../src/mdp/mod.ts';
-import { buildCli, libMmi, LibWorker, runCli, spawnCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
+import { buildCli, libMmi, runCli, spawnCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
+import { PeerWorker } from './dialects.peers.ts';
 
 const HB = 100;
 let cli: string;
@@ -100,9 +101,9 @@ describe('Client and Worker against purezmq broker', () => {
   });
 
   it('retries on a new socket when no reply comes, with backoff', async () => {
-    const deaf = track(new LibWorker(ep, 'flaky', '0.2', () => 'ignore', { heartbeatMs: HB }));
+    const deaf = track(new PeerWorker('rfc18', ep, 'flaky', () => 'ignore', { heartbeatMs: HB }));
     await waitFor(async () => (await workerCount(ep, 'flaky')) === 1, 'deaf worker');
-    const good = track(new LibWorker(ep, 'flaky', '0.2', (req) => req.body, { heartbeatMs: HB }));
+    const good = track(new PeerWorker('rfc18', ep, 'flaky', (body) => body, { heartbeatMs: HB }));
     await waitFor(async () => (await workerCount(ep, 'flaky')) === 2, 'good worker');
     const client = track(new Client(ep, { timeout: 300, retries: 2, retryBackoff: 50 }));
     expect(str(await client.request('flaky', 'x'))).toEqual(['x']);
@@ -113,20 +114,20 @@ describe('Client and Worker against purezmq broker', () => {
   });
 
   it('a stream whose worker dies after a PARTIAL: the broker does not run it again, stream() fails MDP_STREAM_INTERRUPTED', async () => {
-    const dying = track(new LibWorker(ep, 'fragile', '0.2', async (_req, partial) => {
-      await partial([Buffer.from('first half')]);
+    const dying = track(new PeerWorker('rfc18', ep, 'fragile', async (_body, partial) => {
+      await partial(['first half']);
       return 'ignore' as const;
     }, { heartbeatMs: HB }));
     await waitFor(async () => (await workerCount(ep, 'fragile')) === 1, 'the dying worker');
     const client = track(new Client(ep, { timeout: 1500, retries: 2, retryBackoff: 10 }));
     const seen: string[][] = [];
-    let healthyWorker: LibWorker | undefined;
+    let healthyWorker: PeerWorker | undefined;
     const outcome = (async () => {
       for await (const chunk of client.stream('fragile', 'x')) {
         seen.push(str(chunk.body));
         if (seen.length === 1) {
           // a healthy worker joins, then the first one dies mid-stream
-          const healthy = track(new LibWorker(ep, 'fragile', '0.2', (req) => req.body, { heartbeatMs: HB }));
+          const healthy = track(new PeerWorker('rfc18', ep, 'fragile', (body) => body, { heartbeatMs: HB }));
           await waitFor(async () => (await workerCount(ep, 'fragile')) === 2, 'the healthy worker');
           dying.kill();
           healthyWorker = healthy;
@@ -146,15 +147,15 @@ describe('Client and Worker against purezmq broker', () => {
 
   it('request() after a stream went silent mid-way retries from the start: no PARTIAL twice', async () => {
     let calls = 0;
-    track(new LibWorker(ep, 'stutter', '0.2', async (_req, partial) => {
+    track(new PeerWorker('rfc18', ep, 'stutter', async (_body, partial) => {
       calls++;
-      await partial([Buffer.from(`part of try ${calls}`)]);
-      return calls === 1 ? ('ignore' as const) : [Buffer.from('end')];
+      await partial([`part of try ${calls}`]);
+      return calls === 1 ? ('ignore' as const) : ['end'];
     }, { heartbeatMs: HB }));
-    track(new LibWorker(ep, 'stutter', '0.2', async (_req, partial) => {
+    track(new PeerWorker('rfc18', ep, 'stutter', async (_body, partial) => {
       calls++;
-      await partial([Buffer.from(`part of try ${calls}`)]);
-      return calls === 1 ? ('ignore' as const) : [Buffer.from('end')];
+      await partial([`part of try ${calls}`]);
+      return calls === 1 ? ('ignore' as const) : ['end'];
     }, { heartbeatMs: HB }));
     await waitFor(async () => (await workerCount(ep, 'stutter')) === 2, 'workers');
     const client = track(new Client(ep, { timeout: 300, retries: 2, retryBackoff: 10 }));
@@ -173,7 +174,7 @@ describe('Client and Worker against purezmq broker', () => {
     expect((unknown as MdpError).code).toBe(MdpErrorCode.UNKNOWN_SERVICE);
     expect((unknown as MdpError).service).toBe('no-such-service');
 
-    track(new LibWorker(ep, 'mute', '0.2', () => 'ignore', { heartbeatMs: HB }));
+    track(new PeerWorker('rfc18', ep, 'mute', () => 'ignore', { heartbeatMs: HB }));
     await waitFor(async () => (await workerCount(ep, 'mute')) === 1, 'worker');
     await expect(client.request('mute', 'x')).rejects.toMatchObject({ code: MdpErrorCode.TIMEOUT });
   });
@@ -312,7 +313,7 @@ describe('purezmq command line', () => {
   });
 
   it('request exits 4 on timeout when the service exists but never answers', async () => {
-    track(new LibWorker(ep, 'sleepy', '0.2', () => 'ignore', { heartbeatMs: HB }));
+    track(new PeerWorker('rfc18', ep, 'sleepy', () => 'ignore', { heartbeatMs: HB }));
     await waitFor(async () => (await workerCount(ep, 'sleepy')) === 1, 'worker');
     const r = await runCli(cli, ['request', 'sleepy', 'x', '--broker', ep, '--timeout', '200ms', '--retries', '0']);
     expect(r.code).toBe(4);

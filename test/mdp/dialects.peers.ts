@@ -10,6 +10,9 @@
  *   worker.py (`_send`, `_verify_message`, `wait_for_request`), broker.py.
  * - plantd: geoffjay/plantd core/mdp client.go (`Send`, `ValidateClientMessage` in util.go),
  *   worker.go (`SendToBroker`, `Reply`, `Recv`), broker.go (`Run`, `WorkerMsg`, `ClientMsg`, `Send`).
+ *
+ * PeerWorker is the one libzmq worker stub of test/mdp: the MDP/0.2 and 0.1 suites (e2e, classes,
+ * inprocess) use it as an rfc18 or rfc7 worker.
  */
 import * as lib from 'zeromq';
 
@@ -24,6 +27,20 @@ export const byte = (n: number): Buffer => Buffer.from([n]);
 export const str = (b: Buffer | Uint8Array | undefined): string => (b === undefined ? '<none>' : Buffer.from(b).toString());
 const eq = (a: Buffer | undefined, b: Buffer): boolean => a !== undefined && a.equals(b);
 const show = (frames: Buffer[]): string => JSON.stringify(frames.map((f) => (f.length === 1 && f[0]! < 0x20 ? `0x0${f[0]!.toString(16)}` : f.toString())));
+
+/** Receives until the socket is closed, recording every message before handing it on. */
+async function receiveAll(sock: lib.Dealer | lib.Router, received: Buffer[][], handle: (msg: Buffer[]) => void): Promise<void> {
+  for (;;) {
+    let msg: Buffer[];
+    try {
+      msg = await sock.receive();
+    } catch {
+      return;
+    }
+    received.push(msg);
+    handle(msg);
+  }
+}
 
 /** A frame the real implementation's parser would refuse. */
 export class ProtocolViolation extends Error {
@@ -242,16 +259,21 @@ export function parseWorkerMessage(dialect: DialectName, frames: Buffer[]): { cm
 
 export type PeerHandler = (body: string[], partial: (part: string[]) => Promise<void>) => Promise<string[] | 'ignore'> | string[] | 'ignore';
 
-/** One worker of a dialect on a libzmq DEALER. Protocol violations are collected, not thrown. */
+/**
+ * One worker of a dialect on a libzmq DEALER: READY on connect (unless `ready: false`), HEARTBEAT
+ * every `heartbeatMs` (0: never), each REQUEST to the handler, which may send PARTIALs and returns the
+ * FINAL (REPLY in RFC 7) body, or 'ignore' to never answer. Protocol violations are collected, not thrown.
+ */
 export class PeerWorker {
   readonly dialect: DialectName;
   readonly service: string;
   readonly requests: PeerRequest[] = [];
+  /** Every message from the broker, as received. */
   readonly received: Buffer[][] = [];
   readonly violations: string[] = [];
   heartbeats = 0;
   disconnects = 0;
-  private readonly sock: lib.Dealer;
+  readonly sock: lib.Dealer;
   private readonly handler: PeerHandler;
   private timer: ReturnType<typeof setInterval> | undefined;
 
@@ -264,7 +286,7 @@ export class PeerWorker {
     if (options.ready !== false) void this.send('READY', [B(service)]);
     const hb = options.heartbeatMs ?? 100;
     if (hb > 0) this.timer = setInterval(() => void this.send('HEARTBEAT').catch(() => undefined), hb);
-    void this.loop();
+    void receiveAll(this.sock, this.received, (msg) => this.onMessage(msg));
   }
 
   send(cmd: WorkerCmd, args: Buffer[] = []): Promise<void> {
@@ -276,26 +298,17 @@ export class PeerWorker {
     return this.sock.send(frames);
   }
 
-  private async loop(): Promise<void> {
-    for (;;) {
-      let msg: Buffer[];
-      try {
-        msg = await this.sock.receive();
-      } catch {
-        return;
+  private onMessage(msg: Buffer[]): void {
+    try {
+      const m = parseWorkerMessage(this.dialect, msg);
+      if (m.cmd === 'HEARTBEAT') this.heartbeats++;
+      else if (m.cmd === 'DISCONNECT') this.disconnects++;
+      else {
+        this.requests.push(m.req!);
+        void this.serve(m.req!);
       }
-      this.received.push(msg);
-      try {
-        const m = parseWorkerMessage(this.dialect, msg);
-        if (m.cmd === 'HEARTBEAT') this.heartbeats++;
-        else if (m.cmd === 'DISCONNECT') this.disconnects++;
-        else {
-          this.requests.push(m.req!);
-          void this.serve(m.req!);
-        }
-      } catch (err) {
-        this.violations.push((err as Error).message);
-      }
+    } catch (err) {
+      this.violations.push((err as Error).message);
     }
   }
 
@@ -318,10 +331,14 @@ export class PeerWorker {
     this.timer = undefined;
   }
 
-  /** Goes away without a word. */
+  /** Goes away without a word: the connection just closes. */
   kill(): void {
     this.stopHeartbeats();
     if (!this.sock.closed) this.sock.close();
+  }
+
+  close(): void {
+    this.kill();
   }
 }
 
@@ -356,7 +373,7 @@ export class PeerBroker {
     this.timer = setInterval(() => {
       for (const list of this.idle.values()) for (const w of list) void this.toWorker(w.id, 'HEARTBEAT', []).catch(() => undefined);
     }, heartbeatMs);
-    void this.loop();
+    void receiveAll(this.sock, this.received, (msg) => this.handle(msg));
     return this.endpoint;
   }
 
@@ -413,19 +430,6 @@ export class PeerBroker {
       const w = list.shift()!;
       const r = q.shift()!;
       void this.toWorker(w.id, 'REQUEST', [r.client, E, ...r.body]).catch(() => undefined);
-    }
-  }
-
-  private async loop(): Promise<void> {
-    for (;;) {
-      let msg: Buffer[];
-      try {
-        msg = await this.sock.receive();
-      } catch {
-        return;
-      }
-      this.received.push(msg);
-      this.handle(msg);
     }
   }
 

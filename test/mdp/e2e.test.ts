@@ -1,6 +1,7 @@
 /**
  * End to end: the real `purezmq broker` process, driven by Majordomo clients and workers written
- * frame by frame on libzmq (RFC 7 / RFC 18 framing spelled out here, not taken from our codec).
+ * frame by frame on libzmq (RFC 7 / RFC 18 framing spelled out in the test helpers, not taken from
+ * our codec; the workers are dialects.peers.ts's PeerWorker as rfc18 = MDP/0.2 or rfc7 = MDP/0.1).
  * Each test uses its own service names, so tests share one broker without interfering.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,12 +14,12 @@ import {
   libMmi,
   libRequest01,
   libRequest02,
-  LibWorker,
   s,
   startBroker,
   waitFor,
   type BrokerProcess,
 } from './helpers.ts';
+import { B, PeerWorker } from './dialects.peers.ts';
 
 const HB = 100;
 /** Generous, so that a loaded CI machine does not expire live workers. */
@@ -27,10 +28,10 @@ let cli: string;
 let cleanup: () => void;
 let broker: BrokerProcess;
 let ep: string;
-const workers: LibWorker[] = [];
+const workers: PeerWorker[] = [];
 
-function worker(...args: ConstructorParameters<typeof LibWorker>): LibWorker {
-  const w = new LibWorker(...args);
+function worker(...args: ConstructorParameters<typeof PeerWorker>): PeerWorker {
+  const w = new PeerWorker(...args);
   workers.push(w);
   return w;
 }
@@ -67,7 +68,7 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   it('binds every --bind endpoint and serves on each', async () => {
     expect(broker.endpoints).toHaveLength(2);
     expect(broker.endpoints[0]).not.toBe(broker.endpoints[1]);
-    const w = worker(broker.endpoints[1]!, 'echo-both', '0.2', (req) => req.body);
+    const w = worker('rfc18', broker.endpoints[1]!, 'echo-both', (body) => body);
     await waitFor(async () => (await workerCount('echo-both')) === 1, 'worker');
     for (const e of broker.endpoints) {
       const { replies } = await libRequest02(e, 'echo-both', ['via', e]);
@@ -77,7 +78,7 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   });
 
   it('echo, MDP/0.2 both ends, byte-exact frames', async () => {
-    const w = worker(ep, 'echo', '0.2', (req) => req.body);
+    const w = worker('rfc18', ep, 'echo', (body) => body);
     await waitFor(async () => (await workerCount('echo')) === 1, 'worker');
     const { replies } = await libRequest02(ep, 'echo', ['hello', E, 'world']);
     expect(replies).toHaveLength(1);
@@ -95,9 +96,9 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   });
 
   it('streams PARTIALs then the FINAL, in order', async () => {
-    worker(ep, 'stream', '0.2', async (req, partial) => {
-      for (let i = 0; i < 20; i++) await partial([Buffer.from(`p${i}`)]);
-      return [Buffer.from('done'), ...req.body];
+    worker('rfc18', ep, 'stream', async (body, partial) => {
+      for (let i = 0; i < 20; i++) await partial([`p${i}`]);
+      return ['done', ...body];
     });
     await waitFor(async () => (await workerCount('stream')) === 1, 'worker');
     const { replies } = await libRequest02(ep, 'stream', ['x']);
@@ -114,9 +115,9 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   it('answers MMI: service (even when busy), workers, heartbeat, broker, services, 501 — over 0.2 and 0.1', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    worker(ep, 'mmi-busy', '0.2', async (req) => {
+    worker('rfc18', ep, 'mmi-busy', async (body) => {
       await gate;
-      return req.body;
+      return body;
     });
     await waitFor(async () => (await workerCount('mmi-busy')) === 1, 'worker');
     const pending = libRequest02(ep, 'mmi-busy', ['x']);
@@ -150,7 +151,7 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   it('a request waits for a worker that comes late', async () => {
     const pending = libRequest02(ep, 'late', ['early bird']);
     await new Promise((r) => setTimeout(r, 300));
-    worker(ep, 'late', '0.2', (req) => [Buffer.from('served'), ...req.body]);
+    worker('rfc18', ep, 'late', (body) => ['served', ...body]);
     const { replies } = await pending;
     expect(replies.at(-1)!.slice(2).map(s)).toEqual(['late', 'served', 'early bird']);
   });
@@ -161,7 +162,7 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
     try {
       await sock.send([Buffer.from('MDPC02'), bytes(1), Buffer.from('expire'), Buffer.from('x')]);
       await new Promise((r) => setTimeout(r, 1500));
-      const w = worker(ep, 'expire', '0.2', (req) => req.body);
+      const w = worker('rfc18', ep, 'expire', (body) => body);
       await waitFor(async () => (await workerCount('expire')) === 1, 'worker');
       await new Promise((r) => setTimeout(r, 200));
       expect(w.requests).toHaveLength(0);
@@ -173,9 +174,9 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   });
 
   it('spreads requests over idle workers, least recently used first', async () => {
-    const ws: LibWorker[] = [];
+    const ws: PeerWorker[] = [];
     for (let i = 0; i < 3; i++) {
-      ws.push(worker(ep, 'lru', '0.2', (req) => [Buffer.from(`w${i}`), ...req.body]));
+      ws.push(worker('rfc18', ep, 'lru', (body) => [`w${i}`, ...body]));
       await waitFor(async () => (await workerCount('lru')) === i + 1, `worker ${i}`);
     }
     const servedBy: string[] = [];
@@ -190,9 +191,9 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
 
   it('many concurrent clients each get their own reply', async () => {
     for (let i = 0; i < 3; i++) {
-      worker(ep, 'conc', '0.2', async (req) => {
+      worker('rfc18', ep, 'conc', async (body) => {
         await new Promise((r) => setTimeout(r, Math.random() * 5));
-        return [Buffer.from('re'), ...req.body];
+        return ['re', ...body];
       });
     }
     await waitFor(async () => (await workerCount('conc')) === 3, 'workers');
@@ -207,8 +208,8 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   });
 
   it('broker heartbeats reach idle workers (0.2: MDPW02 0x05; 0.1: "" MDPW01 0x04)', async () => {
-    const w2 = worker(ep, 'hb2', '0.2', (req) => req.body, { heartbeatMs: HB });
-    const w1 = worker(ep, 'hb1', '0.1', (req) => req.body, { heartbeatMs: HB });
+    const w2 = worker('rfc18', ep, 'hb2', (body) => body, { heartbeatMs: HB });
+    const w1 = worker('rfc7', ep, 'hb1', (body) => body, { heartbeatMs: HB });
     await waitFor(() => w2.heartbeats >= 3 && w1.heartbeats >= 3, 'three heartbeats each');
     const hb2 = w2.received.find((m) => m.length === 2)!;
     expect([s(hb2[0]), [...hb2[1]!]]).toEqual(['MDPW02', [0x05]]);
@@ -217,19 +218,19 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   });
 
   it('a silent idle worker is purged after liveness x interval', async () => {
-    const w = worker(ep, 'silent', '0.2', (req) => req.body, { heartbeatMs: 0 });
+    const w = worker('rfc18', ep, 'silent', (body) => body, { heartbeatMs: 0 });
     await waitFor(async () => (await workerCount('silent')) === 1, 'worker');
     await waitFor(async () => (await workerCount('silent')) === 0, 'the worker to expire', 3000);
     expect(w.sock.closed).toBe(false);
   });
 
   it('a worker killed mid-request: the request is served by another worker', async () => {
-    const victim = worker(ep, 'crash', '0.2', () => {
+    const victim = worker('rfc18', ep, 'crash', () => {
       setTimeout(() => victim.kill(), 10);
       return 'ignore';
     });
     await waitFor(async () => (await workerCount('crash')) === 1, 'victim');
-    const rescuer = worker(ep, 'crash', '0.2', (req) => [Buffer.from('rescued'), ...req.body]);
+    const rescuer = worker('rfc18', ep, 'crash', (body) => ['rescued', ...body]);
     await waitFor(async () => (await workerCount('crash')) === 2, 'rescuer');
     const { replies } = await libRequest02(ep, 'crash', ['job-1']);
     expect(victim.requests).toHaveLength(1);
@@ -240,7 +241,7 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   });
 
   it('a hung busy worker (connected, silent) is expired after --busy-worker-timeout and its request re-served', async () => {
-    const hung = worker(ep, 'hang', '0.2', () => {
+    const hung = worker('rfc18', ep, 'hang', () => {
       hung.stopHeartbeats();
       return 'ignore';
     });
@@ -250,18 +251,18 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
     // not expired at liveness x interval (500 ms): busy workers get the longer grace
     await new Promise((r) => setTimeout(r, 800));
     expect(await workerCount('hang')).toBe(1);
-    worker(ep, 'hang', '0.2', (req) => [Buffer.from('second'), ...req.body]);
+    worker('rfc18', ep, 'hang', (body) => ['second', ...body]);
     const { replies } = await pending;
     expect(replies.at(-1)!.slice(3).map(s)).toEqual(['second', 'job']);
   });
 
   it('mixes MDP/0.1 and 0.2: 0.1 REQ client <- 0.2 streaming worker (PARTIALs merged), 0.2 client <- 0.1 worker (REPLY -> FINAL)', async () => {
-    const w02 = worker(ep, 'mix-02', '0.2', async (req, partial) => {
-      await partial([Buffer.from('a'), Buffer.from('b')]);
-      await partial([Buffer.from('c')]);
-      return [Buffer.from('z'), ...req.body];
+    const w02 = worker('rfc18', ep, 'mix-02', async (body, partial) => {
+      await partial(['a', 'b']);
+      await partial(['c']);
+      return ['z', ...body];
     });
-    const w01 = worker(ep, 'mix-01', '0.1', (req) => [Buffer.from('from-0.1'), ...req.body]);
+    const w01 = worker('rfc7', ep, 'mix-01', (body) => ['from-0.1', ...body]);
     await waitFor(async () => (await workerCount('mix-02')) === 1 && (await workerCount('mix-01')) === 1, 'workers');
 
     const r = await libRequest01(ep, 'mix-02', ['q']);
@@ -283,30 +284,30 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
   });
 
   it('refuses bad workers with DISCONNECT: mmi.* READY, HEARTBEAT before READY, second READY, FINAL with no request', async () => {
-    const evil = worker(ep, 'mmi.evil', '0.2', (req) => req.body, { heartbeatMs: 0 });
+    const evil = worker('rfc18', ep, 'mmi.evil', (body) => body, { heartbeatMs: 0 });
     await waitFor(() => evil.disconnects === 1, 'DISCONNECT for mmi.* READY');
     expect(evil.received[0]!.map((f) => [...f])).toEqual([[...Buffer.from('MDPW02')], [0x06]]);
     expect(await libMmi(ep, 'mmi.service', ['mmi.evil'])).toEqual(['404']);
 
-    const early = worker(ep, 'x', '0.1', (req) => req.body, { ready: false, heartbeatMs: 0 });
-    await early.sendCmd(0x04, []);
+    const early = worker('rfc7', ep, 'x', (body) => body, { ready: false, heartbeatMs: 0 });
+    await early.send('HEARTBEAT'); // "" MDPW01 0x04
     await waitFor(() => early.disconnects === 1, 'DISCONNECT for HEARTBEAT before READY');
     expect(early.received[0]!.map((f) => [...f])).toEqual([[], [...Buffer.from('MDPW01')], [0x05]]);
 
-    const twice = worker(ep, 'twice', '0.2', (req) => req.body, { heartbeatMs: 0 });
+    const twice = worker('rfc18', ep, 'twice', (body) => body, { heartbeatMs: 0 });
     await waitFor(async () => (await workerCount('twice')) === 1, 'worker');
-    await twice.sendCmd(0x01, [Buffer.from('twice')]);
+    await twice.send('READY', [B('twice')]); // MDPW02 0x01 twice
     await waitFor(() => twice.disconnects === 1, 'DISCONNECT for a second READY');
     expect(await workerCount('twice')).toBe(0);
 
-    const stray = worker(ep, 'stray', '0.2', (req) => req.body, { heartbeatMs: 0 });
+    const stray = worker('rfc18', ep, 'stray', (body) => body, { heartbeatMs: 0 });
     await waitFor(async () => (await workerCount('stray')) === 1, 'worker');
-    await stray.sendCmd(0x04, [Buffer.from('nobody'), E, Buffer.from('x')]);
+    await stray.send('FINAL', [B('nobody'), B('x')]); // MDPW02 0x04 nobody "" x
     await waitFor(() => stray.disconnects === 1, 'DISCONNECT for a FINAL with no request');
   });
 
   it('drops malformed and hostile messages and keeps serving', async () => {
-    const good = worker(ep, 'survivor', '0.2', (req) => req.body);
+    const good = worker('rfc18', ep, 'survivor', (body) => body);
     await waitFor(async () => (await workerCount('survivor')) === 1, 'worker');
     const before = JSON.parse((await libMmi(ep, 'mmi.broker'))[1]!).counters;
 
@@ -373,9 +374,9 @@ describe('purezmq broker (process) with libzmq Majordomo peers', () => {
 describe('purezmq broker shutdown', () => {
   it('SIGTERM lets an in-flight request finish, DISCONNECTs workers and exits 0', async () => {
     const b = await startBroker(cli, ['--bind', 'tcp://127.0.0.1:*', '--heartbeat-interval', String(HB), '--shutdown-grace', '3s']);
-    const w = worker(b.endpoint, 'slow', '0.2', async (req) => {
+    const w = worker('rfc18', b.endpoint, 'slow', async (body) => {
       await new Promise((r) => setTimeout(r, 300));
-      return [Buffer.from('finished'), ...req.body];
+      return ['finished', ...body];
     });
     try {
       await waitFor(async () => (await libMmi(b.endpoint, 'mmi.workers', ['slow']))[1] === '1', 'worker');

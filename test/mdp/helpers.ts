@@ -1,7 +1,8 @@
 /**
  * Helpers for the Majordomo end-to-end tests: build and spawn the real `purezmq` CLI, and
- * Majordomo peers written frame by frame on libzmq (the `zeromq` package), independent of
- * purezmq's own codec, client and worker.
+ * Majordomo clients written frame by frame on libzmq (the `zeromq` package), independent of
+ * purezmq's own codec, client and worker. The libzmq worker is PeerWorker in dialects.peers.ts
+ * (rfc18 = MDP/0.2, rfc7 = MDP/0.1).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -106,7 +107,7 @@ export function spawnCli(cli: string, args: string[]): { proc: ChildProcess; sto
   };
 }
 
-// ---- frame-by-frame Majordomo peers on libzmq ---------------------------------------------------
+// ---- frame-by-frame Majordomo clients on libzmq -------------------------------------------------
 
 export const s = (b: Uint8Array | undefined): string => (b === undefined ? '<none>' : Buffer.from(b).toString());
 export const bytes = (...b: number[]): Buffer => Buffer.from(b);
@@ -119,122 +120,6 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
     if (await cond()) return;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-type Version = '0.1' | '0.2';
-
-export interface LibRequest {
-  client: Buffer;
-  body: Buffer[];
-  /** All frames as received, for byte-exact checks. */
-  frames: Buffer[];
-}
-
-export type LibHandler = (req: LibRequest, partial: (body: Buffer[]) => Promise<void>) => Promise<Buffer[] | 'ignore'> | Buffer[] | 'ignore';
-
-/**
- * A Majordomo worker written against the RFC frames on a libzmq DEALER. The handler gets the
- * request and may send PARTIALs (0.2 only) through `partial`; it returns the FINAL/REPLY body, or
- * 'ignore' to never answer.
- */
-export class LibWorker {
-  readonly sock: lib.Dealer;
-  readonly version: Version;
-  readonly requests: LibRequest[] = [];
-  readonly received: Buffer[][] = [];
-  heartbeats = 0;
-  disconnects = 0;
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private readonly H: string;
-  private readonly handler: LibHandler;
-
-  constructor(
-    endpoint: string,
-    service: string,
-    version: Version,
-    handler: LibHandler,
-    options: { heartbeatMs?: number; ready?: boolean } = {},
-  ) {
-    this.version = version;
-    this.handler = handler;
-    this.H = version === '0.1' ? 'MDPW01' : 'MDPW02';
-    this.sock = new lib.Dealer({ linger: 0 });
-    this.sock.connect(endpoint);
-    if (options.ready !== false) void this.sendCmd(0x01, [Buffer.from(service)]);
-    const hb = options.heartbeatMs ?? 100;
-    if (hb > 0) this.timer = setInterval(() => void this.sendCmd(version === '0.1' ? 0x04 : 0x05, []).catch(() => undefined), hb);
-    void this.loop();
-  }
-
-  /** Sends a worker command with this version's framing. */
-  sendCmd(cmd: number, rest: Buffer[]): Promise<void> {
-    const head = this.version === '0.1' ? [E, Buffer.from(this.H), bytes(cmd)] : [Buffer.from(this.H), bytes(cmd)];
-    return this.sock.send([...head, ...rest]);
-  }
-
-  private async loop(): Promise<void> {
-    for (;;) {
-      let msg: Buffer[];
-      try {
-        msg = await this.sock.receive();
-      } catch {
-        return;
-      }
-      this.received.push(msg);
-      const f = this.version === '0.1' ? msg.slice(1) : msg; // drop 0.1's leading empty frame
-      if (s(f[0]) !== this.H) continue;
-      const cmd = f[1]![0];
-      const isHeartbeat = this.version === '0.1' ? cmd === 0x04 : cmd === 0x05;
-      const isDisconnect = this.version === '0.1' ? cmd === 0x05 : cmd === 0x06;
-      if (isHeartbeat) this.heartbeats++;
-      else if (isDisconnect) this.disconnects++;
-      else if (cmd === 0x02) {
-        const req: LibRequest = { client: f[2]!, body: f.slice(4), frames: msg };
-        this.requests.push(req);
-        void this.serve(req);
-      }
-    }
-  }
-
-  private async serve(req: LibRequest): Promise<void> {
-    const partial = async (body: Buffer[]): Promise<void> => {
-      if (this.version === '0.1') throw new Error('MDP/0.1 has no PARTIAL');
-      await this.sendCmd(0x03, [req.client, E, ...body]);
-    };
-    let reply: Buffer[] | 'ignore';
-    try {
-      reply = await this.handler(req, partial);
-    } catch {
-      return;
-    }
-    if (reply === 'ignore') return;
-    await this.sendCmd(this.version === '0.1' ? 0x03 : 0x04, [req.client, E, ...reply]).catch(() => undefined);
-  }
-
-  /** Stops heartbeating (a hung worker). */
-  stopHeartbeats(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /** Dies without a word: the connection just goes away. */
-  kill(): void {
-    this.stopHeartbeats();
-    if (this.sock.closed) return;
-    this.sock.linger = 0;
-    this.sock.close();
-  }
-
-  close(): void {
-    this.kill();
-  }
-
-  async disconnect(): Promise<void> {
-    this.stopHeartbeats();
-    await this.sendCmd(this.version === '0.1' ? 0x05 : 0x06, []);
-    await new Promise((r) => setTimeout(r, 20));
-    if (!this.sock.closed) this.sock.close();
   }
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as lib from 'zeromq';
 import { Broker, Client, Worker } from '../../src/mdp/mod.ts';
-import { LibWorker, waitFor } from './helpers.ts';
+import { waitFor } from './helpers.ts';
+import { PeerWorker } from './dialects.peers.ts';
 
 describe('Broker, Client and Worker in one process', () => {
   it('echo with PARTIALs over 0.2 and 0.1, MMI and metrics', async () => {
@@ -52,10 +53,10 @@ describe('broker limits (in process, libzmq peers)', () => {
   it('abandons a request after maxDispatchAttempts workers died with it', async () => {
     const broker = new Broker({ heartbeatInterval: 50, maxDispatchAttempts: 2 });
     const ep = await broker.bind('tcp://127.0.0.1:*');
-    const killers: LibWorker[] = [];
+    const killers: PeerWorker[] = [];
     try {
       for (let i = 0; i < 3; i++) {
-        const w: LibWorker = new LibWorker(ep, 'poison', '0.2', () => {
+        const w: PeerWorker = new PeerWorker('rfc18', ep, 'poison', () => {
           w.kill();
           return 'ignore';
         }, { heartbeatMs: 50 });
@@ -101,18 +102,18 @@ describe('broker limits (in process, libzmq peers)', () => {
   it('keeps LRU rotation when workers in the middle of the idle list leave; peers with their own routing ids', async () => {
     const broker = new Broker({ heartbeatInterval: 100 });
     const ep = await broker.bind('tcp://127.0.0.1:*');
-    const ws: LibWorker[] = [];
+    const ws: PeerWorker[] = [];
     const named = new lib.Dealer({ linger: 0, routingId: 'client-A' });
     const plain = new lib.Dealer({ linger: 0 });
     try {
       for (let i = 0; i < 4; i++) {
-        ws.push(new LibWorker(ep, 'mid', '0.2', (req) => [Buffer.from(`w${i}`), ...req.body]));
+        ws.push(new PeerWorker('rfc18', ep, 'mid', (body) => [`w${i}`, ...body]));
         await waitFor(() => broker.metrics().services.mid?.workers === i + 1, `worker ${i}`);
       }
       // DISCONNECT from the middle of the idle list (w0 w1 w2 w3), then again (w0 w2 w3)
-      await ws[1]!.sendCmd(0x06, []);
+      await ws[1]!.send('DISCONNECT');
       await waitFor(() => broker.metrics().services.mid!.workers === 3, 'w1 to leave');
-      await ws[2]!.sendCmd(0x06, []);
+      await ws[2]!.send('DISCONNECT');
       await waitFor(() => broker.metrics().services.mid!.workers === 2, 'w2 to leave');
       expect(broker.metrics().services.mid).toMatchObject({ idleWorkers: 2, busyWorkers: 0 });
       named.connect(ep);
