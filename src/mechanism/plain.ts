@@ -130,6 +130,9 @@ export class PlainServer implements Mechanism {
 
   onCommand(name: string, data: Uint8Array): HandshakeStep | Promise<HandshakeStep> {
     if (name === Command.HELLO && this.state === State.HELLO) return this.onHello(data);
+    // libzmq 4.3.0 and 4.3.1 clients (Debian 10's, for one) name their HELLO "WELCOME" (libzmq
+    // issue 3500); a client sends nothing else first, so it can only mean HELLO
+    if (name === Command.WELCOME && this.state === State.HELLO) return this.onHello(data);
     if (name === Command.INITIATE && this.state === State.INITIATE) {
       const peer = parseMetadata(data);
       if (!('entries' in peer)) return this.fail(ErrorCode.MALFORMED_INITIATE, peer.message);

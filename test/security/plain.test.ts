@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as lib from 'zeromq';
 import * as zmq from '../../src/mod.ts';
@@ -139,5 +140,54 @@ describe('PLAIN interop with libzmq', () => {
     const e = await auth;
     expect(e.error.code).toBe('ERR_ZMTP_AUTH_FAILED');
     expect(e.error.status).toBe(400);
+  });
+});
+
+describe('PLAIN clients of libzmq 4.3.0 and 4.3.1', () => {
+  it('their HELLO named "WELCOME" (libzmq issue 3500) is accepted as the HELLO it is', async () => {
+    await serveZap(track(new zmq.Reply()), checkPassword);
+    const server = track(new zmq.Router({ plainServer: true }));
+    await server.bind('tcp://127.0.0.1:*');
+    const port = Number(server.lastEndpoint!.split(':').pop());
+    const sock = net.connect(port, '127.0.0.1');
+    open.push({ close: () => sock.destroy() });
+    let buffered = Buffer.alloc(0);
+    const waiters: (() => void)[] = [];
+    sock.on('data', (d: Buffer) => {
+      buffered = Buffer.concat([buffered, d]);
+      for (const w of waiters.splice(0)) w();
+    });
+    const read = async (n: number): Promise<Buffer> => {
+      while (buffered.length < n) await within(new Promise<void>((r) => waiters.push(r)), 5000, `${n} bytes from the server`);
+      const out = buffered.subarray(0, n);
+      buffered = buffered.subarray(n);
+      return out;
+    };
+    const command = (name: string, body: Buffer) => {
+      const payload = Buffer.concat([Buffer.from([name.length]), Buffer.from(name), body]);
+      return Buffer.concat([Buffer.from([0x04, payload.length]), payload]);
+    };
+    const greeting = Buffer.alloc(64);
+    greeting[0] = 0xff;
+    greeting[9] = 0x7f;
+    greeting[10] = 3;
+    greeting[11] = 1;
+    greeting.write('PLAIN', 12);
+    // what libzmq 4.3.1's plain_client sends: 04 15 07 "WELCOME" 05 "admin" 06 "secret"
+    const hello = command('WELCOME', Buffer.concat([Buffer.from([5]), Buffer.from('admin'), Buffer.from([6]), Buffer.from('secret')]));
+    expect(hello.subarray(0, 3)).toEqual(Buffer.from([0x04, 0x15, 0x07]));
+    sock.write(Buffer.concat([greeting, hello]));
+    const theirs = await read(64);
+    expect(theirs.subarray(12, 17).toString()).toBe('PLAIN');
+    expect(await read(10)).toEqual(command('WELCOME', Buffer.alloc(0)));
+    const meta = Buffer.concat([Buffer.from([11]), Buffer.from('Socket-Type'), Buffer.from([0, 0, 0, 6]), Buffer.from('DEALER')]);
+    sock.write(command('INITIATE', meta));
+    const readyHead = await read(2);
+    expect(readyHead[0]).toBe(0x04);
+    expect((await read(readyHead[1]!)).subarray(0, 6)).toEqual(Buffer.from('\x05READY'));
+    sock.write(Buffer.from([0x00, 0x05, ...Buffer.from('hello')]));
+    const [, body] = await within(server.receive(), 5000, 'the message');
+    expect(body!.toString()).toBe('hello');
+    expect(server.lastPeer?.userId).toBe('admin-id');
   });
 });
