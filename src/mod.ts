@@ -4,7 +4,7 @@ export { Router, type RouterOptions } from './socket/router.ts';
 export { Request, type RequestOptions } from './socket/request.ts';
 export { Reply } from './socket/reply.ts';
 export { Publisher, type PublisherOptions } from './socket/publisher.ts';
-export { Subscriber, XSubscriber } from './socket/subscriber.ts';
+export { Subscriber, XSubscriber, type SubscriberOptions } from './socket/subscriber.ts';
 export { XPublisher, type XPublisherOptions } from './socket/xpublisher.ts';
 export { Push } from './socket/push.ts';
 export { Pull } from './socket/pull.ts';

@@ -31,13 +31,17 @@ export interface SecurityOptions {
  * plainUsername/plainPassword → PLAIN client; otherwise NULL (which asks ZAP only when zapDomain
  * is set and a handler is bound). Bad keys throw EINVAL.
  */
+/** The mechanism the options select, by libzmq's precedence: 'CURVE', 'PLAIN' or 'NULL'. */
+export function mechanismName(o: SecurityOptions): 'CURVE' | 'PLAIN' | 'NULL' {
+  return o.curveServer || o.curveServerKey !== null ? 'CURVE' : o.plainServer || o.plainUsername !== null ? 'PLAIN' : 'NULL';
+}
+
 export function createSecurityMechanism(o: SecurityOptions, zap: ZapHook | undefined): Mechanism {
   try {
     return pick(o, zap);
   } catch (err) {
     // options assigned after construction skip validation: fail each handshake, visibly
-    const name = o.curveServer || o.curveServerKey !== null ? 'CURVE' : o.plainServer || o.plainUsername !== null ? 'PLAIN' : 'NULL';
-    return new MisconfiguredMechanism(name, err as ZmqError);
+    return new MisconfiguredMechanism(mechanismName(o), err as ZmqError);
   }
 }
 

@@ -130,18 +130,30 @@ const INTEGER_MIN: Partial<Record<keyof SocketOptions, number>> = {
 /**
  * zeromq.js options for transports and platforms purezmq has no use for (multicast, VMCI, CPU
  * affinity, Windows loopback): accepted, so code written for zeromq.js runs unchanged, and they
- * truly change nothing here.
+ * truly change nothing here. Values are what zeromq.js reads back by default (undefined: it
+ * cannot read them either, without VMCI).
  */
-export const NO_EFFECT_OPTIONS: ReadonlySet<string> = new Set([
-  'affinity', 'rate', 'recoveryInterval', 'multicastMaxTransportDataUnit', 'vmciBufferSize',
-  'vmciBufferMinSize', 'vmciBufferMaxSize', 'vmciConnectTimeout', 'loopbackFastPath',
-]);
+export const NO_EFFECT_OPTIONS: Readonly<Record<string, unknown>> = {
+  affinity: 0,
+  rate: 100,
+  recoveryInterval: 10000,
+  multicastHops: 1,
+  multicastMaxTransportDataUnit: 1500,
+  loopbackFastPath: false,
+  vmciBufferSize: undefined,
+  vmciBufferMinSize: undefined,
+  vmciBufferMaxSize: undefined,
+  vmciConnectTimeout: undefined,
+};
 
 /**
  * zeromq.js options whose behaviour purezmq cannot provide on node:net. Their defaults are
  * accepted; anything else is refused with ENOTSUP rather than silently ignored.
  */
 export const UNSUPPORTED_OPTIONS: Readonly<Record<string, unknown>> = {
+  // SO_SNDBUF/SO_RCVBUF: node:net has no way to set them; -1 leaves the OS default, as in libzmq
+  sendBufferSize: -1,
+  receiveBufferSize: -1,
   tcpKeepaliveCount: -1,
   tcpKeepaliveInterval: -1,
   tcpMaxRetransmitTimeout: 0,

@@ -9,7 +9,14 @@ import { SubscriptionSet } from './subscriptions.ts';
 export interface PublisherOptions extends SocketOptions {
   /** Block (wait) instead of dropping when a matching subscriber is at its HWM (ZMQ_XPUB_NODROP). */
   noDrop: boolean;
+  /**
+   * ZMQ_INVERT_MATCHING: send each message to the subscribers none of whose subscriptions match it
+   * (the subscribers must invert too).
+   */
+  invertMatching: boolean;
 }
+
+export const PUBLISHER_OPTIONS = { noDrop: 'boolean', invertMatching: 'boolean' } as const;
 
 /**
  * PUB (RFC 29): sends each message to every peer subscribed to a prefix of its first frame.
@@ -17,10 +24,16 @@ export interface PublisherOptions extends SocketOptions {
  */
 export class Publisher extends SocketBase {
   noDrop = false;
+  invertMatching = false;
 
   constructor(options: Partial<PublisherOptions> = {}, type: 'PUB' | 'XPUB' = 'PUB') {
     super(type);
-    if (type === 'PUB') this.configure(options, { noDrop: 'boolean' });
+    if (type === 'PUB') this.configure(options, PUBLISHER_OPTIONS);
+  }
+
+  /** Whether `pipe`'s subscriber is to get a message whose first frame is `first`. */
+  private wants(pipe: Pipe, first: Uint8Array | undefined): boolean {
+    return (pipe.subscriptions?.matches(first) ?? false) !== this.invertMatching;
   }
 
   protected override xpeer(pipe: Pipe): undefined {
@@ -60,12 +73,12 @@ export class Publisher extends SocketBase {
     const first = msg[0];
     if (this.noDrop) {
       for (const pipe of this.pipes) {
-        if (pipe.active && pipe.subscriptions?.matches(first) && !pipe.writable) return false;
+        if (pipe.active && this.wants(pipe, first) && !pipe.writable) return false;
       }
     }
     let receivers = 0;
     for (const pipe of this.pipes) {
-      if (!pipe.active || !pipe.subscriptions?.matches(first)) continue;
+      if (!pipe.active || !this.wants(pipe, first)) continue;
       if (!pipe.writable) {
         this.droppedMessages++;
         continue;

@@ -2,7 +2,7 @@ import { createError, ErrorCode, ProtocolError, type ZmqError } from '../errors.
 import type { Engine, Message, PeerInfo, PipeEnd } from '../engine/link.ts';
 import { Session, type SessionHost, type SessionOptions } from '../engine/session.ts';
 import type { Mechanism } from '../mechanism/mechanism.ts';
-import { createSecurityMechanism } from '../mechanism/security.ts';
+import { createSecurityMechanism, mechanismName } from '../mechanism/security.ts';
 import { zapHook } from '../zap/client.ts';
 import { parseEndpoint } from '../transport/endpoint.ts';
 import { netTransport } from '../transport/tcp.ts';
@@ -180,7 +180,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
         if (value !== UNSUPPORTED_OPTIONS[key]) {
           throw createError(ErrorCode.ENOTSUP, `Option '${key}' is not supported by purezmq (only its default, ${String(UNSUPPORTED_OPTIONS[key])})`);
         }
-      } else if (!NO_EFFECT_OPTIONS.has(key)) {
+      } else if (!(key in NO_EFFECT_OPTIONS)) {
         throw createError(ErrorCode.EINVAL, `Unknown option '${key}' for ${this.type}`);
       }
       (this as Record<string, unknown>)[key] = value;
@@ -196,6 +196,34 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   get lastPeer(): PeerInfo | undefined {
     return this.lastPipe?.peer;
   }
+
+  /** 'plain' or 'curve' as zeromq.js reports the configured mechanism; null for NULL. */
+  get securityMechanism(): 'plain' | 'curve' | null {
+    const name = mechanismName(this);
+    return name === 'NULL' ? null : name === 'PLAIN' ? 'plain' : 'curve';
+  }
+
+  /** zeromq.js: whether the socket may be used from several threads. One JavaScript thread here. */
+  get threadSafe(): boolean {
+    return false;
+  }
+
+  // zeromq.js options that change nothing here, or of which only the default is accepted
+  // (NO_EFFECT_OPTIONS, UNSUPPORTED_OPTIONS): readable as in zeromq.js, defaults on the prototype
+  declare affinity: number;
+  declare rate: number;
+  declare recoveryInterval: number;
+  declare multicastHops: number;
+  declare multicastMaxTransportDataUnit: number;
+  declare loopbackFastPath: boolean;
+  declare sendBufferSize: number;
+  declare receiveBufferSize: number;
+  declare tcpKeepaliveCount: number;
+  declare tcpKeepaliveInterval: number;
+  declare tcpMaxRetransmitTimeout: number;
+  declare typeOfService: number;
+  declare socksProxy: string | null;
+  declare interface: string | null;
 
   get closed(): boolean {
     return this.isClosed;
@@ -807,6 +835,12 @@ function settle<T>(w: Waiter<T>, result: Error | undefined, value?: T): void {
 function settleTimeout<T>(w: Waiter<T>): void {
   w.timer = undefined;
   settle(w, eagain());
+}
+
+for (const [key, value] of Object.entries({ ...NO_EFFECT_OPTIONS, ...UNSUPPORTED_OPTIONS })) {
+  // gssapi* and tcpAcceptFilter cannot be read back in zeromq.js either
+  if (value === undefined || key.startsWith('gssapi') || key === 'tcpAcceptFilter') continue;
+  Object.defineProperty(SocketBase.prototype, key, { value, writable: true, configurable: true });
 }
 
 /** One connect() call: dials, reconnects with backoff, owns the connect-side pipe. */

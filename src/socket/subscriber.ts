@@ -17,6 +17,8 @@ export class XSubscriber extends SocketBase {
 
   constructor(options: Partial<SocketOptions> = {}, type: SocketType = 'XSUB') {
     super(type);
+    // libzmq's xsub: closing does not wait for subscriptions still on their way
+    this.linger = 0;
     if (type === 'XSUB') this.configure(options);
   }
 
@@ -54,11 +56,18 @@ export class XSubscriber extends SocketBase {
   }
 }
 
+export interface SubscriberOptions extends SocketOptions {
+  /** ZMQ_INVERT_MATCHING: deliver only the messages that no subscription matches (the publisher must invert too). */
+  invertMatching: boolean;
+}
+
 /** SUB (RFC 29): subscribe() / unsubscribe() by prefix; also filters what arrives. Receive-only. */
 export class Subscriber extends XSubscriber {
-  constructor(options: Partial<SocketOptions> = {}) {
+  invertMatching = false;
+
+  constructor(options: Partial<SubscriberOptions> = {}) {
     super(options, 'SUB');
-    this.configure(options);
+    this.configure(options, { invertMatching: 'boolean' });
   }
 
   /** Subscribes to each prefix; no argument subscribes to everything. */
@@ -82,7 +91,7 @@ export class Subscriber extends XSubscriber {
     for (;;) {
       const msg = this.fairRecv();
       if (!msg) return undefined;
-      if (this.subscriptions.matches(msg[0])) return msg;
+      if (this.subscriptions.matches(msg[0]) !== this.invertMatching) return msg;
     }
   }
 }

@@ -2,7 +2,7 @@ import type { Message } from '../engine/link.ts';
 import { alloc } from '../util/bytes.ts';
 import { Fifo } from '../util/fifo.ts';
 import type { Pipe } from './pipe.ts';
-import { Publisher, type PublisherOptions } from './publisher.ts';
+import { Publisher, PUBLISHER_OPTIONS, type PublisherOptions } from './publisher.ts';
 
 export interface XPublisherOptions extends PublisherOptions {
   /**
@@ -22,7 +22,7 @@ export class XPublisher extends Publisher {
 
   constructor(options: Partial<XPublisherOptions> = {}) {
     super({}, 'XPUB');
-    this.configure(options, { noDrop: 'boolean', verbosity: 'string' });
+    this.configure(options, { ...PUBLISHER_OPTIONS, verbosity: 'string' });
   }
 
   protected override xsubscription(pipe: Pipe, topic: Uint8Array, subscribe: boolean): boolean {

@@ -72,6 +72,33 @@ describe('zeromq.js options beyond the core set', () => {
     new zmq.Dealer({ socksProxy: null, tcpKeepaliveCount: -1, typeOfService: 0 } as never).close();
   });
 
+  it('reads back every option zeromq.js can read, with its defaults; securityMechanism and threadSafe too', async () => {
+    const lib = await import('zeromq');
+    for (const [ours, theirs] of [
+      [new zmq.Dealer(), new lib.Dealer()],
+      [new zmq.Subscriber(), new lib.Subscriber()],
+      [new zmq.Router({ plainServer: true }), new lib.Router({ plainServer: true })],
+      [new zmq.Dealer({ curveServer: true, curveSecretKey: zmq.curveKeyPair().secretKey }), new lib.Dealer({ curveServer: true, curveSecretKey: lib.curveKeyPair().secretKey })],
+    ] as const) {
+      try {
+        for (const key of ['affinity', 'rate', 'recoveryInterval', 'multicastHops', 'multicastMaxTransportDataUnit', 'loopbackFastPath', 'sendBufferSize',
+          'receiveBufferSize', 'tcpKeepaliveCount', 'tcpKeepaliveInterval', 'tcpMaxRetransmitTimeout', 'typeOfService', 'socksProxy', 'interface',
+          'securityMechanism', 'threadSafe', 'linger', 'sendHighWaterMark', 'ipv6', 'immediate', 'heartbeatInterval'] as const) {
+          if (!(key in theirs)) continue; // a send-only option on a receive-only type, say
+          expect((ours as unknown as Record<string, unknown>)[key], key).toEqual((theirs as unknown as Record<string, unknown>)[key]);
+        }
+      } finally {
+        ours.close();
+        theirs.close();
+      }
+    }
+    const s = new zmq.Dealer({ rate: 40, multicastHops: 4 } as never);
+    expect([s.rate, s.multicastHops]).toEqual([40, 4]);
+    s.close();
+    // OS socket buffer sizes cannot be set through node:net: refused unless left to the OS
+    expect(() => new zmq.Dealer({ sendBufferSize: 65536 } as never)).toThrow(expect.objectContaining({ code: 'ENOTSUP' }));
+  });
+
   it('still refuses option names nobody knows', () => {
     expect(() => new zmq.Dealer({ sendHighWaterMarkk: 1 } as never)).toThrow(/Unknown option 'sendHighWaterMarkk'/);
   });

@@ -223,3 +223,30 @@ describe('purezmq PUB fan-out to libzmq SUBs', () => {
     });
   });
 });
+
+describe('invertMatching (ZMQ_INVERT_MATCHING), both directions', () => {
+  for (const [pubImpl, subImpl] of [['pz', 'lib'], ['lib', 'pz'], ['pz', 'pz']] as [Impl, Impl][]) {
+    it(`${name(pubImpl)} PUB → ${name(subImpl)} SUB: only what matches no subscription is delivered`, async () => {
+      const pub = sockets.make('PUB', pubImpl, { invertMatching: true });
+      await pub.bind(bindAddress('tcp'));
+      const sub = sockets.make('SUB', subImpl, { invertMatching: true });
+      sub.connect(pub.lastEndpoint!);
+      sub.subscribe('news');
+      const log = collect(sub);
+      // 'other-probe' matches no subscription, so it is delivered once the subscription is in place
+      // (before it, an inverting PUB sends everything: no subscription matches yet)
+      for (let i = 0; !log.some((m) => m[0] === 'other-probe'); i++) {
+        if (i > 1000) throw new Error('nothing came through');
+        await pub.send('other-probe');
+        await sleep(5);
+      }
+      const from = log.length;
+      await pub.send('news: filtered out');
+      await pub.send('weather: delivered');
+      await pub.send('news-flash: filtered out');
+      await pub.send('end');
+      await waitUntil(() => log.some((m) => m[0] === 'end'), T, 'end');
+      expect(log.slice(from).map((m) => m[0])).toEqual(['weather: delivered', 'end']);
+    });
+  }
+});
