@@ -1,5 +1,5 @@
 /** purezmq public API: mirrors zeromq.js v6, so switching is a change of import. */
-export { Dealer } from './socket/dealer.ts';
+export { Dealer, type DealerOptions } from './socket/dealer.ts';
 export { Router, type RouterOptions } from './socket/router.ts';
 export { Request, type RequestOptions } from './socket/request.ts';
 export { Reply } from './socket/reply.ts';

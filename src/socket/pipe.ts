@@ -8,6 +8,8 @@ export interface PipeOwner {
   onPipeReadable(pipe: Pipe): void;
   onPipeWritable(pipe: Pipe): void;
   onPipeSubscription(pipe: Pipe, topic: Uint8Array, subscribe: boolean): void;
+  /** A conflating pipe replaced `count` queued messages with a newer one. */
+  onPipeConflated(pipe: Pipe, count: number): void;
 }
 
 /**
@@ -35,6 +37,8 @@ export class Pipe implements PipeEnd {
   detached = false;
   /** In the socket's fair-queue ready list. */
   queued = false;
+  /** ZMQ_CONFLATE: each queue keeps only the newest message, and never blocks. */
+  conflate = false;
   private inputBlocked = false;
 
   constructor(owner: PipeOwner, endpoint: string, sendHwm: number, recvHwm: number) {
@@ -46,7 +50,7 @@ export class Pipe implements PipeEnd {
 
   /** Below the send high-water mark. */
   get writable(): boolean {
-    return this.outgoing.length < this.sendHwm;
+    return this.conflate || this.outgoing.length < this.sendHwm;
   }
 
   /** Handshake done and an engine attached. */
@@ -55,6 +59,7 @@ export class Pipe implements PipeEnd {
   }
 
   write(msg: Message): void {
+    if (this.conflate) this.keepOnlyNewest(this.outgoing);
     this.outgoing.push(msg);
     this.link?.outgoingReady();
   }
@@ -71,6 +76,12 @@ export class Pipe implements PipeEnd {
   // PipeEnd (engine side)
 
   pushIncoming(msg: Message): boolean {
+    if (this.conflate) {
+      this.keepOnlyNewest(this.incoming);
+      this.incoming.push(msg);
+      this.owner.onPipeReadable(this);
+      return true;
+    }
     this.incoming.push(msg);
     this.owner.onPipeReadable(this);
     if (this.incoming.length >= this.recvHwm) {
@@ -84,6 +95,14 @@ export class Pipe implements PipeEnd {
     const msg = this.outgoing.shift();
     if (msg !== undefined && this.outgoing.length === this.sendHwm - 1) this.owner.onPipeWritable(this);
     return msg;
+  }
+
+  /** Conflation: a newer message is about to replace whatever `queue` holds. */
+  private keepOnlyNewest(queue: Fifo<Message>): void {
+    const stale = queue.length;
+    if (stale === 0) return;
+    queue.drain();
+    this.owner.onPipeConflated(this, stale);
   }
 
   onSubscription(topic: Uint8Array, subscribe: boolean): void {

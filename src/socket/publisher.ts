@@ -14,6 +14,8 @@ export interface PublisherOptions extends SocketOptions {
    * (the subscribers must invert too).
    */
   invertMatching: boolean;
+  /** ZMQ_CONFLATE (PUB only): keep only the newest message queued for each subscriber. */
+  conflate: boolean;
 }
 
 export const PUBLISHER_OPTIONS = { noDrop: 'boolean', invertMatching: 'boolean' } as const;
@@ -28,7 +30,7 @@ export class Publisher extends SocketBase {
 
   constructor(options: Partial<PublisherOptions> = {}, type: 'PUB' | 'XPUB' = 'PUB') {
     super(type);
-    if (type === 'PUB') this.configure(options, PUBLISHER_OPTIONS);
+    if (type === 'PUB') this.configure(options, { ...PUBLISHER_OPTIONS, conflate: 'boolean' });
   }
 
   /** Whether `pipe`'s subscriber is to get a message whose first frame is `first`. */

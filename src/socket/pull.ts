@@ -5,9 +5,9 @@ import { SocketBase } from './socket_base.ts';
 
 /** PULL (RFC 30): fair-queued receive. Receive-only. */
 export class Pull extends SocketBase {
-  constructor(options: Partial<SocketOptions> = {}) {
+  constructor(options: Partial<SocketOptions & { conflate: boolean }> = {}) {
     super('PULL');
-    this.configure(options);
+    this.configure(options, { conflate: 'boolean' });
   }
 
   protected xsend(): boolean {

@@ -5,9 +5,9 @@ import type { SocketOptions } from './options.ts';
 
 /** PUSH (RFC 30): round-robin to peers with room; blocks, never drops. Send-only. */
 export class Push extends LoadBalancedSocket {
-  constructor(options: Partial<SocketOptions> = {}) {
+  constructor(options: Partial<SocketOptions & { conflate: boolean }> = {}) {
     super('PUSH');
-    this.configure(options);
+    this.configure(options, { conflate: 'boolean' });
   }
 
   protected xrecv(): Message | undefined {

@@ -9,9 +9,11 @@ export interface RequestOptions extends SocketOptions {
   correlate: boolean;
   /** Allow a new request before the reply arrived (ZMQ_REQ_RELAXED); the old reply is then ignored. */
   relaxed: boolean;
+  /** ZMQ_PROBE_ROUTER: an empty message to every peer as it connects (for ROUTER peers). */
+  probeRouter: boolean;
 }
 
-const REQUEST_OPTIONS = { correlate: 'boolean', relaxed: 'boolean' } as const;
+const REQUEST_OPTIONS = { correlate: 'boolean', relaxed: 'boolean', probeRouter: 'boolean' } as const;
 
 /**
  * REQ (RFC 28): strict send/receive alternation, empty delimiter, reply only from the peer asked.

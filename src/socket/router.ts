@@ -11,9 +11,11 @@ export interface RouterOptions extends SocketOptions {
   mandatory: boolean;
   /** A new peer with an identity in use takes it over instead of being refused. */
   handover: boolean;
+  /** ZMQ_PROBE_ROUTER: an empty message to every peer as it connects (for ROUTER peers). */
+  probeRouter: boolean;
 }
 
-const ROUTER_OPTIONS = { mandatory: 'boolean', handover: 'boolean' } as const;
+const ROUTER_OPTIONS = { mandatory: 'boolean', handover: 'boolean', probeRouter: 'boolean' } as const;
 
 /**
  * ROUTER: prefixes each incoming message with the sender's routing id, and routes outgoing
@@ -23,6 +25,7 @@ const ROUTER_OPTIONS = { mandatory: 'boolean', handover: 'boolean' } as const;
 export class Router extends SocketBase {
   mandatory = false;
   handover = false;
+  probeRouter = false;
   private readonly byId = new Map<string | number, Pipe>();
   /**
    * Peers that lost (or never got) their routing id to another connection. As in libzmq they stay
@@ -52,6 +55,7 @@ export class Router extends SocketBase {
     this.ignored.delete(pipe);
     pipe.routingId = id;
     this.byId.set(key, pipe);
+    if (this.probeRouter) pipe.write([EMPTY]);
     return undefined;
   }
 

@@ -134,6 +134,11 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   /** Messages dropped where ZeroMQ semantics drop (PUB/XPUB at HWM, ROUTER to an unknown peer, REP to a gone peer). */
   droppedMessages = 0;
+  /**
+   * ZMQ_CONFLATE (an option of DEALER, PUSH, PULL, PUB and SUB): every queue keeps only the newest
+   * message, whole (libzmq keeps one frame of a multipart one), and sends never wait.
+   */
+  conflate = false;
 
   /** Every pipe the socket routes over (connect-side pipes exist before their peer does). */
   protected readonly pipes = new Set<Pipe>();
@@ -505,6 +510,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   protected newPipe(endpoint: string): Pipe {
     const pipe = new Pipe(this, endpoint, this.sendHighWaterMark, this.receiveHighWaterMark);
+    pipe.conflate = this.conflate;
     this.pipes.add(pipe);
     return pipe;
   }
@@ -544,6 +550,11 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
       this.readyPipes.push(pipe);
     }
     if (this.recvWaiters.length > 0) this.wakeReceivers();
+  }
+
+  onPipeConflated(_pipe: Pipe, count: number): void {
+    // conflation's whole point is to drop the older message, but a drop is still counted
+    this.droppedMessages += count;
   }
 
   onPipeWritable(_pipe: Pipe): void {

@@ -59,6 +59,8 @@ export class XSubscriber extends SocketBase {
 export interface SubscriberOptions extends SocketOptions {
   /** ZMQ_INVERT_MATCHING: deliver only the messages that no subscription matches (the publisher must invert too). */
   invertMatching: boolean;
+  /** ZMQ_CONFLATE: keep only the newest message from each publisher (the last value of a feed). */
+  conflate: boolean;
 }
 
 /** SUB (RFC 29): subscribe() / unsubscribe() by prefix; also filters what arrives. Receive-only. */
@@ -67,7 +69,7 @@ export class Subscriber extends XSubscriber {
 
   constructor(options: Partial<SubscriberOptions> = {}) {
     super(options, 'SUB');
-    this.configure(options, { invertMatching: 'boolean' });
+    this.configure(options, { invertMatching: 'boolean', conflate: 'boolean' });
   }
 
   /** Subscribes to each prefix; no argument subscribes to everything. */

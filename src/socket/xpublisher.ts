@@ -1,5 +1,6 @@
 import type { Message } from '../engine/link.ts';
-import { alloc } from '../util/bytes.ts';
+import { createError, ErrorCode } from '../errors.ts';
+import { alloc, fromString } from '../util/bytes.ts';
 import { Fifo } from '../util/fifo.ts';
 import type { Pipe } from './pipe.ts';
 import { Publisher, PUBLISHER_OPTIONS, type PublisherOptions } from './publisher.ts';
@@ -10,6 +11,10 @@ export interface XPublisherOptions extends PublisherOptions {
    * cancels, 'allSubs' every subscribe, 'allSubsUnsubs' every subscribe and cancel.
    */
   verbosity: null | 'allSubs' | 'allSubsUnsubs';
+  /** ZMQ_XPUB_WELCOME_MSG: sent to each subscriber as it connects (it must subscribe to it to see it). */
+  welcomeMessage: string | null;
+  /** ZMQ_XPUB_MANUAL: only `false`; there is no call to apply subscriptions by hand (nor in zeromq.js). */
+  manual: boolean;
 }
 
 /**
@@ -18,11 +23,22 @@ export interface XPublisherOptions extends PublisherOptions {
  */
 export class XPublisher extends Publisher {
   verbosity: XPublisherOptions['verbosity'] = null;
+  welcomeMessage: string | null = null;
+  /** Always false: manual mode is refused (see XPublisherOptions). */
+  readonly manual = false;
   private readonly pending = new Fifo<Message>();
 
   constructor(options: Partial<XPublisherOptions> = {}) {
     super({}, 'XPUB');
-    this.configure(options, { ...PUBLISHER_OPTIONS, verbosity: 'string' });
+    if (options.manual) throw createError(ErrorCode.ENOTSUP, 'XPUB manual subscription mode is not supported');
+    const { manual: _manual, ...rest } = options;
+    this.configure(rest, { ...PUBLISHER_OPTIONS, verbosity: 'string', welcomeMessage: 'string' });
+  }
+
+  protected override xpeer(pipe: Pipe): undefined {
+    super.xpeer(pipe);
+    if (this.welcomeMessage !== null) pipe.write([fromString(this.welcomeMessage)]);
+    return undefined;
   }
 
   protected override xsubscription(pipe: Pipe, topic: Uint8Array, subscribe: boolean): boolean {
