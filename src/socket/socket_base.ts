@@ -168,9 +168,6 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     // the context first: it gives defaults (ipv6) that the other options may override
     const ctx = (options as { context?: unknown }).context ?? defaultContext;
     if (!(ctx instanceof Context)) throw createError(ErrorCode.EINVAL, "Option 'context' must be a Context");
-    attachSocket(ctx);
-    unclosed.register(this, ctx, this);
-    this.context = ctx;
     this.ipv6 = ctx.ipv6;
     for (const [key, value] of Object.entries(options)) {
       if (value === undefined || key === 'context') continue;
@@ -190,6 +187,10 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
       }
       (this as Record<string, unknown>)[key] = value;
     }
+    // a slot on the context only once every option was accepted (a throwing constructor holds none)
+    attachSocket(ctx);
+    unclosed.register(this, ctx, this);
+    this.context = ctx;
   }
 
   /**

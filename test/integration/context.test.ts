@@ -36,6 +36,12 @@ describe('Context', () => {
     expect(t.add(new zmq.Dealer({ context: ctx, ipv6: false })).ipv6).toBe(false);
   });
 
+  it('a constructor that throws on a bad option holds no slot on the context', () => {
+    const ctx = new zmq.Context({ maxSockets: 1 });
+    expect(thrown(() => new zmq.Dealer({ context: ctx, linger: 'long' } as never)).code).toBe('EINVAL');
+    expect(t.add(new zmq.Dealer({ context: ctx })).context).toBe(ctx);
+  });
+
   it('bad options are EINVAL: unknown, wrong type, negative, a context that is not a Context', () => {
     expect(thrown(() => new zmq.Context({ nope: 1 } as never)).code).toBe('EINVAL');
     expect(thrown(() => new zmq.Context({ maxSockets: '3' } as never)).code).toBe('EINVAL');
