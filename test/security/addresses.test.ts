@@ -1,3 +1,5 @@
+import * as net from 'node:net';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AddressList, parseIp } from '../../src/zap/addresses.ts';
 import { Authenticator } from '../../src/mod.ts';
@@ -52,4 +54,42 @@ describe('zap/addresses: allow/deny entries', () => {
     expect(await ask('192.0.2.1')).toBe('400');
     expect(await ask('2001:db8:1::5')).toBe('200');
   });
+
+  it('property: an address parses exactly when node:net says it is one (random IPv4/IPv6-shaped text)', () => {
+    const token = fc.oneof(
+      fc.constantFrom(':', '::', '.', '%eth0', '0', '00', '1', 'ff', 'ffff', 'FFFF', '1234', '12345', '255', '256', '01', 'g'),
+      fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16)),
+      fc.integer({ min: 0, max: 300 }).map(String),
+    );
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 17 }), (parts) => {
+        const text = parts.join('');
+        expect(parseIp(text) !== undefined, text).toBe(net.isIP(text) !== 0);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('property: 16 random bytes written out in full or with the longest zero run as :: parse back to themselves', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 8 }), (bytes, zeroAt, zeroLen) => {
+        const b = Uint8Array.from(bytes);
+        b.fill(0, 2 * zeroAt, Math.min(16, 2 * (zeroAt + zeroLen))); // make runs of zero groups likely
+        const groups = Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16));
+        const full = groups.join(':');
+        let best = [-1, 0];
+        for (let i = 0; i < 8; ) {
+          let j = i;
+          while (j < 8 && groups[j] === '0') j++;
+          if (j - i > best[1]!) best = [i, j - i];
+          i = j === i ? i + 1 : j;
+        }
+        const compressed = best[1]! >= 2 ? `${groups.slice(0, best[0]).join(':')}::${groups.slice(best[0]! + best[1]!).join(':')}` : full;
+        expect([...parseIp(full)!]).toEqual([...b]);
+        expect([...parseIp(compressed)!], compressed).toEqual([...b]);
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
+
