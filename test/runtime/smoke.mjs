@@ -2,6 +2,7 @@
 // Plain node:assert, no test framework, so that every runtime runs it as is.
 // Usage: <runtime> test/runtime/smoke.mjs <path to mod.js or mod.ts>
 import assert from 'node:assert/strict';
+import * as net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import * as path from 'node:path';
 
@@ -118,6 +119,59 @@ async function sendLoopYields() {
   }
 }
 
+// a raw TCP client through a Stream socket: notification, data, reply, end
+async function streamRaw() {
+  const stream = new zmq.Stream();
+  let client;
+  try {
+    await stream.bind('tcp://127.0.0.1:*');
+    const port = Number(stream.lastEndpoint.split(':').pop());
+    client = net.connect(port, '127.0.0.1');
+    let got = '';
+    client.on('data', (d) => (got += d));
+    const [id, hello] = await stream.receive();
+    assert.equal(hello.length, 0);
+    client.write('ping');
+    const [, data] = await stream.receive();
+    assert.equal(data.toString(), 'ping');
+    await stream.send([id, 'pong']);
+    const ended = new Promise((r) => client.on('end', r));
+    await stream.send([id, '']);
+    await ended;
+    assert.equal(got, 'pong');
+  } finally {
+    client?.destroy();
+    stream.close();
+  }
+}
+
+// a ROUTER–DEALER queue through Proxy, with a DEALER client and a DEALER worker
+async function proxyQueue() {
+  const front = new zmq.Router();
+  const back = new zmq.Dealer();
+  const client = new zmq.Dealer();
+  const worker = new zmq.Dealer();
+  try {
+    await front.bind('tcp://127.0.0.1:*');
+    await back.bind('tcp://127.0.0.1:*');
+    const proxy = new zmq.Proxy(front, back);
+    const running = proxy.run();
+    client.connect(front.lastEndpoint);
+    worker.connect(back.lastEndpoint);
+    await client.send('job');
+    const job = await worker.receive();
+    assert.equal(job[job.length - 1].toString(), 'job');
+    await worker.send([...job.slice(0, -1), 'done']);
+    const [reply] = await client.receive();
+    assert.equal(reply.toString(), 'done');
+    proxy.terminate();
+    await running;
+  } finally {
+    client.close();
+    worker.close();
+  }
+}
+
 const cases = [
   ['CURVE dealer/router tcp', () => curve('tcp://127.0.0.1:*')],
   ['dealer/router tcp', () => dealerRouter('tcp://127.0.0.1:*')],
@@ -125,6 +179,8 @@ const cases = [
   ['pub/sub tcp', () => pubSub('tcp://127.0.0.1:*')],
   ['pub/sub ipc', () => pubSub('ipc://*')],
   ['a tight send loop lets timers run', () => sendLoopYields()],
+  ['stream socket with a raw tcp client', () => streamRaw()],
+  ['proxy router/dealer queue', () => proxyQueue()],
 ];
 
 let passed = 0;
