@@ -21,7 +21,10 @@ function parseIpv4(text: string): Uint8Array | undefined {
 
 function parseIpv6(text: string): Uint8Array | undefined {
   const zone = text.indexOf('%'); // fe80::1%eth0: the zone does not take part in matching
-  if (zone >= 0) text = text.slice(0, zone);
+  if (zone >= 0) {
+    if (!/^[0-9a-zA-Z.:-]+$/.test(text.slice(zone + 1))) return undefined; // the zone id node:net accepts
+    text = text.slice(0, zone);
+  }
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
   const groups = (s: string): number[] | undefined => {
