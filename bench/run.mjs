@@ -164,6 +164,11 @@ rows.push(
     ],
   },
   {
+    // the whole stack, as a user choosing one library for broker, clients and workers would run it
+    run: (i) => broker(i, { clients: 8, inflight: MDP_WINDOW, workers: 4, size: 16, peers: i, ...brokerWin }),
+    outputs: [{ name: 'Majordomo, whole stack: broker, clients and workers all on one library', unit: 'req/s', target: null, pick: (r) => r.perSec }],
+  },
+  {
     run: (i) => broker(i, { clients: 1, inflight: 1, workers: 4, size: 16, peers: 'purezmq', ...brokerWin }),
     outputs: [
       { name: 'Majordomo broker, 1 synchronous client', unit: 'req/s', target: null, pick: (r) => r.perSec },
@@ -333,7 +338,8 @@ if (!quick && !only) {
   ROUTER, a queue and LRU idle workers per service, no heartbeats). The same MDP/0.2 clients and echo
   workers, frame by frame, drive both brokers: 8 asynchronous clients with ${MDP_WINDOW} requests outstanding each
   (so that the broker, not the clients' round trips, is what is busy) in one process, 4 echo workers in
-  another; 16 B bodies. They are purezmq sockets, and zeromq.js ones in the second run. CPU per request is a
+  another; 16 B bodies. They are purezmq sockets, and zeromq.js ones in the second run. The "whole stack"
+  row instead gives each library its own clients and workers (all purezmq against all zeromq.js). CPU per request is a
   process's user+system time (all threads, so libzmq's I/O thread counts) over the window. On 2 cores the
   broker shares the machine with its clients and workers, so requests/s moves with their CPU as well as
   the broker's; the broker's own CPU per request is what isolates the broker. The single synchronous
