@@ -25,6 +25,8 @@ export class RawSession implements Engine, Flushable {
   private ending = false;
   private closed = false;
   private endTimer: TimerHandle | undefined;
+  /** Bytes read before the socket took the connection (a microtask at most; kept, not lost). */
+  private early: Uint8Array[] | undefined;
 
   constructor(connection: Connection, host: SessionHost) {
     this.connection = connection;
@@ -60,11 +62,18 @@ export class RawSession implements Engine, Flushable {
       return;
     }
     this.pipe = pipe;
+    const early = this.early;
+    this.early = undefined;
+    if (early) for (const chunk of early) this.onData(chunk);
     this.outgoingReady();
   }
 
   private onData(chunk: Uint8Array): void {
-    if (!this.pipe || this.ending) return;
+    if (this.closed || this.ending) return;
+    if (!this.pipe) {
+      (this.early ??= []).push(chunk);
+      return;
+    }
     if (!this.pipe.pushIncoming([asBuffer(chunk)])) {
       // the receive queue is at its high-water mark: stop reading until the application catches up
       this.inputPaused = true;
