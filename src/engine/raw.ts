@@ -23,6 +23,8 @@ export class RawSession implements Engine, Flushable {
   private transportFull = false;
   private inputPaused = false;
   private ending = false;
+  /** close() was called: end once what is queued has been written (within the linger). */
+  private closing = false;
   private closed = false;
   private endTimer: TimerHandle | undefined;
   /** Bytes read before the socket took the connection (a microtask at most; kept, not lost). */
@@ -36,6 +38,10 @@ export class RawSession implements Engine, Flushable {
       onDrain: () => {
         this.transportFull = false;
         this.flushNow();
+        if (this.closing && !this.transportFull && !this.ending) {
+          this.ending = true;
+          this.end();
+        }
       },
       onClose: () => this.onClose(),
     });
@@ -118,14 +124,19 @@ export class RawSession implements Engine, Flushable {
   }
 
   close(lingerMs: number): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
     if (lingerMs === 0) {
       this.connection.destroy();
       return;
     }
+    this.closing = true;
+    if (lingerMs > 0) this.endTimer = unrefTimer(setTimeout(() => this.connection.destroy(), lingerMs));
     this.flushNow();
-    this.ending = true;
-    this.end();
+    // a full transport ends after its drain has let the rest of the queue out (see onDrain)
+    if (!this.transportFull && !this.ending) {
+      this.ending = true;
+      this.end();
+    }
   }
 
   private onClose(): void {

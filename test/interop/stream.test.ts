@@ -144,6 +144,30 @@ describe('purezmq Stream beyond the reference', () => {
     expect(Buffer.compare(Buffer.concat(back), big)).toBe(0);
   });
 
+  it('close() with the default linger delivers what was sent, even past a full transport, then ends', async () => {
+    const s = new zmq.Stream();
+    await s.bind('tcp://127.0.0.1:*');
+    const c = await client(s.lastEndpoint!);
+    const [id] = await within(s.receive(), T, 'connect notification');
+    c.pause(); // a slow reader: the transport fills up
+    const big = Buffer.alloc(8 << 20, 7);
+    await s.send([id!, big]);
+    await new Promise((r) => setImmediate(r)); // the big write has gone out and filled the transport
+    await s.send([id!, 'tail']); // so this one waits in the queue
+    s.close();
+    c.removeAllListeners('data');
+    let got = 0;
+    let last = '';
+    c.on('data', (d: Buffer) => {
+      got += d.length;
+      last = (last + d.toString('latin1')).slice(-4);
+    });
+    c.resume();
+    await within(c.ended, T, 'the connection to end after the data');
+    expect(got).toBe(big.length + 4);
+    expect(last).toBe('tail');
+  });
+
   it('refuses what libzmq would misread: a message that is not [id, data] → EINVAL; inproc → ENOTSUP', async () => {
     const s = new zmq.Stream();
     open.push(s);
