@@ -100,5 +100,7 @@ export class Proxy<F extends SocketBase = SocketBase, B extends SocketBase = Soc
         throw err;
       }
     }
+    // `from` was closed by someone else: the proxy ends, as zmq_proxy does when a socket goes
+    this.finish();
   }
 }

@@ -142,6 +142,15 @@ describe('Proxy errors, as zeromq.js', () => {
     expect(await code(proxy.run())).toBe('EBADF');
   });
 
+  it('closing one of its sockets from outside ends the proxy: run() resolves and the other is closed', async () => {
+    const front = new zmq.Router();
+    const back = new zmq.Dealer();
+    const { running } = await startProxy(front, back);
+    front.close();
+    await within(running, T, 'run() to resolve');
+    expect(back.closed).toBe(true);
+  });
+
   it('a send that fails stops the proxy: run() rejects with it and both sockets are closed', async () => {
     // back end: a mandatory ROUTER, front end: a DEALER whose messages name an unknown peer
     const { running, front } = await startProxy(new zmq.Router({ mandatory: true }), new zmq.Router({ mandatory: true }));
