@@ -168,6 +168,24 @@ describe('purezmq Stream beyond the reference', () => {
     expect(last).toBe('tail');
   });
 
+  it('over IPC too: a Unix-socket client is a peer like a TCP one', async () => {
+    const path = `${(await import('node:os')).tmpdir()}/purezmq-stream-${process.pid}.sock`;
+    const s = new zmq.Stream();
+    open.push(s);
+    await s.bind(`ipc://${path}`);
+    const c = net.connect(path);
+    clients.push(c);
+    await new Promise((r) => c.on('connect', r));
+    const [id, hello] = await within(s.receive(), T, 'connect notification');
+    expect(hello!.length).toBe(0);
+    c.write('over ipc');
+    expect(Buffer.from((await within(s.receive(), T, 'data'))[1]!).toString()).toBe('over ipc');
+    let got = '';
+    c.on('data', (d) => (got += d));
+    await s.send([id!, 'reply']);
+    await until(() => got === 'reply', 'the reply');
+  });
+
   it('refuses what libzmq would misread: a message that is not [id, data] → EINVAL; inproc → ENOTSUP', async () => {
     const s = new zmq.Stream();
     open.push(s);
