@@ -156,6 +156,13 @@ const VERSIONS = [MdpVersion.V01, MdpVersion.V02] as const;
 const DIALECT_CHOICES = ['auto', ...DIALECTS] as const;
 const DAY = 86_400_000;
 
+/** What a client and a worker both configure: where the broker is and how to speak to it. */
+const PEER_FIELDS = {
+    broker: { type: 'endpoint', help: 'broker endpoint' },
+    version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
+    dialect: { type: 'enum', values: DIALECT_CHOICES, help: `dialect spoken: auto (the RFC of the version), ${DIALECTS.join(', ')}` },
+} satisfies Record<'broker' | 'version' | 'dialect', Field>;
+
 /** The schema: every configurable field, its type, bounds and one line of help. */
 export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Field } } = {
   broker: {
@@ -178,9 +185,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     latencySamples: { type: 'int', min: 16, max: 1_000_000, help: 'latency samples kept per service' },
   },
   client: {
-    broker: { type: 'endpoint', help: 'broker endpoint' },
-    version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
-    dialect: { type: 'enum', values: DIALECT_CHOICES, help: `dialect spoken: auto (the RFC of the version), ${DIALECTS.join(', ')}` },
+    ...PEER_FIELDS,
     timeout: { type: 'duration', min: 1, max: DAY, help: 'time to wait for each reply' },
     retries: { type: 'int', min: 0, max: 1000, help: 'attempts after the first one' },
     retryBackoff: { type: 'duration', min: 0, max: DAY, help: 'delay before the first retry (doubles)' },
@@ -188,9 +193,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     maxInFlight: { type: 'int', min: 1, max: 100_000, help: 'requests in flight at once' },
   },
   worker: {
-    broker: { type: 'endpoint', help: 'broker endpoint' },
-    version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
-    dialect: { type: 'enum', values: DIALECT_CHOICES, help: `dialect spoken: auto (the RFC of the version), ${DIALECTS.join(', ')}` },
+    ...PEER_FIELDS,
     heartbeatInterval: { type: 'duration', min: 10, max: DAY, help: 'interval between heartbeats to the broker' },
     heartbeatLiveness: { type: 'int', min: 1, max: 100, help: 'missed heartbeats before the broker is dead' },
     reconnectInterval: { type: 'duration', min: 0, max: DAY, help: 'delay before reconnecting' },
