@@ -118,18 +118,25 @@ describe('heartbeats', () => {
   });
 });
 
+/** Binds `router` and connects two DEALERs with the routing id 'same', one after the other. */
+async function twoPeersNamedSame(router: zmq.Router): Promise<[zmq.Dealer, zmq.Dealer]> {
+  await router.bind('tcp://127.0.0.1:*');
+  const dealers: zmq.Dealer[] = [];
+  for (let i = 0; i < 2; i++) {
+    const d = t.add(new zmq.Dealer({ routingId: 'same' }));
+    // the second one's own handshake: a ROUTER that ignores a duplicate still completes it
+    const up = waitForEvent(d, 'handshake');
+    d.connect(router.lastEndpoint!);
+    await up;
+    dealers.push(d);
+  }
+  return [dealers[0]!, dealers[1]!];
+}
+
 describe('ROUTER identities', () => {
   it('a second peer with an identity in use stays connected but is ignored (libzmq); the first keeps the id', async () => {
     const router = t.add(new zmq.Router());
-    await router.bind('tcp://127.0.0.1:*');
-    const d1 = t.add(new zmq.Dealer({ routingId: 'same' }));
-    let up = waitForEvent(router, 'handshake');
-    d1.connect(router.lastEndpoint!);
-    await up;
-    const d2 = t.add(new zmq.Dealer({ routingId: 'same' }));
-    up = waitForEvent(d2, 'handshake');
-    d2.connect(router.lastEndpoint!);
-    await up;
+    const [d1, d2] = await twoPeersNamedSame(router);
     await d2.send('from-duplicate');
     await d1.send('from-first');
     expect(str(await within(router.receive(), 5000))).toEqual(['same', 'from-first']);
@@ -141,15 +148,7 @@ describe('ROUTER identities', () => {
 
   it('handover: the newcomer takes the identity over', async () => {
     const router = t.add(new zmq.Router({ handover: true }));
-    await router.bind('tcp://127.0.0.1:*');
-    const d1 = t.add(new zmq.Dealer({ routingId: 'same' }));
-    let up = waitForEvent(router, 'handshake');
-    d1.connect(router.lastEndpoint!);
-    await up;
-    const d2 = t.add(new zmq.Dealer({ routingId: 'same' }));
-    up = waitForEvent(router, 'handshake');
-    d2.connect(router.lastEndpoint!);
-    await up;
+    const [d1, d2] = await twoPeersNamedSame(router);
     await router.send(['same', 'to-newcomer']);
     expect(str(await within(d2.receive(), 5000))).toEqual(['to-newcomer']);
     await d2.send('from-newcomer');
