@@ -29,6 +29,14 @@ export const MdpErrorCode = {
   CLOSED: 'MDP_CLOSED',
   /** A well-formed message in a Majordomo dialect the broker does not accept (strict RFC mode). */
   DIALECT_REFUSED: 'MDP_DIALECT_REFUSED',
+  /** The request store failed to read or write (I/O error, store closed). */
+  STORE: 'MDP_STORE',
+  /** The request store's byte budget (max_store_bytes) has no room for a new request. */
+  STORE_FULL: 'MDP_STORE_FULL',
+  /** The journal is damaged in a way recovery must not guess about (a bad record before the tail). */
+  STORE_CORRUPT: 'MDP_STORE_CORRUPT',
+  /** The data directory is held by another live broker (its LOCK file). */
+  STORE_LOCKED: 'MDP_STORE_LOCKED',
 } as const;
 export type MdpErrorCode = (typeof MdpErrorCode)[keyof typeof MdpErrorCode];
 
@@ -56,6 +64,10 @@ export interface MdpErrorOptions {
   issues?: readonly string[];
   /** Endpoint involved, when there is one. */
   address?: string;
+  /** For store errors: the file involved. */
+  file?: string;
+  /** For MDP_STORE_CORRUPT: the byte offset of the bad record in `file`. */
+  offset?: number;
 }
 
 export class MdpError extends Error {
@@ -64,6 +76,8 @@ export class MdpError extends Error {
   readonly reason: MalformedReason | undefined;
   readonly issues: readonly string[];
   address: string | undefined;
+  readonly file: string | undefined;
+  readonly offset: number | undefined;
 
   constructor(code: MdpErrorCode, message: string, options: MdpErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -73,6 +87,8 @@ export class MdpError extends Error {
     this.reason = options.reason;
     this.issues = options.issues ?? [];
     this.address = options.address;
+    this.file = options.file;
+    this.offset = options.offset;
   }
 }
 

@@ -1,0 +1,272 @@
+/**
+ * What a request store records, and the one reducer that turns records into the live state.
+ *
+ * Every record is about one request, named by its 16-byte id, and every record but REQUEST *sets*
+ * part of that request's state instead of changing it by a delta. That makes replay idempotent in
+ * the way compaction needs: a snapshot of any request taken at any moment after a segment was
+ * closed, followed by every record written since, gives the same state as the full log. (A record
+ * about a request the state does not hold is ignored: it was closed before.)
+ *
+ * No I/O here, and nothing about bytes on disk: src/mdp/store/codec.ts encodes these records.
+ */
+import { toHex } from '../../util/bytes.ts';
+
+/** Record types, as they are numbered in the journal (the codec writes this byte). */
+export const RecordType = {
+  /** A request was accepted: creates it. */
+  REQUEST: 1,
+  /** The request's reply arrived and is kept (Titanic; a plain reply its client was not there for). */
+  REPLY: 2,
+  /** Delivered (plain) or closed (Titanic), purged from the dead letters: the request is forgotten. */
+  DONE: 3,
+  /** A dispatch failed: sets the count of failed dispatches and the last error. */
+  ATTEMPT: 4,
+  /** Moved to the dead-letter queue, with why. */
+  DEAD: 5,
+  /** Taken out of the dead-letter queue to run again: attempts reset, TTL counted from `at`. */
+  REQUEUE: 6,
+} as const;
+export type RecordType = (typeof RecordType)[keyof typeof RecordType];
+
+/** What kind of request: a plain MDP request from a client, or one taken by `titanic.request`. */
+export const RequestKind = { PLAIN: 'plain', TITANIC: 'titanic' } as const;
+export type RequestKind = (typeof RequestKind)[keyof typeof RequestKind];
+
+/** Why a request went to the dead-letter queue. */
+export const DeadReason = {
+  /** Dispatched 1 + max_retries times, and every worker died or handed it back. */
+  RETRIES: 'retries-exhausted',
+  /** Older than its TTL (request_ttl), or it waited in a queue longer than request_timeout. */
+  EXPIRED: 'expired',
+  /** Its worker was lost after PARTIALs had reached a streaming client: running it again would repeat them. */
+  INTERRUPTED: 'interrupted',
+} as const;
+export type DeadReason = (typeof DeadReason)[keyof typeof DeadReason];
+
+/** Request ids are 16 bytes; a Titanic UUID is their 32 hex digits. */
+export const REQUEST_ID_BYTES = 16;
+
+export interface RequestRecord {
+  readonly type: typeof RecordType.REQUEST;
+  readonly id: Uint8Array;
+  readonly kind: RequestKind;
+  readonly service: Uint8Array;
+  readonly body: readonly Uint8Array[];
+  /** Plain requests: the client's routing id, replies go to it. Titanic: empty. */
+  readonly client: Uint8Array;
+  /** Plain requests: the client's dialect (its replies are encoded in it). Titanic: empty. */
+  readonly dialect: string;
+  /** Wall-clock ms (Date.now()) at acceptance; TTLs count from it across restarts. */
+  readonly createdAt: number;
+}
+
+export interface ReplyRecord {
+  readonly type: typeof RecordType.REPLY;
+  readonly id: Uint8Array;
+  readonly body: readonly Uint8Array[];
+}
+
+export interface DoneRecord {
+  readonly type: typeof RecordType.DONE;
+  readonly id: Uint8Array;
+}
+
+export interface AttemptRecord {
+  readonly type: typeof RecordType.ATTEMPT;
+  readonly id: Uint8Array;
+  /** Failed dispatches so far (absolute, not an increment). */
+  readonly attempts: number;
+  readonly error: string;
+}
+
+export interface DeadRecord {
+  readonly type: typeof RecordType.DEAD;
+  readonly id: Uint8Array;
+  readonly reason: string;
+  readonly error: string;
+  /** Wall-clock ms. */
+  readonly at: number;
+}
+
+export interface RequeueRecord {
+  readonly type: typeof RecordType.REQUEUE;
+  readonly id: Uint8Array;
+  /** Wall-clock ms; the TTL counts from here. */
+  readonly at: number;
+}
+
+export type StoreRecord = RequestRecord | ReplyRecord | DoneRecord | AttemptRecord | DeadRecord | RequeueRecord;
+
+export interface DeadLetter {
+  readonly reason: string;
+  readonly error: string;
+  readonly at: number;
+}
+
+/** A live request as the store knows it: the fold of its records. */
+export interface StoredRequest {
+  readonly id: Uint8Array;
+  /** The id's 32 lower-case hex digits: the map key, and the Titanic UUID. */
+  readonly key: string;
+  readonly kind: RequestKind;
+  readonly service: Uint8Array;
+  readonly body: readonly Uint8Array[];
+  readonly client: Uint8Array;
+  readonly dialect: string;
+  readonly createdAt: number;
+  /** Wall-clock ms the TTL counts from: acceptance, or the last replay out of the dead letters. */
+  ttlFrom: number;
+  attempts: number;
+  lastError: string;
+  reply: readonly Uint8Array[] | undefined;
+  dead: DeadLetter | undefined;
+  /** Bytes its snapshot records take (what compaction would write for it). */
+  bytes: number;
+}
+
+/** Bytes one record takes when stored (the codec's measure); lets the state count live bytes. */
+export type RecordMeasure = (record: StoreRecord) => number;
+
+/** Sizes of the records that make up one request's snapshot, by part. */
+interface Parts {
+  request: number;
+  requeue: number;
+  attempt: number;
+  reply: number;
+  dead: number;
+}
+
+export function requestKey(id: Uint8Array): string {
+  return toHex(id);
+}
+
+const HEX_ID = /^[0-9a-fA-F]{32}$/;
+
+/** The 16 id bytes of a 32-hex-digit UUID (either case), or undefined if it is not one. */
+export function parseRequestKey(text: string): string | undefined {
+  return HEX_ID.test(text) ? text.toLowerCase() : undefined;
+}
+
+/**
+ * The live requests, folded from records. Insertion order is creation order (a Map keeps it), which
+ * is also the order replay hands requests back in.
+ */
+export class RequestState {
+  private readonly requests = new Map<string, StoredRequest>();
+  private readonly parts = new Map<string, Parts>();
+  private readonly measure: RecordMeasure;
+  private live = 0;
+
+  constructor(measure: RecordMeasure) {
+    this.measure = measure;
+  }
+
+  /** Live requests. */
+  get size(): number {
+    return this.requests.size;
+  }
+
+  /** Bytes a snapshot of every live request takes. */
+  get liveBytes(): number {
+    return this.live;
+  }
+
+  get(key: string): StoredRequest | undefined {
+    return this.requests.get(key);
+  }
+
+  /** Live requests in creation order. */
+  values(): IterableIterator<StoredRequest> {
+    return this.requests.values();
+  }
+
+  keys(): IterableIterator<string> {
+    return this.requests.keys();
+  }
+
+  /** Folds one record in. `size` is its stored size when the caller knows it already (else measured). */
+  apply(record: StoreRecord, size: number = this.measure(record)): void {
+    const key = requestKey(record.id);
+    if (record.type === RecordType.REQUEST) {
+      if (this.requests.has(key)) return; // replayed over a snapshot that already holds it
+      this.requests.set(key, {
+        id: record.id,
+        key,
+        kind: record.kind,
+        service: record.service,
+        body: record.body,
+        client: record.client,
+        dialect: record.dialect,
+        createdAt: record.createdAt,
+        ttlFrom: record.createdAt,
+        attempts: 0,
+        lastError: '',
+        reply: undefined,
+        dead: undefined,
+        bytes: size,
+      });
+      this.parts.set(key, { request: size, requeue: 0, attempt: 0, reply: 0, dead: 0 });
+      this.live += size;
+      return;
+    }
+    const req = this.requests.get(key);
+    if (!req) return; // closed before: a later record about it carries nothing
+    const parts = this.parts.get(key)!;
+    switch (record.type) {
+      case RecordType.DONE:
+        this.requests.delete(key);
+        this.parts.delete(key);
+        this.live -= req.bytes;
+        return;
+      case RecordType.REPLY:
+        req.reply = record.body;
+        parts.reply = size;
+        break;
+      case RecordType.ATTEMPT:
+        req.attempts = record.attempts;
+        req.lastError = record.error;
+        parts.attempt = record.attempts > 0 ? size : 0;
+        break;
+      case RecordType.DEAD:
+        req.dead = { reason: record.reason, error: record.error, at: record.at };
+        parts.dead = size;
+        break;
+      case RecordType.REQUEUE:
+        req.attempts = 0;
+        req.lastError = '';
+        req.dead = undefined;
+        req.ttlFrom = record.at;
+        parts.requeue = record.at !== req.createdAt ? size : 0; // as snapshotRecords writes it
+        parts.attempt = 0;
+        parts.dead = 0;
+        break;
+    }
+    const bytes = parts.request + parts.requeue + parts.attempt + parts.reply + parts.dead;
+    this.live += bytes - req.bytes;
+    req.bytes = bytes;
+  }
+}
+
+/**
+ * The records that recreate one live request from nothing, in the order replay needs them. A
+ * snapshot is these records for every live request, in creation order.
+ */
+export function snapshotRecords(req: StoredRequest): StoreRecord[] {
+  const out: StoreRecord[] = [
+    {
+      type: RecordType.REQUEST,
+      id: req.id,
+      kind: req.kind,
+      service: req.service,
+      body: req.body,
+      client: req.client,
+      dialect: req.dialect,
+      createdAt: req.createdAt,
+    },
+  ];
+  if (req.ttlFrom !== req.createdAt) out.push({ type: RecordType.REQUEUE, id: req.id, at: req.ttlFrom });
+  if (req.attempts > 0) out.push({ type: RecordType.ATTEMPT, id: req.id, attempts: req.attempts, error: req.lastError });
+  if (req.reply) out.push({ type: RecordType.REPLY, id: req.id, body: req.reply });
+  if (req.dead) out.push({ type: RecordType.DEAD, id: req.id, reason: req.dead.reason, error: req.dead.error, at: req.dead.at });
+  return out;
+}
