@@ -299,18 +299,22 @@ export function decodeRecords(bytes: Uint8Array, start: number, onRecord: OnReco
   return { end: DecodeEnd.CLEAN, records, offset: off };
 }
 
-/** Reads the fields of one payload; `dv` views the whole buffer, `base` is where the payload starts in it. */
+/**
+ * Reads the fields of one payload; `dv` views the whole buffer, `base` is where the payload starts
+ * in it. One instance serves every payload (reset per record): replay decodes millions of them.
+ */
 class FieldReader {
-  private pos: number;
-  private readonly bytes: Uint8Array;
-  private readonly dv: DataView;
-  private readonly base: number;
+  private pos = 0;
+  private bytes: Uint8Array = new Uint8Array(0);
+  private dv: DataView = new DataView(new ArrayBuffer(0));
+  private base = 0;
 
-  constructor(payload: Uint8Array, dv: DataView, base: number) {
+  reset(payload: Uint8Array, dv: DataView, base: number): this {
     this.bytes = payload;
     this.dv = dv;
     this.base = base;
     this.pos = 0;
+    return this;
   }
 
   private need(n: number): number {
@@ -369,8 +373,10 @@ class FieldReader {
   }
 }
 
+const reader = new FieldReader();
+
 function decodePayload(payload: Uint8Array, dv: DataView, base: number): StoreRecord {
-  const r = new FieldReader(payload, dv, base);
+  const r = reader.reset(payload, dv, base);
   const type = r.u8();
   const id = r.raw(REQUEST_ID_BYTES);
   let record: StoreRecord;
