@@ -54,6 +54,14 @@ describe('util/bytes readU64 / writeU64', () => {
     expect(toHex(b)).toBe('0000000000011170');
   });
 
+  it('toHex gives two lower-case digits per byte, at every length (Buffer.toString("hex") as reference)', () => {
+    for (const n of [0, 1, 16, 2048, 2049, 5000]) {
+      const b = Uint8Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff);
+      expect(toHex(b)).toBe(Buffer.from(b).toString('hex'));
+    }
+    expect(toHex(u8(0, 0x0f, 0xf0, 0xff))).toBe('000ff0ff');
+  });
+
   it('readU32 / writeU32 are unsigned big-endian', () => {
     const b = new Uint8Array(4);
     writeU32(b, 0, 0xfedcba98);
