@@ -20,19 +20,10 @@ import {
   type DecodeResult,
 } from '../../src/mdp/store/codec.ts';
 import { RecordType, RequestKind, type StoreRecord } from '../../src/mdp/store/records.ts';
+import { concatBytes } from '../_helpers/decode.ts';
 import { record as anyRecord } from './arbitraries.ts';
 
-function join(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
-
-const encode = (r: StoreRecord): Uint8Array => join(encodeRecord(r));
+const encode = (r: StoreRecord): Uint8Array => concatBytes(encodeRecord(r));
 
 function decodeAll(bytes: Uint8Array, start = 0): { records: StoreRecord[]; offsets: number[]; result: DecodeResult } {
   const records: StoreRecord[] = [];
@@ -67,14 +58,14 @@ const sample: StoreRecord[] = [
   { type: RecordType.REQUEUE, id: ID, at: 7 },
   { type: RecordType.DONE, id: ID },
 ];
-const sampleBytes = join(sample.map(encode));
+const sampleBytes = concatBytes(sample.map(encode));
 
 describe('record encoding', () => {
   it('round-trips every record type, and recordSize is the encoded length', () => {
     fc.assert(
       fc.property(anyRecord, (r) => {
         const chunks = encodeRecord(r);
-        const bytes = join(chunks);
+        const bytes = concatBytes(chunks);
         expect(bytes.length).toBe(recordSize(r));
         const { records, result } = decodeAll(bytes);
         expect(result).toEqual({ end: DecodeEnd.CLEAN, records: 1, offset: bytes.length });
@@ -160,7 +151,7 @@ describe('decodeRecords', () => {
   it('decodes random record lists at every split point the same way', () => {
     fc.assert(
       fc.property(fc.array(anyRecord, { minLength: 1, maxLength: 4 }), fc.nat(), (list, seed) => {
-        const bytes = join(list.map(encode));
+        const bytes = concatBytes(list.map(encode));
         const cut = seed % (bytes.length + 1);
         let end = 0;
         let complete = 0;
@@ -175,7 +166,7 @@ describe('decodeRecords', () => {
   });
 
   it('starts at the given offset and reports offsets and sizes', () => {
-    const withHeader = join([encodeFileHeader(FileKind.SEGMENT), sampleBytes]);
+    const withHeader = concatBytes([encodeFileHeader(FileKind.SEGMENT), sampleBytes]);
     const seen: [number, number][] = [];
     const result = decodeRecords(withHeader, FILE_HEADER_BYTES, (_r, offset, size) => seen.push([offset, size]));
     expect(result.end).toBe(DecodeEnd.CLEAN);
@@ -206,7 +197,7 @@ describe('decodeRecords', () => {
 
   it('reads a zero-filled tail as torn, at any length', () => {
     for (const zeros of [1, 7, 8, 9, 100]) {
-      const bytes = join([sampleBytes.subarray(0, third), new Uint8Array(zeros)]);
+      const bytes = concatBytes([sampleBytes.subarray(0, third), new Uint8Array(zeros)]);
       expect(decodeAll(bytes).result).toEqual({ end: DecodeEnd.TORN, records: 2, offset: third });
     }
   });
@@ -225,9 +216,9 @@ describe('decodeRecords', () => {
     const last = sampleBytes.length - recordSize(sample.at(-1)!);
     const lastFlipped = mutate((b) => (b[b.length - 1] ^= 1));
     expect(decodeAll(lastFlipped).result).toEqual({ end: DecodeEnd.TORN, records: sample.length - 1, offset: last });
-    const thenZeros = join([lastFlipped, new Uint8Array(64)]);
+    const thenZeros = concatBytes([lastFlipped, new Uint8Array(64)]);
     expect(decodeAll(thenZeros).result).toEqual({ end: DecodeEnd.TORN, records: sample.length - 1, offset: last });
-    const thenData = join([lastFlipped, new Uint8Array(64).fill(1)]);
+    const thenData = concatBytes([lastFlipped, new Uint8Array(64).fill(1)]);
     expect(decodeAll(thenData).result).toMatchObject({ end: DecodeEnd.CORRUPT, offset: last });
   });
 
@@ -239,7 +230,7 @@ describe('decodeRecords', () => {
     dv.setUint32(0, p.length, true);
     dv.setUint32(4, crc32c(p), true);
     out.set(p, 8);
-    return join([out, sampleBytes]);
+    return concatBytes([out, sampleBytes]);
   };
   const id = Array.from(ID);
 
@@ -266,7 +257,7 @@ describe('file header', () => {
       const dv = new DataView(h.buffer);
       expect(dv.getUint32(8, true)).toBe(1);
       expect(dv.getUint32(12, true)).toBe(crc32c(h.subarray(0, 12)));
-      expect(checkFileHeader(join([h, sampleBytes]))).toBe(kind);
+      expect(checkFileHeader(concatBytes([h, sampleBytes]))).toBe(kind);
     }
   });
 

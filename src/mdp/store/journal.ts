@@ -76,7 +76,10 @@ export interface JournalStoreOptions {
   fsyncDelay?: number;
   /** A segment is closed and a new one started once it passes this size. Default 64 MiB. */
   segmentBytes?: number;
-  /** Budget on bytes on disk (segments + snapshot + queued). Default 1 GiB. */
+  /**
+   * Budget on bytes on disk (segments + snapshot + queued). Default 1 GiB. A compaction adds up to
+   * the live bytes on top while it writes its snapshot (see compact()).
+   */
   maxBytes?: number;
   /** Move damaged files to quarantine/ and keep what comes before the damage, instead of refusing to start. */
   repair?: boolean;
