@@ -129,8 +129,14 @@ describe('failed writes', () => {
   const fault = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: injected`), { code });
 
   /** node:fs with hooks that a test sets to fail the next call. */
-  function faultyFs(): { fs: JournalFs; failNext: Partial<Record<'writev' | 'fdatasync' | 'ftruncate', string>>; partial: boolean } {
-    const plan = { failNext: {} as Partial<Record<'writev' | 'fdatasync' | 'ftruncate', string>>, partial: false };
+  function faultyFs(): {
+    fs: JournalFs;
+    failNext: Partial<Record<'writev' | 'fdatasync' | 'ftruncate', string>>;
+    partial: boolean;
+    /** Opening a file whose name matches fails with ENOSPC. */
+    failOpen: RegExp | undefined;
+  } {
+    const plan = { failNext: {} as Partial<Record<'writev' | 'fdatasync' | 'ftruncate', string>>, partial: false, failOpen: undefined as RegExp | undefined };
     const take = (op: 'writev' | 'fdatasync' | 'ftruncate'): string | undefined => {
       const code = plan.failNext[op];
       delete plan.failNext[op];
@@ -138,6 +144,10 @@ describe('failed writes', () => {
     };
     const fs: JournalFs = {
       ...nodeJournalFs,
+      open: async (file, flags) => {
+        if (plan.failOpen?.test(file)) throw fault('ENOSPC');
+        return nodeJournalFs.open(file, flags);
+      },
       writev: async (fd, buffers, position) => {
         const code = take('writev');
         if (!code) return nodeJournalFs.writev(fd, buffers, position);
@@ -196,6 +206,27 @@ describe('failed writes', () => {
     await store.close();
     const { store: again, recovery } = await openJournal({ dir });
     expect(recovery.requests.map((r) => r.key)).toEqual([keyOf(1), keyOf(3)]);
+    await again.close();
+  });
+
+  it('a compaction that cannot write its snapshot fails alone: the segments stay, appends go on', async () => {
+    const dir = tempDir();
+    const faulty = faultyFs();
+    const { store } = await openJournal({ dir, fsync: 'never', fs: faulty.fs });
+    for (const n of range(1, 3)) await store.append(requestRecord(n));
+    await store.append(done(2));
+    faulty.failOpen = /snap-[0-9a-f]+\.log\.tmp$/;
+    const err = await rejection(store.compact());
+    expect(err.code).toBe('MDP_STORE');
+    expect((err.cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(readdirSync(dir).filter((n) => n.startsWith('snap-'))).toEqual([]);
+    faulty.failOpen = undefined;
+    await store.append(requestRecord(4));
+    expect(store.stats()).toMatchObject({ errors: 1, compactions: 0 });
+    await store.compact();
+    await store.close();
+    const { store: again, recovery } = await openJournal({ dir });
+    expect(recovery.requests.map((r) => r.key)).toEqual([1, 3, 4].map(keyOf));
     await again.close();
   });
 

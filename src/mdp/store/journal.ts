@@ -300,9 +300,11 @@ export class JournalStore implements RequestStore {
     const file = path.join(this.dir, name);
     const fd = nodeFs.openSync(file, 'r');
     try {
-      const size = nodeFs.fstatSync(fd).size;
+      let size = nodeFs.fstatSync(fd).size;
       let buf = Buffer.allocUnsafe(Math.max(FILE_HEADER_BYTES, Math.min(size, READ_BYTES)));
-      let len = readFully(fd, buf, 0, Math.min(size, buf.length), 0);
+      const first = Math.min(size, buf.length);
+      let len = readFully(fd, buf, 0, first, 0);
+      if (len < first) size = len; // the file is shorter than fstat said: it ends here
       try {
         const found = checkFileHeader(buf.subarray(0, len));
         if (found !== kind) return { end: DecodeEnd.CORRUPT, size, records: 0, offset: 0, reason: `a ${found} file where a ${kind} was expected` };
@@ -334,9 +336,10 @@ export class JournalStore implements RequestStore {
           buf.copy(bigger, 0, r.offset, len);
           buf = bigger;
         } else buf.copyWithin(0, r.offset, len);
-        readFully(fd, buf, keep, more, base + len);
+        const got = readFully(fd, buf, keep, more, base + len);
+        if (got < more) size = base + len + got; // the file is shorter than fstat said: it ends here
         base += r.offset;
-        len = keep + more;
+        len = keep + got;
         start = 0;
       }
     } finally {
@@ -383,7 +386,7 @@ export class JournalStore implements RequestStore {
    * on this host (other than us) refuses the start; any other is stale and taken over.
    */
   private acquireLock(): void {
-    if (heldDirs.has(this.dir)) throw this.lockedError(process.pid, os.hostname(), 'this process');
+    if (heldDirs.has(this.dir)) throw this.lockedError(`process ${process.pid} (another store in this same process)`);
     const text = JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }) + '\n';
     for (let attempt = 0; attempt < 5; attempt++) {
       let fd: number;
@@ -397,6 +400,10 @@ export class JournalStore implements RequestStore {
       try {
         nodeFs.writeSync(fd, text);
         nodeFs.fsyncSync(fd);
+      } catch (err) {
+        // an empty LOCK would hold the directory for the grace period: leave none
+        nodeFs.rmSync(this.lockFile, { force: true });
+        throw this.ioError(`cannot write ${this.lockFile}`, err, this.lockFile);
       } finally {
         nodeFs.closeSync(fd);
       }
@@ -429,9 +436,9 @@ export class JournalStore implements RequestStore {
     const host = os.hostname();
     if (!owner || typeof owner.pid !== 'number') {
       // the owner writes it right after creating it: an unreadable LOCK is only stale once old
-      if (Date.now() - mtimeMs < LOCK_WRITE_GRACE_MS) throw this.lockedError(undefined, undefined, 'a process still writing it');
+      if (Date.now() - mtimeMs < LOCK_WRITE_GRACE_MS) throw this.lockedError('a process that is still writing its lock');
     } else if (owner.host === host && owner.pid !== process.pid && isAlive(owner.pid)) {
-      throw this.lockedError(owner.pid, host, String(owner.startedAt ?? '?'));
+      throw this.lockedError(`process ${owner.pid} on ${host} (since ${String(owner.startedAt ?? '?')})`);
     } else if (owner.host !== host) {
       // no way to ask another host; a container also gets a new hostname on every start
       this.log.warn('journal: taking over a LOCK written on another host', { file: this.lockFile, host: owner.host, pid: owner.pid });
@@ -464,8 +471,7 @@ export class JournalStore implements RequestStore {
     nodeFs.rmSync(aside, { force: true });
   }
 
-  private lockedError(pid: number | undefined, host: string | undefined, since: string): MdpError {
-    const who = pid === undefined ? since : `process ${pid} on ${host} (since ${since})`;
+  private lockedError(who: string): MdpError {
     return mdpError(
       MdpErrorCode.STORE_LOCKED,
       `${this.dir} is in use by ${who}: its lock is ${this.lockFile}. ` +
@@ -480,10 +486,18 @@ export class JournalStore implements RequestStore {
       this.active = undefined;
       await this.fs.close(fd).catch(() => {});
     }
-    if (this.lockText === undefined) return;
+    const ours = this.lockText;
+    if (ours === undefined) return;
     this.lockText = undefined;
     heldDirs.delete(this.dir);
-    nodeFs.rmSync(this.lockFile, { force: true });
+    // only our own: a LOCK another process wrongly took over (from another host, say) stays theirs
+    let text: string | undefined;
+    try {
+      text = nodeFs.readFileSync(this.lockFile, 'utf8');
+    } catch {
+      text = undefined;
+    }
+    if (text === ours) nodeFs.rmSync(this.lockFile, { force: true });
   }
 
   // ---- appends ------------------------------------------------------------------------------------
