@@ -9,6 +9,7 @@ import type { Logger } from '../../src/mdp/log.ts';
 import { crc32c } from '../../src/mdp/store/crc32c.ts';
 import { JournalStore, type JournalStoreOptions } from '../../src/mdp/store/journal.ts';
 import { RecordType, RequestKind, requestKey, type RequestRecord, type StoreRecord } from '../../src/mdp/store/records.ts';
+import type { StoreRecovery } from '../../src/mdp/store/store.ts';
 
 const made: string[] = [];
 
@@ -63,6 +64,13 @@ export async function openJournal(options: JournalStoreOptions): Promise<{ store
   const store = new JournalStore(options);
   const recovery = await store.open();
   return { store, recovery };
+}
+
+/** Opens the directory as a restart would and closes it again; returns what it recovered. */
+export async function recoverDir(dir: string, options: Omit<JournalStoreOptions, 'dir'> = {}): Promise<StoreRecovery> {
+  const { store, recovery } = await openJournal({ dir, ...options });
+  await store.close();
+  return recovery;
 }
 
 /** Files of a data directory (quarantine/ excluded), with sizes. */

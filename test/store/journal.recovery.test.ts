@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isMdpError, type MdpError } from '../../src/mdp/errors.ts';
 import { FILE_HEADER_BYTES, recordSize } from '../../src/mdp/store/codec.ts';
 import { RecordType, type StoreRecord } from '../../src/mdp/store/records.ts';
-import { done, filesOf, followUps, idOf, keyOf, liveView, openJournal, recordingLogger, removeTempDirs, requestRecord, tempDir } from './helpers.ts';
+import { done, filesOf, followUps, idOf, keyOf, liveView, openJournal, recordingLogger, recoverDir, removeTempDirs, requestRecord, tempDir } from './helpers.ts';
 
 afterEach(removeTempDirs);
 
@@ -226,10 +226,9 @@ describe('journal recovery', () => {
     writeFileSync(join(dir, covered), saved);
     writeFileSync(join(dir, 'seg-00000000000000ff.log.tmp'), 'half');
     writeFileSync(join(dir, 'snap-00000000000000ff.log.tmp'), 'half');
-    const { store: again, recovery } = await openJournal({ dir, ...NEVER });
+    const recovery = await recoverDir(dir, NEVER);
     expect(recovery.requests.map((r) => r.key)).toEqual([1, 3, 4].map(keyOf));
     expect(readdirSync(dir).filter((n) => n === covered || n.endsWith('.tmp'))).toEqual([]);
-    await again.close();
   });
 
   it('reads files larger than its read buffer: records across piece boundaries, one record larger than a piece', async () => {

@@ -13,7 +13,7 @@ import { recordSize } from '../../src/mdp/store/codec.ts';
 import { JournalStore, nodeJournalFs, type JournalFs } from '../../src/mdp/store/journal.ts';
 import { RecordType } from '../../src/mdp/store/records.ts';
 import type { FsyncPolicy } from '../../src/mdp/store/store.ts';
-import { diskBytes, done, filesOf, idOf, keyOf, liveView, openJournal, recordingLogger, removeTempDirs, requestRecord, tempDir } from './helpers.ts';
+import { diskBytes, done, filesOf, idOf, keyOf, liveView, openJournal, recordingLogger, recoverDir, removeTempDirs, requestRecord, tempDir } from './helpers.ts';
 
 afterEach(removeTempDirs);
 
@@ -189,10 +189,9 @@ describe('failed writes', () => {
     await store.append(requestRecord(4));
     expect(store.stats()).toMatchObject({ errors: 1, requests: 2 });
     await store.close();
-    const { store: again, recovery } = await openJournal({ dir });
+    const recovery = await recoverDir(dir);
     expect(recovery.truncated).toBeUndefined();
     expect(recovery.requests.map((r) => r.key)).toEqual([keyOf(1), keyOf(4)]);
-    await again.close();
   });
 
   it('a failed sync refuses its batch the same way', async () => {
@@ -204,9 +203,8 @@ describe('failed writes', () => {
     expect((await rejection(store.append(requestRecord(2)))).code).toBe('MDP_STORE');
     await store.append(requestRecord(3));
     await store.close();
-    const { store: again, recovery } = await openJournal({ dir });
+    const recovery = await recoverDir(dir);
     expect(recovery.requests.map((r) => r.key)).toEqual([keyOf(1), keyOf(3)]);
-    await again.close();
   });
 
   it('a compaction that cannot write its snapshot fails alone: the segments stay, appends go on', async () => {
@@ -225,9 +223,8 @@ describe('failed writes', () => {
     expect(store.stats()).toMatchObject({ errors: 1, compactions: 0 });
     await store.compact();
     await store.close();
-    const { store: again, recovery } = await openJournal({ dir });
+    const recovery = await recoverDir(dir);
     expect(recovery.requests.map((r) => r.key)).toEqual([1, 3, 4].map(keyOf));
-    await again.close();
   });
 
   it('if the failed write cannot be cut back, the store refuses everything until restart, and restart recovers', async () => {
@@ -246,10 +243,9 @@ describe('failed writes', () => {
     expect(later.message).toContain('restart the broker');
     expect(store.stats().errors).toBe(2);
     await store.close();
-    const { store: again, recovery } = await openJournal({ dir });
+    const recovery = await recoverDir(dir);
     expect(recovery.truncated).toBeDefined(); // the partial record, cut off now
     expect(recovery.requests.map((r) => r.key)).toEqual([keyOf(1)]);
-    await again.close();
   });
 });
 
@@ -272,9 +268,8 @@ describe('fsync policies', () => {
     }
     const live = liveView(store.values());
     await store.close();
-    const { store: again, recovery } = await openJournal({ dir });
+    const recovery = await recoverDir(dir);
     expect(liveView(recovery.requests)).toEqual(live);
-    await again.close();
   });
 
   it('batch with fsyncDelay gathers records that arrive after the first into its sync', async () => {
@@ -305,10 +300,9 @@ describe('rotation and compaction', () => {
     expect(stats.segments).toBeLessThan(10);
     expect(readdirSync(dir).filter((n) => n.startsWith('snap-'))).toHaveLength(1);
     expect(diskBytes(dir)).toBe(stats.bytes);
-    const { store: again, recovery } = await openJournal({ dir });
+    const recovery = await recoverDir(dir);
     expect(liveView(recovery.requests)).toEqual(live);
     expect(recovery.requests).toHaveLength(15);
-    await again.close();
   });
 
   it('keeps appending while a compaction writes its snapshot', async () => {
@@ -322,9 +316,8 @@ describe('rotation and compaction', () => {
     const live = liveView(store.values());
     expect(live).toHaveLength(39);
     await store.close();
-    const { store: again, recovery } = await openJournal({ dir });
+    const recovery = await recoverDir(dir);
     expect(liveView(recovery.requests)).toEqual(live);
-    await again.close();
   });
 });
 
@@ -337,9 +330,8 @@ describe('close', () => {
     await Promise.all([...pending, closing, store.close()]);
     expect((await rejection(store.append(requestRecord(11)))).code).toBe('MDP_STORE');
     expect((await rejection(store.compact())).code).toBe('MDP_STORE');
-    const { store: again, recovery } = await openJournal({ dir });
+    const recovery = await recoverDir(dir);
     expect(recovery.requests).toHaveLength(10);
-    await again.close();
   });
 
   it('refuses appends before open', async () => {
