@@ -308,12 +308,15 @@ class FieldReader {
   private bytes: Uint8Array = new Uint8Array(0);
   private dv: DataView = new DataView(new ArrayBuffer(0));
   private base = 0;
+  /** The payload copied out of the file buffer, made at the first byte field the record reads. */
+  private own: Uint8Array | undefined;
 
   reset(payload: Uint8Array, dv: DataView, base: number): this {
     this.bytes = payload;
     this.dv = dv;
     this.base = base;
     this.pos = 0;
+    this.own = undefined;
     return this;
   }
 
@@ -336,10 +339,15 @@ class FieldReader {
     return this.dv.getFloat64(this.base + this.need(8), true);
   }
 
-  /** A copy of the next n bytes. */
+  /**
+   * The next n bytes, as a view of one copy of the whole payload: never a view of the file buffer
+   * (that would pin a whole read of the journal), and one allocation per record rather than one per
+   * field (replaying a million live requests is mostly allocation).
+   */
   raw(n: number): Uint8Array {
     const at = this.need(n);
-    return copyBytes(this.bytes.subarray(at, at + n));
+    this.own ??= copyBytes(this.bytes);
+    return this.own.subarray(at, at + n);
   }
 
   bytesField(): Uint8Array {

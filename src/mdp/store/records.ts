@@ -127,13 +127,62 @@ export interface StoredRequest {
 /** Bytes one record takes when stored (the codec's measure); lets the state count live bytes. */
 export type RecordMeasure = (record: StoreRecord) => number;
 
-/** Sizes of the records that make up one request's snapshot, by part. */
-interface Parts {
-  request: number;
-  requeue: number;
-  attempt: number;
-  reply: number;
-  dead: number;
+/**
+ * A live request with the stored sizes of the records its snapshot is made of, by part (one object
+ * per request: replaying a journal of a million live requests allocates little else).
+ */
+class LiveRequest implements StoredRequest {
+  readonly id: Uint8Array;
+  readonly key: string;
+  readonly kind: RequestKind;
+  readonly service: Uint8Array;
+  readonly body: readonly Uint8Array[];
+  readonly client: Uint8Array;
+  readonly dialect: string;
+  readonly createdAt: number;
+  ttlFrom: number;
+  attempts = 0;
+  lastError = '';
+  reply: readonly Uint8Array[] | undefined = undefined;
+  dead: DeadLetter | undefined = undefined;
+  bytes: number;
+  // private fields: not properties, so a StoredRequest reads (and compares) as the interface says
+  readonly #request: number;
+  #requeue = 0;
+  #attempt = 0;
+  #reply = 0;
+  #dead = 0;
+
+  constructor(record: RequestRecord, key: string, size: number) {
+    this.id = record.id;
+    this.key = key;
+    this.kind = record.kind;
+    this.service = record.service;
+    this.body = record.body;
+    this.client = record.client;
+    this.dialect = record.dialect;
+    this.createdAt = record.createdAt;
+    this.ttlFrom = record.createdAt;
+    this.bytes = size;
+    this.#request = size;
+  }
+
+  /** Sets the stored size of one part of the snapshot; returns how much `bytes` changed. */
+  resize(part: 'requeue' | 'attempt' | 'reply' | 'dead', size: number): number {
+    if (part === 'requeue') this.#requeue = size;
+    else if (part === 'attempt') this.#attempt = size;
+    else if (part === 'reply') this.#reply = size;
+    else this.#dead = size;
+    const bytes = this.#request + this.#requeue + this.#attempt + this.#reply + this.#dead;
+    const delta = bytes - this.bytes;
+    this.bytes = bytes;
+    return delta;
+  }
+}
+
+/** Whether a request's snapshot carries an ATTEMPT record (snapshotRecords and the byte count agree on it). */
+function hasAttempt(req: { attempts: number; lastError: string }): boolean {
+  return req.attempts > 0 || req.lastError !== '';
 }
 
 export function requestKey(id: Uint8Array): string {
@@ -152,8 +201,7 @@ export function parseRequestKey(text: string): string | undefined {
  * is also the order replay hands requests back in.
  */
 export class RequestState {
-  private readonly requests = new Map<string, StoredRequest>();
-  private readonly parts = new Map<string, Parts>();
+  private readonly requests = new Map<string, LiveRequest>();
   private readonly measure: RecordMeasure;
   private live = 0;
 
@@ -189,61 +237,39 @@ export class RequestState {
     const key = requestKey(record.id);
     if (record.type === RecordType.REQUEST) {
       if (this.requests.has(key)) return; // replayed over a snapshot that already holds it
-      this.requests.set(key, {
-        id: record.id,
-        key,
-        kind: record.kind,
-        service: record.service,
-        body: record.body,
-        client: record.client,
-        dialect: record.dialect,
-        createdAt: record.createdAt,
-        ttlFrom: record.createdAt,
-        attempts: 0,
-        lastError: '',
-        reply: undefined,
-        dead: undefined,
-        bytes: size,
-      });
-      this.parts.set(key, { request: size, requeue: 0, attempt: 0, reply: 0, dead: 0 });
+      this.requests.set(key, new LiveRequest(record, key, size));
       this.live += size;
       return;
     }
     const req = this.requests.get(key);
     if (!req) return; // closed before: a later record about it carries nothing
-    const parts = this.parts.get(key)!;
     switch (record.type) {
       case RecordType.DONE:
         this.requests.delete(key);
-        this.parts.delete(key);
         this.live -= req.bytes;
         return;
       case RecordType.REPLY:
         req.reply = record.body;
-        parts.reply = size;
-        break;
+        this.live += req.resize('reply', size);
+        return;
       case RecordType.ATTEMPT:
         req.attempts = record.attempts;
         req.lastError = record.error;
-        parts.attempt = record.attempts > 0 ? size : 0;
-        break;
+        this.live += req.resize('attempt', hasAttempt(req) ? size : 0);
+        return;
       case RecordType.DEAD:
         req.dead = { reason: record.reason, error: record.error, at: record.at };
-        parts.dead = size;
-        break;
+        this.live += req.resize('dead', size);
+        return;
       case RecordType.REQUEUE:
         req.attempts = 0;
         req.lastError = '';
         req.dead = undefined;
         req.ttlFrom = record.at;
-        parts.requeue = record.at !== req.createdAt ? size : 0; // as snapshotRecords writes it
-        parts.attempt = 0;
-        parts.dead = 0;
-        break;
+        this.live += req.resize('attempt', 0) + req.resize('dead', 0);
+        this.live += req.resize('requeue', record.at !== req.createdAt ? size : 0); // as snapshotRecords writes it
+        return;
     }
-    const bytes = parts.request + parts.requeue + parts.attempt + parts.reply + parts.dead;
-    this.live += bytes - req.bytes;
-    req.bytes = bytes;
   }
 }
 
@@ -265,7 +291,7 @@ export function snapshotRecords(req: StoredRequest): StoreRecord[] {
     },
   ];
   if (req.ttlFrom !== req.createdAt) out.push({ type: RecordType.REQUEUE, id: req.id, at: req.ttlFrom });
-  if (req.attempts > 0) out.push({ type: RecordType.ATTEMPT, id: req.id, attempts: req.attempts, error: req.lastError });
+  if (hasAttempt(req)) out.push({ type: RecordType.ATTEMPT, id: req.id, attempts: req.attempts, error: req.lastError });
   if (req.reply) out.push({ type: RecordType.REPLY, id: req.id, body: req.reply });
   if (req.dead) out.push({ type: RecordType.DEAD, id: req.id, reason: req.dead.reason, error: req.dead.error, at: req.dead.at });
   return out;
