@@ -63,3 +63,46 @@ export const silentLogger: Logger = {
   debug() {},
   enabled: () => false,
 };
+
+/**
+ * Per-message log lines, rate-limited: at most one line per `kind` every `periodMs`; the next one
+ * that is let through says how many were suppressed in between. A flood of bad requests then costs
+ * a counter increment each, not a line each (the counters count them all).
+ */
+export class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+  private readonly log: Logger;
+  private readonly periodMs: number;
+  private readonly now: () => number;
+
+  constructor(log: Logger, periodMs = 10_000, now: () => number = () => performance.now()) {
+    this.log = log;
+    this.periodMs = periodMs;
+    this.now = now;
+  }
+
+  warn(kind: string, msg: string, fields?: LogFields): void {
+    this.emit('warn', kind, msg, fields);
+  }
+
+  info(kind: string, msg: string, fields?: LogFields): void {
+    this.emit('info', kind, msg, fields);
+  }
+
+  error(kind: string, msg: string, fields?: LogFields): void {
+    this.emit('error', kind, msg, fields);
+  }
+
+  private emit(level: 'error' | 'warn' | 'info', kind: string, msg: string, fields?: LogFields): void {
+    if (!this.log.enabled(level)) return;
+    const t = this.now();
+    const last = this.last.get(kind);
+    if (last && t - last.at < this.periodMs) {
+      last.suppressed++;
+      return;
+    }
+    // one entry per kind: kinds are a fixed set of call sites, so the map stays small
+    this.last.set(kind, { at: t, suppressed: 0 });
+    this.log[level](msg, last && last.suppressed > 0 ? { ...fields, suppressedSimilar: last.suppressed } : fields);
+  }
+}
