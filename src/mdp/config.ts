@@ -6,6 +6,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { Defaults, DIALECTS, MdpVersion, type Dialect } from './constants.ts';
+import { FsyncPolicy } from './store/store.ts';
 import { expandDialects } from './dialects/index.ts';
 import { MdpErrorCode, mdpError } from './errors.ts';
 
@@ -28,16 +29,38 @@ export interface BrokerConfig {
   heartbeatLiveness: number;
   /** ms a busy worker may stay silent (Guide workers don't heartbeat while busy); 0 = never by time. */
   busyWorkerTimeout: number;
-  /** ms a queued request waits for a worker before it is dropped; 0 = forever. */
+  /** ms a plain request waits in a queue for a worker before it expires (to the dead letters); 0 = forever. */
   requestTimeout: number;
+  /** ms a request (plain or Titanic) may live without a FINAL before it expires; 0 = forever. */
+  requestTtl: number;
   /** Queued requests per service; more are dropped. */
   maxQueuedRequests: number;
   /** Services known at once (with workers or queued requests). */
   maxServices: number;
   /** Workers registered at once. */
   maxWorkers: number;
-  /** Times one request is dispatched (re-queued after its worker died) before it is dropped. */
-  maxDispatchAttempts: number;
+  /** Dispatches after the first one when a worker dies with a request or hands it back; then dead-lettered. */
+  maxRetries: number;
+  /** ms before the first retry; doubles each time, with jitter. */
+  retryBackoff: number;
+  /** Upper bound of the retry delay, ms. */
+  retryBackoffMax: number;
+  /** Dead letters kept; beyond, the oldest is dropped (counted). */
+  maxDeadLetters: number;
+  /** ms a reply is kept for a client (with a routing id of its own) that is not connected. */
+  replyTtl: number;
+  /** Replies kept at once for clients that are not connected. */
+  maxHeldReplies: number;
+  /** Directory of the request journal; null keeps requests in memory (nothing survives a restart). */
+  dataDir: string | null;
+  /** When the journal calls fsync: always, batch (group commit) or never (survives kill -9, not power loss). */
+  fsync: FsyncPolicy;
+  /** batch: ms the journal may wait after a record to gather more into one sync (0 = only while a sync runs). */
+  fsyncDelay: number;
+  /** Journal segment size, bytes. */
+  segmentBytes: number;
+  /** Budget of the request store, bytes; past it new requests are refused. */
+  maxStoreBytes: number;
   /** Largest frame accepted, bytes (socket maxMessageSize). */
   maxFrameSize: number;
   /** Most frames in one message (socket maxMessageFrames). */
@@ -97,7 +120,7 @@ export interface MdpConfig {
   log: LogConfig;
 }
 
-type FieldType = 'duration' | 'int' | 'endpoint' | 'endpoints' | 'enum' | 'dialects';
+type FieldType = 'duration' | 'int' | 'bytes' | 'path' | 'endpoint' | 'endpoints' | 'enum' | 'dialects';
 
 interface Field {
   type: FieldType;
@@ -109,6 +132,7 @@ interface Field {
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
 const DEFAULT_ENDPOINT = 'tcp://127.0.0.1:5555';
 
 export const DEFAULT_CONFIG: MdpConfig = {
@@ -119,10 +143,21 @@ export const DEFAULT_CONFIG: MdpConfig = {
     heartbeatLiveness: Defaults.HEARTBEAT_LIVENESS,
     busyWorkerTimeout: 60_000,
     requestTimeout: 30_000,
+    requestTtl: 86_400_000,
     maxQueuedRequests: 1000,
     maxServices: 10_000,
     maxWorkers: 10_000,
-    maxDispatchAttempts: 3,
+    maxRetries: 2,
+    retryBackoff: 100,
+    retryBackoffMax: 10_000,
+    maxDeadLetters: 10_000,
+    replyTtl: 60_000,
+    maxHeldReplies: 10_000,
+    dataDir: null,
+    fsync: FsyncPolicy.BATCH,
+    fsyncDelay: 0,
+    segmentBytes: 64 * MIB,
+    maxStoreBytes: GIB,
     maxFrameSize: 16 * MIB,
     maxFrames: 1024,
     maxReplyBytes: 64 * MIB,
@@ -171,14 +206,25 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     heartbeatInterval: { type: 'duration', min: 10, max: DAY, help: 'interval between heartbeats to workers' },
     heartbeatLiveness: { type: 'int', min: 1, max: 100, help: 'missed heartbeats before a worker is dead' },
     busyWorkerTimeout: { type: 'duration', min: 0, max: DAY, help: 'silence allowed to a busy worker (0 = no limit)' },
-    requestTimeout: { type: 'duration', min: 0, max: DAY, help: 'how long a queued request waits for a worker (0 = forever)' },
+    requestTimeout: { type: 'duration', min: 0, max: DAY, help: 'how long a plain request waits in a queue for a worker, then dead-lettered (0 = forever)' },
+    requestTtl: { type: 'duration', min: 0, max: 365 * DAY, help: 'how long any request (Titanic too) may live without a reply, then dead-lettered (0 = forever)' },
     maxQueuedRequests: { type: 'int', min: 1, max: 10_000_000, help: 'queued requests per service' },
     maxServices: { type: 'int', min: 1, max: 10_000_000, help: 'services known at once' },
     maxWorkers: { type: 'int', min: 1, max: 10_000_000, help: 'workers registered at once' },
-    maxDispatchAttempts: { type: 'int', min: 1, max: 100, help: 'dispatches of one request before it is dropped' },
-    maxFrameSize: { type: 'int', min: 64, max: 2 ** 31, help: 'largest frame accepted, bytes' },
+    maxRetries: { type: 'int', min: 0, max: 100, help: 'dispatches after the first when workers die with a request or hand it back, then dead-lettered' },
+    retryBackoff: { type: 'duration', min: 0, max: DAY, help: 'delay before the first retry (doubles, with jitter)' },
+    retryBackoffMax: { type: 'duration', min: 0, max: DAY, help: 'largest delay between retries' },
+    maxDeadLetters: { type: 'int', min: 0, max: 10_000_000, help: 'dead letters kept (the oldest is dropped beyond)' },
+    replyTtl: { type: 'duration', min: 0, max: DAY, help: 'how long a reply waits for a client that is not connected (clients with their own routing id)' },
+    maxHeldReplies: { type: 'int', min: 0, max: 10_000_000, help: 'replies kept at once for clients that are not connected' },
+    dataDir: { type: 'path', help: 'directory of the request journal: accepted requests survive kill -9 (default: in memory)' },
+    fsync: { type: 'enum', values: Object.values(FsyncPolicy), help: 'journal fsync: always, batch (group commit) or never (survives kill -9, not power loss)' },
+    fsyncDelay: { type: 'duration', min: 0, max: 1000, help: 'batch: longest wait after a record to gather more into one sync' },
+    segmentBytes: { type: 'bytes', min: 4 * KIB, max: 4 * GIB, help: 'journal segment size (64MiB, 1GiB, …)' },
+    maxStoreBytes: { type: 'bytes', min: 64 * KIB, max: 2 ** 50, help: 'request store budget; new requests are refused beyond' },
+    maxFrameSize: { type: 'bytes', min: 64, max: 2 ** 31, help: 'largest frame accepted, bytes' },
     maxFrames: { type: 'int', min: 6, max: 1_000_000, help: 'most frames in one message' },
-    maxReplyBytes: { type: 'int', min: 1, max: 2 ** 31, help: 'largest merged reply for an MDP/0.1 client, bytes' },
+    maxReplyBytes: { type: 'bytes', min: 1, max: 2 ** 31, help: 'largest merged reply for an MDP/0.1 client or Titanic, bytes' },
     sendHighWaterMark: { type: 'int', min: 1, max: 10_000_000, help: 'messages queued per peer for sending' },
     receiveHighWaterMark: { type: 'int', min: 1, max: 10_000_000, help: 'messages queued per peer for receiving' },
     shutdownGrace: { type: 'duration', min: 0, max: DAY, help: 'time for in-flight requests on shutdown' },
@@ -243,8 +289,10 @@ export interface ConfigSources {
   flags?: RawLayer;
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const BYTES = /^(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|tib|kb|mb|gb|tb)?$/i;
+const BYTE_UNIT: Record<string, number> = { b: 1, kib: KIB, mib: MIB, gib: GIB, tib: 1024 * GIB, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
 const ENDPOINT = /^(tcp:\/\/[^\s]+:(\d+|\*)|ipc:\/\/[^\s]+|inproc:\/\/[^\s]+)$/;
 
 function show(v: unknown): string {
@@ -255,6 +303,7 @@ function show(v: unknown): string {
 function convert(field: Field, raw: unknown): { value: unknown } | { error: string } {
   switch (field.type) {
     case 'duration':
+    case 'bytes':
     case 'int': {
       let n: number;
       if (typeof raw === 'number') n = raw;
@@ -263,16 +312,29 @@ function convert(field: Field, raw: unknown): { value: unknown } | { error: stri
         if (field.type === 'duration') {
           const m = DURATION.exec(s);
           n = m ? Number(m[1]) * UNIT[m[2] ?? 'ms']! : NaN;
+        } else if (field.type === 'bytes') {
+          const m = BYTES.exec(s);
+          n = m ? Number(m[1]) * BYTE_UNIT[(m[2] ?? 'b').toLowerCase()]! : NaN;
         } else {
           n = /^-?\d+$/.test(s) ? Number(s) : NaN;
         }
       } else n = NaN;
-      const what = field.type === 'duration' ? 'a duration such as 2500, "2500ms", "2.5s" or "1m"' : 'an integer';
+      const what = {
+        duration: 'a duration such as 2500, "2500ms", "2.5s", "1m" or "1d"',
+        bytes: 'a size such as 65536, "64KiB", "16MiB" or "1GiB"',
+        int: 'an integer',
+      }[field.type];
       if (!Number.isFinite(n) || (field.type === 'int' && !Number.isInteger(n))) return { error: `must be ${what}, got ${show(raw)}` };
       n = Math.round(n);
-      if (field.min !== undefined && n < field.min) return { error: `must be at least ${field.min}${field.type === 'duration' ? ' ms' : ''}, got ${show(raw)}` };
-      if (field.max !== undefined && n > field.max) return { error: `must be at most ${field.max}${field.type === 'duration' ? ' ms' : ''}, got ${show(raw)}` };
+      const unit = field.type === 'duration' ? ' ms' : field.type === 'bytes' ? ' bytes' : '';
+      if (field.min !== undefined && n < field.min) return { error: `must be at least ${field.min}${unit}, got ${show(raw)}` };
+      if (field.max !== undefined && n > field.max) return { error: `must be at most ${field.max}${unit}, got ${show(raw)}` };
       return { value: n };
+    }
+    case 'path': {
+      if (raw === null || raw === '') return { value: null };
+      if (typeof raw !== 'string' || raw.trim() === '') return { error: `must be a directory path, got ${show(raw)}` };
+      return { value: raw };
     }
     case 'enum': {
       const s = typeof raw === 'number' ? String(raw) : raw;
@@ -381,6 +443,9 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
     }
   }
 
+  if (config.broker.retryBackoffMax < config.broker.retryBackoff) {
+    issues.push(`broker.retry_backoff_max: must be at least broker.retry_backoff (${config.broker.retryBackoff} ms), got ${config.broker.retryBackoffMax}`);
+  }
   if (config.client.retryBackoffMax < config.client.retryBackoff) {
     issues.push(`client.retry_backoff_max: must be at least client.retry_backoff (${config.client.retryBackoff} ms), got ${config.client.retryBackoffMax}`);
   }
@@ -392,7 +457,7 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
 
 /** A YAML document with every field at its default, with help comments (for `--print-config`). */
 export function defaultConfigYaml(): string {
-  const lines: string[] = ['# purezmq Majordomo configuration (defaults). Durations: 2500, "2500ms", "2.5s", "1m".'];
+  const lines: string[] = ['# purezmq Majordomo configuration (defaults). Durations: 2500, "2500ms", "2.5s", "1m", "1d". Sizes: 65536, "64KiB", "16MiB", "1GiB".'];
   for (const section of SECTIONS) {
     lines.push(`${section}:`);
     const fields = SCHEMA[section] as Record<string, Field>;

@@ -74,6 +74,12 @@ export const MmiService = {
   HEARTBEAT: 'mmi.heartbeat',
   BROKER: 'mmi.broker',
   SERVICES: 'mmi.services',
+  /** Dead letters: a page of them as JSON (body: [limit], [after-uuid]). */
+  DLQ_LIST: 'mmi.dlq.list',
+  /** Dead letters run again (body: UUIDs, or "all"). */
+  DLQ_REPLAY: 'mmi.dlq.replay',
+  /** Dead letters deleted (body: UUIDs, or "all"). */
+  DLQ_PURGE: 'mmi.dlq.purge',
 } as const;
 export type MmiService = (typeof MmiService)[keyof typeof MmiService];
 
@@ -82,6 +88,8 @@ export const MmiCode = {
   OK: '200',
   BAD_REQUEST: '400',
   NOT_FOUND: '404',
+  /** The request store failed (purezmq extensions that write to it). */
+  ERROR: '500',
   NOT_IMPLEMENTED: '501',
 } as const;
 export type MmiCode = (typeof MmiCode)[keyof typeof MmiCode];

@@ -29,6 +29,8 @@ export const MdpErrorCode = {
   CLOSED: 'MDP_CLOSED',
   /** A well-formed message in a Majordomo dialect the broker does not accept (strict RFC mode). */
   DIALECT_REFUSED: 'MDP_DIALECT_REFUSED',
+  /** A Titanic service answered 400 (unknown or dead-lettered UUID, bad request) or 500 (store failure). */
+  TITANIC: 'MDP_TITANIC',
   /** The request store failed to read or write (I/O error, store closed). */
   STORE: 'MDP_STORE',
   /** The request store's byte budget (max_store_bytes) has no room for a new request. */
@@ -64,6 +66,8 @@ export interface MdpErrorOptions {
   issues?: readonly string[];
   /** Endpoint involved, when there is one. */
   address?: string;
+  /** For MDP_TITANIC: the status frame the broker answered (e.g. "400 dead-lettered: expired"). */
+  status?: string;
   /** For store errors: the file involved. */
   file?: string;
   /** For MDP_STORE_CORRUPT: the byte offset of the bad record in `file`. */
@@ -78,6 +82,7 @@ export class MdpError extends Error {
   address: string | undefined;
   readonly file: string | undefined;
   readonly offset: number | undefined;
+  readonly status: string | undefined;
 
   constructor(code: MdpErrorCode, message: string, options: MdpErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -88,6 +93,7 @@ export class MdpError extends Error {
     this.issues = options.issues ?? [];
     this.address = options.address;
     this.file = options.file;
+    this.status = options.status;
     this.offset = options.offset;
   }
 }

@@ -70,7 +70,7 @@ describe('MDP configuration', () => {
       }),
     );
     expect(issues).toHaveLength(8);
-    expect(issues).toContain('broker.heartbeat_interval (in broker.yaml): must be a duration such as 2500, "2500ms", "2.5s" or "1m", got "often"');
+    expect(issues).toContain('broker.heartbeat_interval (in broker.yaml): must be a duration such as 2500, "2500ms", "2.5s", "1m" or "1d", got "often"');
     expect(issues).toContain('broker.heartbeat_liveness (in broker.yaml): must be at least 1, got 0');
     expect(issues.find((i) => i.startsWith('broker.colour (in broker.yaml): unknown field'))).toBeDefined();
     expect(issues.find((i) => i.startsWith('network (in broker.yaml): unknown section'))).toBeDefined();
