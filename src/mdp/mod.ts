@@ -1,5 +1,5 @@
 /** purezmq/mdp: Majordomo (7/MDP 0.1, 18/MDP 0.2, 8/MMI, and the majortomo and plantd dialects) broker, client and worker. */
-export { Broker, type BrokerOptions, type BrokerMetrics, type BrokerCounters, type ServiceMetrics, type ServiceDrops, type DialectMetrics } from './broker.ts';
+export { Broker, type BrokerOptions, type BrokerMetrics, type BrokerCounters, type ServiceMetrics, type ServiceDrops, type DialectMetrics } from './broker/broker.ts';
 export { Client, type ClientOptions, type RequestOptions, type ReplyChunk, type ClientStats } from './client.ts';
 export { Worker, type WorkerOptions, type WorkerHandler, type RequestContext, type WorkerEvent, type WorkerStats } from './worker.ts';
 export {
@@ -75,5 +75,11 @@ export {
   type ConfigSources,
   type RawLayer,
 } from './config.ts';
-export { createLogger, silentLogger, type Logger, type LogFields } from './log.ts';
+export { createLogger, silentLogger, RateLimitedLog, type Logger, type LogFields } from './log.ts';
+export { TitanicClient, type TitanicReply, type TitanicCallOptions } from './titanic_client.ts';
+export { TitanicService, TitanicStatus, statusCode as titanicStatusCode } from './titanic.ts';
+export type { RecoverySummary, RequestGauges, TitanicCounters, LifecycleCounters } from './broker/metrics.ts';
+export type { DeadLetterView, DeadLetterPage } from './broker/mmi.ts';
+export { FsyncPolicy, type RequestStore, type StoreStats, type StoreRecovery } from './store/store.ts';
+export { RecordType, RequestKind, DeadReason, type StoreRecord, type StoredRequest } from './store/records.ts';
 export { LatencyReservoir, type LatencySnapshot } from './metrics.ts';

@@ -50,8 +50,8 @@ describe('broker limits (in process, libzmq peers)', () => {
     }
   });
 
-  it('abandons a request after maxDispatchAttempts workers died with it', async () => {
-    const broker = new Broker({ heartbeatInterval: 50, maxDispatchAttempts: 2 });
+  it('dead-letters a request after maxRetries workers died with it', async () => {
+    const broker = new Broker({ heartbeatInterval: 50, maxRetries: 1, retryBackoff: 10 });
     const ep = await broker.bind('tcp://127.0.0.1:*');
     const killers: PeerWorker[] = [];
     try {
@@ -67,6 +67,7 @@ describe('broker limits (in process, libzmq peers)', () => {
       client.connect(ep);
       await client.send(['MDPC02', Buffer.of(1), 'poison', 'pill']);
       await waitFor(() => broker.metrics().services.poison!.drops.abandoned === 1, 'the request to be abandoned');
+      expect(broker.metrics().requests.deadLetters).toBe(1);
       const m = broker.metrics().services.poison!;
       expect(m.requeued).toBe(1);
       expect(killers.filter((k) => k.requests.length === 1)).toHaveLength(2);

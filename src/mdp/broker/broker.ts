@@ -1,0 +1,1557 @@
+/**
+ * Majordomo broker: one ROUTER for clients and workers of MDP/0.1 (7/MDP) and MDP/0.2 (18/MDP), and
+ * of the majortomo and plantd dialects, with MMI (8/MMI plus purezmq extensions) and Titanic (9/TSP).
+ * Built on purezmq's public socket API only.
+ *
+ * Dialects (issue 6): every message is decoded by the codec of the dialect it is in (detected by
+ * src/mdp/dialects/index.ts) into version-neutral commands, and everything below works on those
+ * commands only. A worker speaks the dialect of its READY for its whole life (a command in another
+ * dialect is unexpected: DISCONNECT); a request remembers the codec of the client that sent it and
+ * its replies are encoded with it. The only dialect property dispatch looks at is a capability:
+ * `codec.streams` (can the client take PARTIALs?). Dialects not in `config.dialects` are recognised,
+ * refused without an answer, logged (rate-limited) and counted (counters.dialectRefused, per dialect).
+ *
+ * Durability (issue 10): the broker keeps what it accepts in a RequestStore (src/mdp/store/): in
+ * memory by default, in an on-disk journal with `dataDir`. Titanic requests always go to the store;
+ * plain requests do when the store is durable. The rules (README "Durable requests"):
+ * - A durable request is dispatched only once the store holds it; a Titanic 200 likewise.
+ * - Execution is at-least-once: a request whose worker died, or that was on a worker when the broker
+ *   died, runs again (lifecycle.ts has the retry policy, TTL and dead letters).
+ * - Replies to plain requests are delivered at most once: the store records a reply as delivered
+ *   before it is handed to the socket, so a restart never sends it a second time. (A crash in the
+ *   instant between the two loses it; the client's retry runs the request again.) A reply whose
+ *   client is not connected is kept for `replyTtl` (and stored) and sent when the client is back; this
+ *   needs a routing id the client chose, since a ROUTER-made id names a connection, not a client.
+ *
+ * Decisions where the RFCs leave room (shared/specs/mdp.md §10):
+ * - Dispatch: one FIFO queue per service, least recently used idle worker first.
+ * - Liveness: any command except DISCONNECT refreshes a worker. An idle worker silent for
+ *   liveness × interval is dead; a busy one gets `busyWorkerTimeout` (Guide workers do not
+ *   heartbeat while busy). The ROUTER is `mandatory`, so a send to a worker whose connection is
+ *   gone fails at once (EHOSTUNREACH): heartbeats double as a connection probe.
+ * - Bridging: a streaming client (every dialect but 7/MDP) served by a 0.1 worker gets its REPLY as a
+ *   FINAL. A 0.1 client (or Titanic) served by a streaming worker gets one REPLY whose body is every
+ *   PARTIAL's frames followed by the FINAL's frames, in order (bounded by maxReplyBytes / maxFrames;
+ *   partial frames beyond are dropped and counted).
+ * - Invalid messages are dropped and counted per reason; if the sender is a registered worker it
+ *   gets DISCONNECT and is forgotten. Valid but unexpected worker commands get DISCONNECT.
+ * - Sends never block: a peer whose queue is full (HWM) loses that message, counted.
+ */
+import { Router } from '../../mod.ts';
+import type { ZmqError } from '../../errors.ts';
+import { copyBytes, fromString } from '../../util/bytes.ts';
+import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from '../codec.ts';
+import { BROKER_VERSION, DIALECTS, type Dialect } from '../constants.ts';
+import { codecForDialect, expandDialects, isDialect, parseAny, type DialectGroup } from '../dialects/index.ts';
+import { DEFAULT_CONFIG, type BrokerConfig } from '../config.ts';
+import { MdpErrorCode, mdpError, type MdpError } from '../errors.ts';
+import { RateLimitedLog, silentLogger, type Logger } from '../log.ts';
+import { LatencyReservoir } from '../metrics.ts';
+import { DeadReason, RecordType, REQUEST_ID_BYTES, RequestKind, requestKey, type StoreRecord, type StoredRequest } from '../store/records.ts';
+import { openRequestStore } from '../store/index.ts';
+import type { RequestStore } from '../store/store.ts';
+import { answerTitanic, isTitanicService, type TitanicHost, type TitanicLookup, type TitanicStatus } from '../titanic.ts';
+import { DeadLetterIndex, Lifecycle } from './lifecycle.ts';
+import { mmiHandlers, notImplemented, type MmiAnswer, type MmiHost } from './mmi.ts';
+import type { BrokerCounters, BrokerMetrics, DialectMetrics, RecoverySummary, ServiceMetrics, TitanicCounters } from './metrics.ts';
+import {
+  appendIdle,
+  hexId,
+  isGeneratedId,
+  isMmiName,
+  isTitanicName,
+  key,
+  peerKey,
+  Phase,
+  sameBytes,
+  unlinkIdle,
+  type PeerKey,
+  type Request,
+  type Service,
+  type WorkerRecord,
+} from './registry.ts';
+import { Deque } from './deque.ts';
+
+export type { BrokerCounters, BrokerMetrics, DialectMetrics, ServiceMetrics } from './metrics.ts';
+export type { ServiceDrops } from './registry.ts';
+
+const textDecoder = new TextDecoder();
+
+function now(): number {
+  return performance.now();
+}
+
+type DialectCounters = Omit<DialectMetrics, 'accepted' | 'workers' | 'clients'>;
+
+/** A client is counted as a peer of its dialect for this long after its last request. */
+const CLIENT_WINDOW_MS = 60_000;
+/** Clients tracked at once for the per-dialect peer count (beyond, new clients are not counted). */
+const MAX_TRACKED_CLIENTS = 100_000;
+/** Held replies: first delivery retry after this long, doubling up to the cap. */
+const DELIVERY_RETRY_MS = 50;
+const DELIVERY_RETRY_MAX_MS = 1000;
+/** The address a Titanic request carries to its worker, before its 16 id bytes (workers echo it back). */
+const TITANIC_ADDRESS_PREFIX = fromString('titanic/');
+
+export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects'>> {
+  /** Dialects accepted (default all): names, or the groups `all` and `rfc` (strict). */
+  dialects?: readonly (Dialect | DialectGroup)[];
+  logger?: Logger;
+  /** A request store to use instead of the one the config selects (memory, or the journal in `dataDir`). */
+  store?: RequestStore;
+  /** Journal: move a damaged segment aside and carry on, instead of refusing to start. */
+  repair?: boolean;
+}
+
+/** Random bytes for request ids, drawn from the platform's CSPRNG a page at a time. */
+class IdSource {
+  private pool = new Uint8Array(0);
+  private at = 0;
+
+  next(): Uint8Array {
+    if (this.at + REQUEST_ID_BYTES > this.pool.length) {
+      this.pool = new Uint8Array(4096);
+      globalThis.crypto.getRandomValues(this.pool);
+      this.at = 0;
+    }
+    const id = this.pool.slice(this.at, this.at + REQUEST_ID_BYTES);
+    this.at += REQUEST_ID_BYTES;
+    return id;
+  }
+}
+
+export class Broker {
+  readonly config: BrokerConfig;
+  /**
+   * Resolves once the store is open and what it kept is queued again (with what was recovered, for a
+   * store that keeps anything); rejects when the store cannot open (damaged journal, data directory in
+   * use). bind() waits for it.
+   */
+  readonly ready: Promise<RecoverySummary | undefined>;
+  private readonly log: Logger;
+  private readonly limited: RateLimitedLog;
+  private readonly router: Router;
+  private store!: RequestStore;
+  private readonly lifecycle: Lifecycle;
+  private readonly dead = new DeadLetterIndex<StoredRequest>();
+  private readonly ids = new IdSource();
+  private readonly workers = new Map<PeerKey, WorkerRecord>();
+  private readonly services = new Map<string, Service>();
+  /** Requests in the store that are not dead letters, by store key (Titanic look-ups, closes). */
+  private readonly byKey = new Map<string, Request>();
+  /** The service of the last lookup by name (clients of one service repeat it): skips building its key. */
+  private lastService: Service | undefined;
+  private readonly bound: string[] = [];
+  private readonly startedAt = now();
+  /** Wall-clock start: a stored request from before it comes from another run of the broker. */
+  private readonly startedWall = Date.now();
+  private readonly counters: BrokerCounters = {
+    messagesIn: 0,
+    requests: 0,
+    replies: 0,
+    partials: 0,
+    mmiRequests: 0,
+    invalid: 0,
+    invalidByReason: {},
+    unexpected: 0,
+    disconnectsSent: 0,
+    workersRegistered: 0,
+    workersDisconnected: 0,
+    workersExpired: 0,
+    workersLost: 0,
+    readyRefused: 0,
+    requeued: 0,
+    requestsExpired: 0,
+    requestsDropped: 0,
+    undeliverable: 0,
+    connectionErrors: 0,
+    internalErrors: 0,
+    dialectRefused: 0,
+  };
+  private readonly titanicCounters: TitanicCounters = { requests: 0, replyQueries: 0, closes: 0, status: {} };
+  /** Requests by where they are (the rest are in service queues, the retry heap, or the store). */
+  private readonly gauge = { journalling: 0, queued: 0, inFlight: 0, replying: 0, retryWaiting: 0, held: 0, titanicLive: 0, titanicReplies: 0 };
+  private recovery: RecoverySummary | undefined;
+  private readonly accepted: ReadonlySet<Dialect>;
+  private readonly byDialect = Object.fromEntries(
+    DIALECTS.map((d) => [d, { messagesIn: 0, messagesOut: 0, requests: 0, partials: 0, replies: 0, workersRegistered: 0, invalid: 0, refused: 0 }]),
+  ) as Record<Dialect, DialectCounters>;
+  /** client key -> dialect and last request time, for the per-dialect peer count. */
+  private readonly clients = new Map<PeerKey, { dialect: Dialect; lastSeen: number }>();
+  /** A promise `router.send` returned that has since fulfilled: when it is returned again, nothing can fail. */
+  private sentOk: Promise<void> | undefined;
+  private clientsPurgedAt = now();
+  private readonly mmi: Record<string, (body: Uint8Array[]) => MmiAnswer>;
+  private readonly titanic: TitanicHost;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** The retry heap's wake-up, armed for its earliest entry. */
+  private wake: ReturnType<typeof setTimeout> | undefined;
+  private wakeAt = Infinity;
+  private bindChain: Promise<unknown>;
+  /** No new requests or workers; queued requests still go to idle workers until the grace ends. */
+  private draining = false;
+  /** The grace is over: workers are being let go, and their requests stay where they are. */
+  private stopping = false;
+  private isClosed = false;
+  private closing: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+  private readonly loop: Promise<void>;
+
+  constructor(options: BrokerOptions = {}) {
+    const { logger, store, repair, ...rest } = options;
+    const config: BrokerConfig = { ...DEFAULT_CONFIG.broker, bind: [...DEFAULT_CONFIG.broker.bind] };
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+    const dialects = expandDialects(config.dialects);
+    if ('error' in dialects) throw mdpError(MdpErrorCode.CONFIG, `dialects: ${dialects.error}`, { issues: [`broker.dialects: ${dialects.error}`] });
+    config.dialects = dialects.dialects;
+    this.config = config;
+    this.accepted = new Set(config.dialects);
+    this.log = logger ?? silentLogger;
+    this.limited = new RateLimitedLog(this.log);
+    this.lifecycle = new Lifecycle(config, this.log);
+    this.router = new Router({
+      mandatory: true,
+      sendTimeout: 0,
+      sendHighWaterMark: config.sendHighWaterMark,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      maxMessageSize: config.maxFrameSize,
+      maxMessageFrames: config.maxFrames,
+      linger: 1000,
+    });
+    this.router.events.on('disconnect', (e) => {
+      if (e.error) {
+        this.counters.connectionErrors++;
+        this.log.debug('connection dropped', { address: e.address, code: e.error.code, error: e.error.message });
+      }
+    });
+    this.router.events.on('handshake:error:protocol', (e) => {
+      this.counters.connectionErrors++;
+      this.log.debug('handshake failed', { address: e.address, code: e.error.code });
+    });
+    this.mmi = mmiHandlers(this.mmiHost());
+    this.titanic = this.titanicHost();
+    this.ready = this.open(store, repair === true);
+    // bind() reports a failed open; nobody else has to await it
+    this.ready.catch(() => undefined);
+    this.bindChain = this.ready.catch(() => undefined);
+    this.timer = setInterval(() => this.guard(() => this.tick()), config.heartbeatInterval);
+    this.loop = this.run();
+  }
+
+  /** Binds one more endpoint (once the store is open); resolves with the endpoint actually bound (a `*` port resolved). */
+  bind(endpoint: string): Promise<string> {
+    const next = this.bindChain.then(async () => {
+      await this.ready;
+      if (this.isClosed || this.draining) throw mdpError(MdpErrorCode.CLOSED, 'broker is closed');
+      await this.router.bind(endpoint);
+      const resolved = this.router.lastEndpoint ?? endpoint;
+      this.bound.push(resolved);
+      this.log.info('listening', { endpoint: resolved });
+      return resolved;
+    });
+    this.bindChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Endpoints bound so far, resolved. */
+  get endpoints(): string[] {
+    return [...this.bound];
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  // ---- the store: open, recover ------------------------------------------------------------------
+
+  private async open(given: RequestStore | undefined, repair: boolean): Promise<RecoverySummary | undefined> {
+    const c = this.config;
+    this.store =
+      given ??
+      (await openRequestStore({
+        dataDir: c.dataDir,
+        fsync: c.fsync,
+        fsyncDelay: c.fsyncDelay,
+        segmentBytes: c.segmentBytes,
+        maxBytes: c.maxStoreBytes,
+        repair,
+        logger: this.log,
+      }));
+    const recovered = await this.store.open();
+    if (!this.store.durable) {
+      this.log.warn('request store in memory: Titanic requests and replies do not survive a restart (--data-dir DIR keeps them on disk)');
+      return undefined;
+    }
+    const summary: RecoverySummary = {
+      requests: recovered.requests.length,
+      queued: 0,
+      heldReplies: 0,
+      titanicReplies: 0,
+      deadLetters: 0,
+      records: recovered.records,
+      files: recovered.files,
+      bytes: recovered.bytes,
+      durationMs: Math.round(recovered.durationMs * 10) / 10,
+      truncated: recovered.truncated,
+      quarantined: recovered.quarantined,
+    };
+    const t = now();
+    for (const stored of recovered.requests) this.restore(stored, summary, t);
+    this.recovery = summary;
+    this.log.info('store recovered', {
+      store: this.store.kind,
+      dir: c.dataDir ?? undefined,
+      requests: summary.requests,
+      queued: summary.queued,
+      heldReplies: summary.heldReplies,
+      titanicReplies: summary.titanicReplies,
+      deadLetters: summary.deadLetters,
+      records: summary.records,
+      files: summary.files,
+      ms: summary.durationMs,
+    });
+    if (summary.truncated) this.log.warn('store: a torn last record was cut off', summary.truncated);
+    for (const q of summary.quarantined) this.log.warn('store: damaged segment moved aside', q);
+    for (const s of this.services.values()) this.dispatch(s, t);
+    return summary;
+  }
+
+  /** Puts one recovered request back where it was: a dead letter, a reply kept, or a queue. */
+  private restore(stored: StoredRequest, summary: RecoverySummary, t: number): void {
+    if (stored.dead) {
+      this.dead.add(stored.key, stored);
+      summary.deadLetters++;
+      return;
+    }
+    const service = this.service(stored.service, true)!;
+    const titanic = stored.kind === RequestKind.TITANIC;
+    const codec = titanic || !isDialect(stored.dialect) ? undefined : codecForDialect(stored.dialect);
+    const req = this.newRequest(stored.kind, titanic ? this.titanicAddress(stored.id) : stored.client, codec, service, stored.body as Uint8Array[], t, stored.createdAt);
+    req.ttlFrom = stored.ttlFrom;
+    req.id = stored.id;
+    req.storeKey = stored.key;
+    req.failures = stored.attempts;
+    req.lastError = stored.lastError;
+    req.orphan = this.orphaned(stored, codec);
+    service.live++;
+    if (titanic) this.gauge.titanicLive++;
+    this.byKey.set(stored.key, req);
+    if (stored.reply && req.orphan) {
+      this.lifecycle.counters.orphaned++;
+      this.forget(req);
+      return;
+    }
+    if (stored.reply) {
+      req.reply = stored.reply as Uint8Array[];
+      if (titanic) {
+        req.phase = Phase.REPLIED;
+        this.gauge.titanicReplies++;
+        summary.titanicReplies++;
+      } else {
+        this.hold(req, t);
+        summary.heldReplies++;
+      }
+      return;
+    }
+    service.queued++;
+    if (!titanic) service.plainQueued++;
+    this.gauge.queued++;
+    req.queuedAt = t;
+    req.phase = Phase.QUEUED;
+    service.queue.push(req);
+    summary.queued++;
+  }
+
+  /**
+   * Whether a stored plain request's reply has nowhere to go: its client's routing id was made up by
+   * the ROUTER of an earlier run of the broker, and may name another client now (see isGeneratedId).
+   */
+  private orphaned(stored: StoredRequest, codec: MdpCodec | undefined): boolean {
+    if (stored.kind === RequestKind.TITANIC) return false;
+    return codec === undefined || (isGeneratedId(stored.client) && stored.createdAt < this.startedWall);
+  }
+
+  // ---- receiving ------------------------------------------------------------------------------
+
+  private async run(): Promise<void> {
+    for (;;) {
+      let msg: Uint8Array[];
+      try {
+        msg = await this.router.receive();
+      } catch (err) {
+        if (this.isClosed || this.router.closed) return;
+        this.counters.internalErrors++;
+        this.log.error('receive failed', { error: err as Error });
+        continue;
+      }
+      try {
+        this.onMessage(msg);
+      } catch (err) {
+        this.internalError(err);
+      }
+    }
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  private internalError(err: unknown): void {
+    this.counters.internalErrors++;
+    this.log.error('internal error', { error: err as Error, stack: (err as Error).stack });
+  }
+
+  private onMessage(msg: Uint8Array[]): void {
+    this.counters.messagesIn++;
+    const id = msg[0]!;
+    const { codec, result: r } = parseAny(msg.slice(1));
+    if (!r.ok || !codec) {
+      this.onInvalid(id, r.ok ? undefined : r.error, codec);
+      return;
+    }
+    const cmd = r.command;
+    if (!this.accepted.has(codec.dialect)) {
+      this.refuseDialect(id, codec, cmd);
+      return;
+    }
+    this.byDialect[codec.dialect].messagesIn++;
+    // one clock reading per message, for every timestamp it leads to
+    const t = now();
+    if (cmd.protocol === 'client') {
+      if (cmd.command === 'REQUEST') this.onRequest(id, cmd, codec, t);
+    } else {
+      this.onWorker(id, cmd, codec, t);
+    }
+  }
+
+  /** A valid message in a dialect this broker does not accept: dropped, counted, logged (rate-limited). */
+  private refuseDialect(id: Uint8Array, codec: MdpCodec, cmd: MdpCommand): void {
+    const dialect = codec.dialect;
+    this.counters.dialectRefused++;
+    this.byDialect[dialect].refused++;
+    const error = mdpError(MdpErrorCode.DIALECT_REFUSED, `${codec.label} is not accepted by this broker (accepted: ${[...this.accepted].join(', ')})`);
+    this.limited.warn(`dialect-refused:${dialect}`, 'dialect refused', {
+      dialect,
+      peer: hexId(id),
+      command: `${cmd.protocol} ${cmd.command}`,
+      code: error.code,
+      error: error.message,
+    });
+  }
+
+  private onInvalid(id: Uint8Array, error: MdpError | undefined, codec: MdpCodec | undefined): void {
+    this.counters.invalid++;
+    if (codec) this.byDialect[codec.dialect].invalid++;
+    const reason = error?.reason ?? 'unknown';
+    this.counters.invalidByReason[reason] = (this.counters.invalidByReason[reason] ?? 0) + 1;
+    const worker = this.workers.get(peerKey(id));
+    if (this.log.enabled('debug')) this.log.debug('invalid message dropped', { peer: hexId(id), dialect: codec?.dialect, reason, error: error?.message, worker: worker !== undefined });
+    // "treat that peer as invalid": a registered worker is disconnected and forgotten
+    if (worker) this.removeWorker(worker, { disconnect: true, why: 'invalid message' });
+  }
+
+  // ---- clients --------------------------------------------------------------------------------
+
+  private onRequest(id: Uint8Array, cmd: ClientRequest, codec: MdpCodec, t: number): void {
+    this.byDialect[codec.dialect].requests++;
+    this.seeClient(id, codec.dialect, t);
+    if (isMmiName(cmd.service)) {
+      this.onMmi(id, cmd, key(cmd.service), codec);
+      return;
+    }
+    if (isTitanicName(cmd.service)) {
+      this.onTitanic(id, cmd, codec);
+      return;
+    }
+    this.counters.requests++;
+    if (this.draining) {
+      this.counters.requestsDropped++;
+      if (this.log.enabled('debug')) this.log.debug('request dropped: shutting down', { service: key(cmd.service) });
+      return;
+    }
+    const service = this.service(cmd.service);
+    if (!service) {
+      this.counters.requestsDropped++;
+      this.limited.warn('too-many-services', 'request dropped: too many services', { service: textDecoder.decode(cmd.service), limit: this.config.maxServices });
+      return;
+    }
+    service.requests++;
+    if (service.plainQueued >= this.config.maxQueuedRequests) {
+      service.drops.overflow++;
+      this.counters.requestsDropped++;
+      this.limited.warn('queue-full', 'request dropped: queue full', { service: service.display, limit: this.config.maxQueuedRequests });
+      return;
+    }
+    const req = this.newRequest(RequestKind.PLAIN, id, codec, service, cmd.body, t, Date.now());
+    this.accept(req);
+    if (!this.store.durable) {
+      this.enqueue(req, t);
+      return;
+    }
+    this.identify(req);
+    this.persist(req).catch(() => undefined); // refused: counted and logged by persist
+  }
+
+  private newRequest(kind: RequestKind, client: Uint8Array, codec: MdpCodec | undefined, service: Service, body: Uint8Array[], t: number, wallNow: number): Request {
+    return {
+      kind,
+      client,
+      clientCodec: codec,
+      service,
+      body,
+      receivedAt: t,
+      ttlFrom: wallNow,
+      id: undefined,
+      storeKey: undefined,
+      phase: Phase.JOURNALLING,
+      queuedAt: t,
+      attempts: 0,
+      failures: 0,
+      lastError: '',
+      worker: undefined,
+      orphan: false,
+      merged: undefined,
+      mergedBytes: 0,
+      streamed: false,
+      retryAt: 0,
+      heapIndex: -1,
+      reply: undefined,
+      heldUntil: 0,
+      nextDelivery: 0,
+      deliveryBackoff: 0,
+    };
+  }
+
+  /** Counts a request in: it holds its service until it is gone. */
+  private accept(req: Request): void {
+    const service = req.service;
+    service.live++;
+    service.queued++;
+    if (req.kind === RequestKind.PLAIN) service.plainQueued++;
+    else this.gauge.titanicLive++;
+    this.gauge.queued++;
+    this.lifecycle.counters.accepted++;
+  }
+
+  /** Gives a request an id in the store. */
+  private identify(req: Request): void {
+    req.id = this.ids.next();
+    req.storeKey = requestKey(req.id);
+  }
+
+  private requestRecord(req: Request): StoreRecord {
+    return {
+      type: RecordType.REQUEST,
+      id: req.id!,
+      kind: req.kind,
+      service: req.service.name,
+      body: req.body,
+      client: req.kind === RequestKind.PLAIN ? req.client : new Uint8Array(0),
+      dialect: req.clientCodec?.dialect ?? '',
+      createdAt: req.ttlFrom,
+    };
+  }
+
+  /**
+   * Writes a new request to the store and queues it once the store holds it. Rejects (after counting
+   * the request out) when the store refuses it.
+   */
+  private persist(req: Request): Promise<void> {
+    this.byKey.set(req.storeKey!, req);
+    this.lifecycle.move(req, Phase.JOURNALLING);
+    this.gauge.journalling++;
+    return this.store.append(this.requestRecord(req)).then(
+      () => {
+        this.gauge.journalling--;
+        if (req.phase === Phase.JOURNALLING) this.enqueue(req, now());
+        this.checkDrained();
+      },
+      (err: MdpError) => {
+        this.gauge.journalling--;
+        if (req.phase === Phase.JOURNALLING) this.refuse(req, err);
+        this.checkDrained();
+        throw err;
+      },
+    );
+  }
+
+  /** The store would not take a new request: it is dropped, counted and logged. */
+  private refuse(req: Request, err: MdpError): void {
+    this.unqueue(req);
+    this.retire(req);
+    this.lifecycle.counters.refused++;
+    this.counters.requestsDropped++;
+    this.limited.warn(`store-refused:${err.code}`, 'request refused by the store', { service: req.service.display, kind: req.kind, code: err.code, error: err.message });
+  }
+
+  private enqueue(req: Request, t: number): void {
+    req.queuedAt = t;
+    this.lifecycle.move(req, Phase.QUEUED);
+    req.service.queue.push(req);
+    this.dispatch(req.service, t);
+  }
+
+  /** Takes a request that was accepted but not dispatched out of its service's count (it stays in the deque as a hole). */
+  private unqueue(req: Request): void {
+    const service = req.service;
+    service.queued--;
+    if (req.kind === RequestKind.PLAIN) service.plainQueued--;
+    this.gauge.queued--;
+  }
+
+  /** The request is finished with: it no longer holds its service or a store key. */
+  private retire(req: Request, detail?: Record<string, unknown>): void {
+    if (req.phase === Phase.GONE) return;
+    this.lifecycle.move(req, Phase.GONE, detail);
+    req.service.live--;
+    if (req.kind === RequestKind.TITANIC) this.gauge.titanicLive--;
+    if (req.storeKey !== undefined && this.byKey.get(req.storeKey) === req) this.byKey.delete(req.storeKey);
+  }
+
+  private seeClient(id: Uint8Array, dialect: Dialect, t: number): void {
+    const k = peerKey(id);
+    const known = this.clients.get(k);
+    if (known) {
+      known.lastSeen = t;
+      known.dialect = dialect;
+    } else if (this.clients.size < MAX_TRACKED_CLIENTS) {
+      this.clients.set(k, { dialect, lastSeen: t });
+    }
+  }
+
+  private clientFrames(req: Request, command: 'PARTIAL' | 'FINAL', body: Uint8Array[]): Uint8Array[] {
+    const codec = req.clientCodec!;
+    if (command === 'PARTIAL') this.byDialect[codec.dialect].partials++;
+    else this.byDialect[codec.dialect].replies++;
+    return codec.encode({ protocol: 'client', command, version: codec.version, service: req.service.name, body }, Direction.TO_CLIENT);
+  }
+
+  private sendPartial(req: Request, body: Uint8Array[]): void {
+    this.send(req.client, this.clientFrames(req, 'PARTIAL', body), req.clientCodec!, (err) => this.undeliverable(req, err));
+  }
+
+  private undeliverable(req: Request, err: ZmqError): void {
+    this.counters.undeliverable++;
+    req.service.drops.undeliverable++;
+    if (this.log.enabled('debug')) this.log.debug('reply undeliverable', { service: req.service.display, client: hexId(req.client), code: err.code });
+  }
+
+  /**
+   * Sends a plain request's FINAL (the request is retired already). A client that is not connected
+   * gets it later (hold), if it can be recognised when it comes back.
+   */
+  private deliver(req: Request, reply: Uint8Array[]): void {
+    this.lifecycle.counters.delivered++;
+    this.send(req.client, this.clientFrames(req, 'FINAL', reply), req.clientCodec!, (err) => {
+      this.lifecycle.counters.delivered--;
+      if (err.code !== 'EHOSTUNREACH' || isGeneratedId(req.client) || this.isClosed) {
+        this.undeliverable(req, err);
+        return;
+      }
+      // not finished after all: it holds its service again until the reply is delivered or dropped
+      req.phase = Phase.REPLYING;
+      req.service.live++;
+      req.reply = reply.map(copyBytes); // kept for a while: not views of read buffers
+      this.hold(req, now());
+      if (this.store.durable && (req.phase as Phase) === Phase.HELD) this.storeHeld(req);
+    });
+  }
+
+  /** Records a held reply in the store under a new key (its request's key was closed before the send). */
+  private storeHeld(req: Request): void {
+    this.identify(req);
+    this.byKey.set(req.storeKey!, req);
+    const id = req.id!;
+    this.store.append({ ...this.requestRecord(req), body: [] } as StoreRecord).catch((err: MdpError) => this.storeFailed('held reply', err));
+    this.store.append({ type: RecordType.REPLY, id, body: req.reply! }).catch((err: MdpError) => this.storeFailed('held reply', err));
+  }
+
+  private storeFailed(what: string, err: MdpError): void {
+    this.limited.error(`store-failed:${what}`, 'store write failed', { what, code: err.code, error: err.message });
+  }
+
+  /** Keeps a plain reply for a client that is not connected, and tries again with backoff until reply_ttl. */
+  private hold(req: Request, t: number): void {
+    if (this.gauge.held >= this.config.maxHeldReplies) {
+      this.dropHeld(req, 'too many held replies');
+      return;
+    }
+    this.lifecycle.counters.held++;
+    this.lifecycle.move(req, Phase.HELD);
+    this.gauge.held++;
+    req.heldUntil = t + this.config.replyTtl;
+    req.deliveryBackoff = DELIVERY_RETRY_MS;
+    this.schedule(req, t + DELIVERY_RETRY_MS);
+  }
+
+  private dropHeld(req: Request, why: string): void {
+    if (req.phase === Phase.HELD) this.gauge.held--;
+    this.lifecycle.counters.heldExpired++;
+    this.counters.undeliverable++;
+    req.service.drops.undeliverable++;
+    this.limited.info('held-dropped', 'reply dropped: its client did not come back', { service: req.service.display, client: hexId(req.client), why });
+    this.forget(req);
+  }
+
+  /** Retires a request and closes it in the store if it is there. */
+  private forget(req: Request): void {
+    const id = req.id;
+    const stored = req.storeKey !== undefined && this.byKey.get(req.storeKey) === req;
+    this.retire(req);
+    if (stored) this.store.append({ type: RecordType.DONE, id: id! }).catch((err: MdpError) => this.storeFailed('done', err));
+  }
+
+  /** A held reply's turn: send it if its client is back (then it is done), else wait longer. */
+  private tryHeld(req: Request, t: number): void {
+    const frames = this.clientFrames(req, 'FINAL', req.reply!);
+    frames.unshift(req.client);
+    this.byDialect[req.clientCodec!.dialect].messagesOut++;
+    this.router.send(frames).then(
+      () => {
+        if (req.phase !== Phase.HELD) return;
+        this.gauge.held--;
+        this.lifecycle.counters.delivered++;
+        // the send came first here: a crash before this record is durable sends it once more after the restart
+        this.forget(req);
+      },
+      () => {
+        if (req.phase !== Phase.HELD) return;
+        if (t >= req.heldUntil || this.isClosed) {
+          this.dropHeld(req, `reply_ttl (${this.config.replyTtl} ms) passed`);
+          return;
+        }
+        req.deliveryBackoff = Math.min(DELIVERY_RETRY_MAX_MS, req.deliveryBackoff * 2);
+        this.schedule(req, now() + req.deliveryBackoff);
+      },
+    );
+  }
+
+  // ---- MMI --------------------------------------------------------------------------------------
+
+  private onMmi(id: Uint8Array, cmd: ClientRequest, name: string, codec: MdpCodec): void {
+    this.counters.mmiRequests++;
+    const handler = this.mmi[name];
+    const answer = handler ? handler(cmd.body) : notImplemented(cmd.body);
+    if (Array.isArray(answer)) this.answer(id, codec, cmd.service, answer);
+    else answer.then((body) => this.answer(id, codec, cmd.service, body), (err) => this.internalError(err));
+  }
+
+  /** A reply the broker gives itself (MMI, Titanic): one FINAL in the client's dialect. */
+  private answer(id: Uint8Array, codec: MdpCodec, service: Uint8Array, body: Uint8Array[]): void {
+    const frames = codec.encode({ protocol: 'client', command: 'FINAL', version: codec.version, service, body }, Direction.TO_CLIENT);
+    this.byDialect[codec.dialect].replies++;
+    this.send(id, frames, codec, () => this.counters.undeliverable++);
+  }
+
+  private mmiHost(): MmiHost {
+    return {
+      workersOf: (name) => (name === undefined ? this.workers.size : (this.services.get(key(name))?.workers.size ?? 0)),
+      heartbeat: () => ({ interval: this.config.heartbeatInterval, liveness: this.config.heartbeatLiveness }),
+      metrics: () => this.metrics(),
+      activeServiceNames: () => [...this.services.values()].filter((s) => s.workers.size > 0).map((s) => s.name),
+      deadLetterPage: (after, limit) => ({
+        total: this.dead.size,
+        items: this.dead
+          .page(after, limit)
+          .map((k) => this.dead.get(k))
+          .filter((s): s is StoredRequest => s !== undefined),
+      }),
+      replayDeadLetters: (keys) => this.eachDeadLetter(keys, (stored) => this.replay(stored)),
+      purgeDeadLetters: (keys) =>
+        this.eachDeadLetter(keys, (stored) => {
+          this.lifecycle.counters.purged++;
+          return this.store.append({ type: RecordType.DONE, id: stored.id });
+        }),
+    };
+  }
+
+  /** Runs `fn` on each named dead letter (all when `keys` is undefined), taking it out of the index first. */
+  private async eachDeadLetter(keys: string[] | undefined, fn: (stored: StoredRequest) => Promise<void>): Promise<{ done: number; notFound: number }> {
+    const list = keys ?? this.dead.keys();
+    const writes: Promise<void>[] = [];
+    let notFound = 0;
+    for (const k of list) {
+      const stored = this.dead.get(k);
+      if (!stored || !this.dead.remove(k)) {
+        notFound++;
+        continue;
+      }
+      writes.push(fn(stored));
+    }
+    await Promise.all(writes);
+    return { done: writes.length, notFound };
+  }
+
+  /** A dead letter runs again: attempts reset, TTL from now, queued once the store holds the change. */
+  private replay(stored: StoredRequest): Promise<void> {
+    const t = now();
+    const wallNow = Date.now();
+    const service = this.service(stored.service, true)!;
+    const titanic = stored.kind === RequestKind.TITANIC;
+    const codec = titanic || !isDialect(stored.dialect) ? undefined : codecForDialect(stored.dialect);
+    const req = this.newRequest(stored.kind, titanic ? this.titanicAddress(stored.id) : stored.client, codec, service, stored.body as Uint8Array[], t, wallNow);
+    req.id = stored.id;
+    req.storeKey = stored.key;
+    req.orphan = this.orphaned(stored, codec);
+    this.accept(req);
+    this.lifecycle.counters.replayed++;
+    this.lifecycle.move(req, Phase.JOURNALLING, { replayed: true });
+    this.byKey.set(stored.key, req);
+    this.gauge.journalling++;
+    return this.store.append({ type: RecordType.REQUEUE, id: stored.id, at: wallNow }).then(
+      () => {
+        this.gauge.journalling--;
+        if (req.phase === Phase.JOURNALLING) this.enqueue(req, now());
+      },
+      (err: MdpError) => {
+        this.gauge.journalling--;
+        // still a dead letter on disk: keep it in the index
+        this.unqueue(req);
+        this.retire(req);
+        this.dead.add(stored.key, stored);
+        throw err;
+      },
+    );
+  }
+
+  // ---- Titanic ----------------------------------------------------------------------------------
+
+  private onTitanic(id: Uint8Array, cmd: ClientRequest, codec: MdpCodec): void {
+    const name = key(cmd.service);
+    if (!isTitanicService(name)) {
+      this.answer(id, codec, cmd.service, notImplemented(cmd.body));
+      return;
+    }
+    if (name === 'titanic.request') this.titanicCounters.requests++;
+    else if (name === 'titanic.reply') this.titanicCounters.replyQueries++;
+    else this.titanicCounters.closes++;
+    const count = (code: TitanicStatus): void => {
+      this.titanicCounters.status[code] = (this.titanicCounters.status[code] ?? 0) + 1;
+    };
+    answerTitanic(this.titanic, name, cmd.body, count).then(
+      (body) => this.answer(id, codec, cmd.service, body),
+      (err) => this.internalError(err),
+    );
+  }
+
+  private titanicAddress(id: Uint8Array): Uint8Array {
+    const a = new Uint8Array(TITANIC_ADDRESS_PREFIX.length + id.length);
+    a.set(TITANIC_ADDRESS_PREFIX);
+    a.set(id, TITANIC_ADDRESS_PREFIX.length);
+    return a;
+  }
+
+  private titanicHost(): TitanicHost {
+    return {
+      servable: (name) => !isMmiName(name) && !isTitanicName(name),
+      submit: async (name, body) => {
+        if (this.draining) throw mdpError(MdpErrorCode.CLOSED, 'broker is shutting down');
+        const service = this.service(name);
+        if (!service) throw mdpError(MdpErrorCode.LIMIT, `too many services (${this.config.maxServices})`);
+        const id = this.ids.next();
+        // kept for days: copies, not views of the read buffer
+        const req = this.newRequest(RequestKind.TITANIC, this.titanicAddress(id), undefined, service, body.map(copyBytes), now(), Date.now());
+        req.id = id;
+        req.storeKey = requestKey(id);
+        service.requests++;
+        this.accept(req);
+        await this.persist(req);
+        return req.storeKey;
+      },
+      lookup: (k): TitanicLookup | undefined => {
+        const req = this.byKey.get(k);
+        if (req && req.kind === RequestKind.TITANIC) {
+          return req.phase === Phase.REPLIED ? { state: 'replied', reply: req.reply! } : { state: 'pending' };
+        }
+        if (this.dead.has(k)) {
+          const stored = this.dead.get(k);
+          if (stored?.kind === RequestKind.TITANIC) return { state: 'dead', reason: stored.dead?.reason ?? 'unknown' };
+        }
+        return undefined;
+      },
+      close: async (k) => {
+        const req = this.byKey.get(k);
+        if (req && req.kind === RequestKind.TITANIC) {
+          this.lifecycle.counters.closed++;
+          this.close1(req);
+          await this.store.append({ type: RecordType.DONE, id: req.id! });
+          return;
+        }
+        const dead = this.dead.get(k);
+        if (dead?.kind === RequestKind.TITANIC) {
+          this.dead.remove(k);
+          this.lifecycle.counters.closed++;
+          await this.store.append({ type: RecordType.DONE, id: dead.id });
+        }
+      },
+    };
+  }
+
+  /** Takes a Titanic request out of wherever it is (its store record is closed by the caller). */
+  private close1(req: Request): void {
+    switch (req.phase) {
+      case Phase.JOURNALLING:
+      case Phase.QUEUED:
+        this.unqueue(req); // a queued one stays in the deque as a hole until it reaches the head
+        break;
+      case Phase.RETRY_WAIT:
+        this.lifecycle.unschedule(req);
+        this.gauge.retryWaiting--;
+        break;
+      case Phase.REPLIED:
+        this.gauge.titanicReplies--;
+        break;
+      // DISPATCHED: its worker finishes, and the FINAL is dropped (onFinal sees GONE); REPLYING likewise
+    }
+    this.retire(req, { closed: true });
+  }
+
+  // ---- workers ----------------------------------------------------------------------------------
+
+  private onWorker(id: Uint8Array, cmd: WorkerCommand, codec: MdpCodec, t: number): void {
+    const wkey = peerKey(id);
+    const worker = this.workers.get(wkey);
+    if (worker && worker.codec !== codec) {
+      this.unexpected(id, cmd, codec, worker, `${codec.dialect} command from a ${worker.codec.dialect} worker`);
+      return;
+    }
+    switch (cmd.command) {
+      case 'READY': {
+        if (worker) {
+          this.unexpected(id, cmd, codec, worker, 'second READY');
+          return;
+        }
+        const display = textDecoder.decode(cmd.service);
+        if (isMmiName(cmd.service)) {
+          this.refuseReady(id, codec, display, 'the mmi. namespace is reserved (8/MMI)');
+          return;
+        }
+        if (isTitanicName(cmd.service)) {
+          this.refuseReady(id, codec, display, 'the titanic. namespace is served by the broker (9/TSP)');
+          return;
+        }
+        if (this.draining) {
+          this.refuseReady(id, codec, display, 'shutting down');
+          return;
+        }
+        if (this.workers.size >= this.config.maxWorkers) {
+          this.refuseReady(id, codec, display, `too many workers (${this.config.maxWorkers})`);
+          return;
+        }
+        const service = this.service(cmd.service);
+        if (!service) {
+          this.refuseReady(id, codec, display, `too many services (${this.config.maxServices})`);
+          return;
+        }
+        const w: WorkerRecord = {
+          id,
+          key: wkey,
+          codec,
+          service,
+          lastHeard: t,
+          lastSent: t,
+          request: undefined,
+          gone: false,
+          idle: false,
+          prevIdle: undefined,
+          nextIdle: undefined,
+          unreachable: (err) => this.workerUnreachable(w, err),
+        };
+        this.workers.set(wkey, w);
+        service.workers.add(w);
+        this.counters.workersRegistered++;
+        this.byDialect[codec.dialect].workersRegistered++;
+        this.log.info('worker ready', { service: display, worker: hexId(id), dialect: codec.dialect });
+        this.makeIdle(w, t);
+        return;
+      }
+      case 'HEARTBEAT':
+        if (!worker) {
+          this.unexpected(id, cmd, codec, undefined, 'HEARTBEAT before READY');
+          return;
+        }
+        worker.lastHeard = t;
+        return;
+      case 'PARTIAL':
+      case 'FINAL': {
+        if (!worker) {
+          this.unexpected(id, cmd, codec, undefined, `${cmd.command} before READY`);
+          return;
+        }
+        const req = worker.request;
+        if (!req) {
+          this.unexpected(id, cmd, codec, worker, `${cmd.command} with no request outstanding`);
+          return;
+        }
+        if (!sameBytes(req.client, cmd.client)) {
+          this.unexpected(id, cmd, codec, worker, `${cmd.command} for another client than the request's`);
+          return;
+        }
+        worker.lastHeard = t;
+        if (cmd.command === 'PARTIAL') this.onPartial(req, cmd.body);
+        else this.onFinal(worker, req, cmd.body, t);
+        return;
+      }
+      case 'DISCONNECT':
+        if (!worker) return;
+        this.counters.workersDisconnected++;
+        this.log.info('worker disconnected', { service: worker.service.display, worker: hexId(id) });
+        this.removeWorker(worker, { disconnect: false, why: 'worker sent DISCONNECT' });
+        return;
+      case 'REQUEST':
+        // the codec refuses REQUEST toward the broker; kept for exhaustiveness
+        this.unexpected(id, cmd, codec, worker, 'REQUEST from a worker');
+        return;
+    }
+  }
+
+  private onPartial(req: Request, body: Uint8Array[]): void {
+    const service = req.service;
+    service.partials++;
+    this.counters.partials++;
+    if (req.phase === Phase.GONE) return; // a closed Titanic request: its worker is let finish
+    if (req.clientCodec?.streams && !req.orphan) {
+      req.streamed = true;
+      this.sendPartial(req, body);
+      return;
+    }
+    // no PARTIAL in the client's dialect (7/MDP), or a Titanic request: keep the frames for the single reply, within bounds
+    let bytes = 0;
+    for (const f of body) bytes += f.length;
+    const merged = (req.merged ??= []);
+    if (req.mergedBytes + bytes > this.config.maxReplyBytes || merged.length + body.length >= this.config.maxFrames - 4) {
+      service.drops.truncated++;
+      this.limited.warn('partial-dropped', 'partial reply dropped: merged reply too large', { service: service.display, limit: this.config.maxReplyBytes });
+      return;
+    }
+    // a Titanic reply is kept for days: copies, not views of the read buffer
+    for (const f of body) merged.push(req.kind === RequestKind.TITANIC ? copyBytes(f) : f);
+    req.mergedBytes += bytes;
+  }
+
+  private onFinal(worker: WorkerRecord, req: Request, body: Uint8Array[], t: number): void {
+    const service = req.service;
+    service.replies++;
+    this.counters.replies++;
+    service.latency.record(t - req.receivedAt);
+    worker.request = undefined;
+    req.worker = undefined;
+    this.gauge.inFlight--;
+    this.lifecycle.counters.replied++;
+    const reply = req.merged && req.merged.length > 0 ? [...req.merged, ...body] : body;
+    req.merged = undefined;
+    if (req.phase !== Phase.GONE) this.finish(req, reply);
+    this.makeIdle(worker, t);
+    this.checkDrained();
+  }
+
+  /** A FINAL arrived for `req`: store it (Titanic), or record the delivery and deliver it (plain). */
+  private finish(req: Request, reply: Uint8Array[]): void {
+    if (req.kind === RequestKind.TITANIC) {
+      const kept = reply.map(copyBytes); // kept until titanic.close: not views of read buffers
+      this.lifecycle.move(req, Phase.REPLYING);
+      this.gauge.replying++;
+      const visible = (): void => {
+        this.gauge.replying--;
+        if (req.phase !== Phase.REPLYING) return; // closed meanwhile
+        req.reply = kept;
+        this.gauge.titanicReplies++;
+        this.lifecycle.move(req, Phase.REPLIED);
+      };
+      // titanic.reply answers 200 only once the reply is stored (or the store failed: then from memory)
+      this.store.append({ type: RecordType.REPLY, id: req.id!, body: kept }).then(visible, (err: MdpError) => {
+        this.storeFailed('titanic reply', err);
+        visible();
+      });
+      return;
+    }
+    if (req.orphan) {
+      this.lifecycle.counters.orphaned++;
+      this.counters.undeliverable++;
+      req.service.drops.undeliverable++;
+      this.limited.info('orphaned', 'reply dropped: its request was recovered from a client whose routing id the broker had made up', { service: req.service.display });
+      this.forget(req);
+      return;
+    }
+    if (req.storeKey === undefined) {
+      this.retire(req);
+      this.deliver(req, reply);
+      return;
+    }
+    // at most once: the delivery is on record before the reply is handed to the socket
+    this.lifecycle.move(req, Phase.REPLYING);
+    this.gauge.replying++;
+    const id = req.id!;
+    const go = (): void => {
+      this.gauge.replying--;
+      this.retire(req);
+      this.deliver(req, reply);
+      this.checkDrained();
+    };
+    this.store.append({ type: RecordType.DONE, id }).then(go, (err: MdpError) => {
+      this.storeFailed('done', err);
+      go();
+    });
+  }
+
+  private unexpected(id: Uint8Array, cmd: MdpCommand, codec: MdpCodec, worker: WorkerRecord | undefined, why: string): void {
+    this.counters.unexpected++;
+    if (this.log.enabled('debug')) this.log.debug('unexpected worker command: DISCONNECT', { peer: hexId(id), dialect: codec.dialect, command: cmd.command, why });
+    // a registered worker is answered in the dialect of its READY, anyone else in the one it used
+    if (worker) this.removeWorker(worker, { disconnect: true, why });
+    else this.sendDisconnect(id, codec);
+  }
+
+  private refuseReady(id: Uint8Array, codec: MdpCodec, service: string, why: string): void {
+    this.counters.readyRefused++;
+    this.limited.warn(`ready-refused:${why}`, 'READY refused', { service, worker: hexId(id), dialect: codec.dialect, why });
+    this.sendDisconnect(id, codec);
+  }
+
+  private sendDisconnect(id: Uint8Array, codec: MdpCodec): void {
+    this.counters.disconnectsSent++;
+    this.send(id, codec.encode({ protocol: 'worker', command: 'DISCONNECT', version: codec.version }, Direction.TO_WORKER), codec, () => undefined);
+  }
+
+  private makeIdle(worker: WorkerRecord, t: number): void {
+    const service = worker.service;
+    unlinkIdle(service, worker);
+    appendIdle(service, worker);
+    this.dispatch(service, t);
+  }
+
+  private removeWorker(worker: WorkerRecord, how: { disconnect: boolean; why: string }): void {
+    if (worker.gone) return;
+    worker.gone = true;
+    this.workers.delete(worker.key);
+    const service = worker.service;
+    service.workers.delete(worker);
+    unlinkIdle(service, worker);
+    if (how.disconnect) this.sendDisconnect(worker.id, worker.codec);
+    const req = worker.request;
+    worker.request = undefined;
+    if (req) {
+      this.gauge.inFlight--;
+      req.worker = undefined;
+      this.failed(req, how.why);
+    }
+    this.checkDrained();
+  }
+
+  /** A dispatch of `req` failed (its worker is gone): retry after a backoff, or dead-letter it. */
+  private failed(req: Request, why: string): void {
+    if (req.phase === Phase.GONE) return; // closed while it ran
+    req.failures++;
+    req.lastError = why;
+    req.merged = undefined;
+    req.mergedBytes = 0;
+    if (this.stopping) {
+      this.leftAtShutdown(req);
+      return;
+    }
+    const outcome = this.lifecycle.afterFailure(req);
+    if ('dead' in outcome) {
+      this.deadLetter(req, outcome.dead, why);
+      return;
+    }
+    const service = req.service;
+    service.requeued++;
+    this.counters.requeued++;
+    this.lifecycle.counters.retried++;
+    if (req.storeKey !== undefined) {
+      this.store.append({ type: RecordType.ATTEMPT, id: req.id!, attempts: req.failures, error: why }).catch((err: MdpError) => this.storeFailed('attempt', err));
+    }
+    this.lifecycle.move(req, Phase.RETRY_WAIT, { why, retryInMs: Math.round(outcome.retryIn) });
+    this.gauge.retryWaiting++;
+    this.schedule(req, now() + outcome.retryIn);
+  }
+
+  /** A request the shutdown caught on a worker or in a queue: kept by a durable store, else dropped (counted). */
+  private leftAtShutdown(req: Request): void {
+    if (this.store.durable && req.storeKey !== undefined) return; // replayed at the next start
+    req.service.drops.abandoned++;
+    this.counters.requestsDropped++;
+    this.retire(req);
+  }
+
+  /** To the dead letters: in the store (added there if it was not), in the index, out of everything else. */
+  private deadLetter(req: Request, reason: DeadReason, error: string): void {
+    const service = req.service;
+    if (reason === DeadReason.EXPIRED) {
+      service.drops.expired++;
+      this.counters.requestsExpired++;
+      this.lifecycle.counters.expired++;
+    } else if (reason === DeadReason.INTERRUPTED) service.drops.interrupted++;
+    else service.drops.abandoned++;
+    this.counters.requestsDropped++;
+    this.lifecycle.counters.deadLettered++;
+    this.lifecycle.move(req, Phase.DEAD, { reason, error });
+    this.limited.warn(`dead-letter:${reason}`, 'request dead-lettered', { service: service.display, kind: req.kind, reason, error, attempts: req.attempts });
+    if (this.config.maxDeadLetters === 0) {
+      this.forget(req);
+      return;
+    }
+    const fresh = req.storeKey === undefined;
+    if (fresh) this.identify(req);
+    const k = req.storeKey!;
+    const id = req.id!;
+    this.retire(req);
+    if (fresh) {
+      this.store.append(this.requestRecord(req)).catch((err: MdpError) => {
+        this.dead.remove(k); // not in the store: nothing to list, replay or purge
+        this.storeFailed('dead letter', err);
+      });
+      if (req.failures > 0) this.store.append({ type: RecordType.ATTEMPT, id, attempts: req.failures, error: req.lastError }).catch(() => undefined);
+    }
+    const at = Date.now();
+    this.store.append({ type: RecordType.DEAD, id, reason, error, at }).catch((err: MdpError) => this.storeFailed('dead letter', err));
+    this.dead.add(k, {
+      id,
+      key: k,
+      kind: req.kind,
+      service: req.service.name,
+      body: req.body.map(copyBytes), // kept until replayed or purged: not views of read buffers
+      client: req.kind === RequestKind.PLAIN ? req.client : new Uint8Array(0),
+      dialect: req.clientCodec?.dialect ?? '',
+      createdAt: req.ttlFrom,
+      ttlFrom: req.ttlFrom,
+      attempts: req.failures,
+      lastError: req.lastError,
+      reply: undefined,
+      dead: { reason, error, at },
+      bytes: 0,
+    });
+    while (this.dead.size > this.config.maxDeadLetters) {
+      const oldest = this.dead.oldest()!;
+      const stored = this.dead.get(oldest);
+      this.dead.remove(oldest);
+      this.lifecycle.counters.evicted++;
+      if (stored) this.store.append({ type: RecordType.DONE, id: stored.id }).catch((err: MdpError) => this.storeFailed('done', err));
+    }
+  }
+
+  // ---- dispatch -------------------------------------------------------------------------------
+
+  /** Hands queued requests to idle workers (LRU first); `t` is the current time. */
+  private dispatch(service: Service, t: number): void {
+    if (this.stopping) return;
+    let worker: WorkerRecord | undefined;
+    const queue = service.queue;
+    while (queue.length > 0 && (worker = service.idleHead) !== undefined) {
+      const req = queue.shift()!;
+      if (req.phase !== Phase.QUEUED) continue; // closed or dead-lettered while queued
+      unlinkIdle(service, worker);
+      this.unqueue(req);
+      worker.request = req;
+      req.worker = worker;
+      req.attempts++;
+      this.gauge.inFlight++;
+      this.lifecycle.counters.dispatched++;
+      this.lifecycle.move(req, Phase.DISPATCHED, { worker: hexId(worker.id) });
+      worker.lastSent = t;
+      const codec = worker.codec;
+      const frames = codec.encode({ protocol: 'worker', command: 'REQUEST', version: codec.version, client: req.client, body: req.body }, Direction.TO_WORKER);
+      this.send(worker.id, frames, codec, worker.unreachable);
+    }
+  }
+
+  private workerUnreachable(worker: WorkerRecord, err: ZmqError): void {
+    if (worker.gone) return;
+    this.counters.workersLost++;
+    this.log.info('worker lost', { service: worker.service.display, worker: hexId(worker.id), code: err.code });
+    this.removeWorker(worker, { disconnect: false, why: `worker unreachable (${err.code})` });
+  }
+
+  private send(id: Uint8Array, frames: Uint8Array[], codec: MdpCodec, onError: (err: ZmqError) => void): void {
+    if (this.isClosed) return;
+    this.byDialect[codec.dialect].messagesOut++;
+    frames.unshift(id);
+    const sent = this.router.send(frames);
+    // a promise seen fulfilled before cannot reject: skip the handler (and its microtask) for it
+    if (sent === this.sentOk) return;
+    sent.then(
+      () => {
+        this.sentOk = sent;
+      },
+      (err: ZmqError) => {
+        try {
+          onError(err);
+        } catch (e) {
+          this.internalError(e);
+        }
+      },
+    );
+  }
+
+  /**
+   * Finds or creates the record of a service; undefined when the service limit is reached.
+   * `force`: a request that was accepted before (recovered, replayed) gets its service regardless.
+   */
+  private service(name: Uint8Array, force = false): Service | undefined {
+    const last = this.lastService;
+    if (last !== undefined && sameBytes(last.name, name)) return last;
+    const k = key(name);
+    const existing = this.services.get(k);
+    if (existing) {
+      this.lastService = existing;
+      return existing;
+    }
+    if (this.services.size >= this.config.maxServices) {
+      // evict the oldest record that holds nothing (its metrics go with it)
+      let victim: Service | undefined;
+      for (const s of this.services.values()) {
+        if (s.workers.size === 0 && s.live === 0) {
+          victim = s;
+          break;
+        }
+      }
+      if (!victim && !force) return undefined;
+      if (victim) {
+        this.services.delete(victim.key);
+        if (this.lastService === victim) this.lastService = undefined;
+      }
+    }
+    const s: Service = {
+      name: copyBytes(name), // not a view: the read chunk it came in is not kept for the service's life
+      key: k,
+      display: textDecoder.decode(name),
+      queue: new Deque<Request>(),
+      queued: 0,
+      plainQueued: 0,
+      live: 0,
+      workers: new Set(),
+      idleHead: undefined,
+      idleTail: undefined,
+      idleCount: 0,
+      latency: new LatencyReservoir(this.config.latencySamples),
+      requests: 0,
+      replies: 0,
+      partials: 0,
+      requeued: 0,
+      drops: { expired: 0, overflow: 0, undeliverable: 0, abandoned: 0, interrupted: 0, truncated: 0 },
+    };
+    this.services.set(k, s);
+    this.lastService = s;
+    return s;
+  }
+
+  // ---- timers -----------------------------------------------------------------------------------
+
+  /** Puts a request on the retry heap (backoff, or a held reply's next delivery) and arms the wake-up. */
+  private schedule(req: Request, at: number): void {
+    this.lifecycle.schedule(req, at);
+    this.armWake();
+  }
+
+  private armWake(): void {
+    const due = this.lifecycle.nextDue();
+    if (due === undefined || due >= this.wakeAt || this.isClosed) return;
+    if (this.wake !== undefined) clearTimeout(this.wake);
+    this.wakeAt = due;
+    this.wake = setTimeout(() => this.guard(() => this.onWake()), Math.max(0, due - now()));
+  }
+
+  private onWake(): void {
+    this.wake = undefined;
+    this.wakeAt = Infinity;
+    const t = now();
+    const wallNow = Date.now();
+    const touched = new Set<Service>();
+    for (const req of this.lifecycle.takeDue(t)) {
+      if (req.phase === Phase.HELD) {
+        this.tryHeld(req, t);
+        continue;
+      }
+      if (req.phase !== Phase.RETRY_WAIT) continue;
+      this.gauge.retryWaiting--;
+      if (this.lifecycle.expired(req, t, wallNow)) {
+        this.deadLetter(req, DeadReason.EXPIRED, `request_ttl (${this.config.requestTtl} ms) passed before a retry`);
+        continue;
+      }
+      // back at the head of its queue: it was first in line when its worker took it
+      const service = req.service;
+      service.queued++;
+      if (req.kind === RequestKind.PLAIN) service.plainQueued++;
+      this.gauge.queued++;
+      req.queuedAt = t;
+      this.lifecycle.move(req, Phase.QUEUED, { retry: req.failures });
+      service.queue.unshift(req);
+      touched.add(service);
+    }
+    for (const s of touched) this.dispatch(s, t);
+    this.armWake();
+  }
+
+  private tick(): void {
+    const t = now();
+    const interval = this.config.heartbeatInterval;
+    const idleLimit = interval * this.config.heartbeatLiveness;
+    const busyLimit = this.config.busyWorkerTimeout === 0 ? Infinity : Math.max(idleLimit, this.config.busyWorkerTimeout);
+    for (const w of [...this.workers.values()]) {
+      const silent = t - w.lastHeard;
+      if (silent > (w.request ? busyLimit : idleLimit)) {
+        this.counters.workersExpired++;
+        this.log.info('worker expired', { service: w.service.display, worker: hexId(w.id), silentMs: Math.round(silent), busy: w.request !== undefined });
+        // 7/MDP: stop sending anything to a dead worker
+        this.removeWorker(w, { disconnect: false, why: 'worker expired' });
+        continue;
+      }
+      if (t - w.lastSent >= interval / 2) {
+        w.lastSent = t;
+        const codec = w.codec;
+        this.send(w.id, codec.encode({ protocol: 'worker', command: 'HEARTBEAT', version: codec.version }, Direction.TO_WORKER), codec, (err) => {
+          if (err.code === 'EHOSTUNREACH') this.workerUnreachable(w, err);
+        });
+      }
+    }
+    if (t - this.clientsPurgedAt >= 1000) {
+      this.clientsPurgedAt = t;
+      for (const [k, c] of this.clients) if (t - c.lastSeen > CLIENT_WINDOW_MS) this.clients.delete(k);
+    }
+    this.expireQueued(t);
+  }
+
+  /**
+   * Dead-letters queued requests past request_timeout or request_ttl. Queues are in arrival order, so
+   * each is read from its head and only as far as its first live request that has not expired.
+   */
+  private expireQueued(t: number): void {
+    if (this.config.requestTimeout === 0 && this.config.requestTtl === 0) return;
+    const wallNow = Date.now();
+    for (const s of this.services.values()) {
+      const queue = s.queue;
+      let expired = 0;
+      for (let head = queue.peek(); head !== undefined; head = queue.peek()) {
+        if (head.phase === Phase.QUEUED && !this.lifecycle.expired(head, t, wallNow)) break;
+        queue.shift();
+        if (head.phase !== Phase.QUEUED) continue; // a hole left by a close
+        this.unqueue(head);
+        expired++;
+        const ttl = this.config.requestTtl > 0 && wallNow - head.ttlFrom > this.config.requestTtl;
+        this.deadLetter(head, DeadReason.EXPIRED, ttl ? `request_ttl (${this.config.requestTtl} ms) passed in the queue` : `waited ${this.config.requestTimeout} ms in the queue for a worker`);
+      }
+      if (expired > 0) this.log.info('queued requests expired', { service: s.display, count: expired, workers: s.workers.size });
+    }
+  }
+
+  // ---- metrics ----------------------------------------------------------------------------------
+
+  metrics(): BrokerMetrics {
+    const services: Record<string, ServiceMetrics> = {};
+    for (const s of this.services.values()) {
+      services[s.display] = {
+        workers: s.workers.size,
+        idleWorkers: s.idleCount,
+        busyWorkers: s.workers.size - s.idleCount,
+        queueDepth: s.queued,
+        requests: s.requests,
+        replies: s.replies,
+        partials: s.partials,
+        requeued: s.requeued,
+        drops: { ...s.drops },
+        latencyMs: s.latency.snapshot(),
+      };
+    }
+    const dialects = {} as Record<Dialect, DialectMetrics>;
+    for (const d of DIALECTS) dialects[d] = { accepted: this.accepted.has(d), workers: 0, clients: 0, ...this.byDialect[d] };
+    for (const w of this.workers.values()) dialects[w.codec.dialect].workers++;
+    const t = now();
+    for (const c of this.clients.values()) if (t - c.lastSeen <= CLIENT_WINDOW_MS) dialects[c.dialect].clients++;
+    // the MDP versions of the accepted RFC dialects (majortomo and plantd are listed under `dialects`)
+    const protocols: string[] = [];
+    if (this.accepted.has('rfc7')) protocols.push('MDP/0.1');
+    if (this.accepted.has('rfc18')) protocols.push('MDP/0.2');
+    return {
+      version: BROKER_VERSION,
+      protocols,
+      uptimeMs: Math.round(now() - this.startedAt),
+      endpoints: this.endpoints,
+      heartbeat: { intervalMs: this.config.heartbeatInterval, liveness: this.config.heartbeatLiveness },
+      workers: this.workers.size,
+      counters: { ...this.counters, invalidByReason: { ...this.counters.invalidByReason } },
+      services,
+      acceptedDialects: DIALECTS.filter((d) => this.accepted.has(d)),
+      dialects,
+      lifecycle: { ...this.lifecycle.counters },
+      requests: {
+        journalling: this.gauge.journalling,
+        queued: this.gauge.queued,
+        inFlight: this.gauge.inFlight,
+        retryWaiting: this.gauge.retryWaiting,
+        heldReplies: this.gauge.held,
+        titanicPending: this.gauge.titanicLive - this.gauge.titanicReplies,
+        titanicReplies: this.gauge.titanicReplies,
+        deadLetters: this.dead.size,
+      },
+      titanic: { ...this.titanicCounters, status: { ...this.titanicCounters.status } },
+      store: { ...(this.store?.stats() ?? { kind: 'opening', durable: false, requests: 0, liveBytes: 0, bytes: 0, maxBytes: 0, appends: 0, refusedFull: 0, errors: 0, compactions: 0 }), recovery: this.recovery },
+    };
+  }
+
+  // ---- shutdown ---------------------------------------------------------------------------------
+
+  /** Whether the drain has work left: requests running or being stored, or waiting for workers that exist. */
+  private busy(): boolean {
+    const g = this.gauge;
+    return g.inFlight > 0 || g.replying > 0 || g.journalling > 0 || ((g.queued > 0 || g.retryWaiting > 0) && this.workers.size > 0);
+  }
+
+  private checkDrained(): void {
+    if (this.draining && this.drained && !this.busy()) this.drained();
+  }
+
+  /**
+   * Stops taking requests and workers; for up to `graceMs` keeps dispatching queued requests to idle
+   * workers and lets in-flight ones finish; then sends DISCONNECT to every worker (so they re-register
+   * with the next broker) and closes. What could not finish is logged and counted; a durable store
+   * keeps it for the next start.
+   */
+  close(graceMs: number = this.config.shutdownGrace): Promise<void> {
+    this.closing ??= this.shutdown(graceMs);
+    return this.closing;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.draining = true;
+    await this.ready.catch(() => undefined);
+    if (this.busy() && graceMs > 0) {
+      this.log.info('draining', { graceMs, inFlight: this.gauge.inFlight, queued: this.gauge.queued });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, graceMs);
+        this.drained = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        this.checkDrained();
+      });
+    }
+    this.drained = undefined;
+    this.stopping = true;
+    for (const w of [...this.workers.values()]) this.removeWorker(w, { disconnect: true, why: 'broker shutting down' });
+    const left = { queued: this.gauge.queued, retryWaiting: this.gauge.retryWaiting, heldReplies: this.gauge.held };
+    const durable = this.store?.durable === true;
+    if (left.queued + left.retryWaiting + left.heldReplies > 0) {
+      this.log.warn(durable ? 'requests kept for the next start' : 'requests dropped at shutdown', left);
+      if (!durable) {
+        for (const s of this.services.values()) {
+          s.drops.abandoned += s.queued;
+          this.counters.requestsDropped += s.queued;
+        }
+      }
+    }
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.wake !== undefined) clearTimeout(this.wake);
+    this.wake = undefined;
+    await this.bindChain;
+    this.isClosed = true;
+    this.router.close();
+    await this.loop;
+    await this.store?.close().catch((err: MdpError) => this.log.error('store close failed', { code: err.code, error: err.message }));
+    this.log.info('broker closed', { replies: this.counters.replies });
+  }
+}

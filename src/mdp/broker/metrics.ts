@@ -1,0 +1,143 @@
+/** What mmi.broker reports: the types of the broker's metrics document. */
+import type { Dialect } from '../constants.ts';
+import type { LatencySnapshot } from '../metrics.ts';
+import type { StoreRecovery, StoreStats } from '../store/store.ts';
+import type { LifecycleCounters } from './lifecycle.ts';
+import type { ServiceDrops } from './registry.ts';
+
+export type { ServiceDrops, LifecycleCounters };
+
+export interface ServiceMetrics {
+  workers: number;
+  idleWorkers: number;
+  busyWorkers: number;
+  queueDepth: number;
+  requests: number;
+  replies: number;
+  partials: number;
+  requeued: number;
+  drops: ServiceDrops;
+  /** Broker-side latency (request received to FINAL relayed), ms. */
+  latencyMs: LatencySnapshot;
+}
+
+export interface BrokerCounters {
+  messagesIn: number;
+  requests: number;
+  replies: number;
+  partials: number;
+  mmiRequests: number;
+  /** Messages refused by the codec. */
+  invalid: number;
+  invalidByReason: Record<string, number>;
+  /** Valid commands that were not acceptable in the sender's state (answered with DISCONNECT). */
+  unexpected: number;
+  disconnectsSent: number;
+  workersRegistered: number;
+  /** Workers that sent DISCONNECT. */
+  workersDisconnected: number;
+  /** Workers dropped for silence. */
+  workersExpired: number;
+  /** Workers whose connection was found gone. */
+  workersLost: number;
+  /** READY refused (mmi.* name, too many workers or services). */
+  readyRefused: number;
+  requeued: number;
+  requestsExpired: number;
+  /** Requests dropped: queue full, too many services, attempts exhausted, stream interrupted, shutting down. */
+  requestsDropped: number;
+  /** Messages that could not be delivered (peer gone or its queue full). */
+  undeliverable: number;
+  /** Connections closed by the socket layer for protocol errors or limits (oversized frames, …). */
+  connectionErrors: number;
+  internalErrors: number;
+  /** Messages in a dialect the broker does not accept (dropped without an answer). */
+  dialectRefused: number;
+}
+
+/** Peers and messages of one dialect. */
+export interface DialectMetrics {
+  /** Whether the broker accepts this dialect (config.dialects). */
+  accepted: boolean;
+  /** Workers registered now. */
+  workers: number;
+  /** Distinct clients that sent a request in the last minute. */
+  clients: number;
+  /** Valid messages received. */
+  messagesIn: number;
+  /** Messages sent. */
+  messagesOut: number;
+  /** Client requests received (MMI included). */
+  requests: number;
+  /** PARTIALs sent to clients. */
+  partials: number;
+  /** FINALs (REPLYs) sent to clients. */
+  replies: number;
+  /** Workers that registered (READY accepted). */
+  workersRegistered: number;
+  /** Messages recognised as this dialect but malformed. */
+  invalid: number;
+  /** Messages refused because the dialect is not accepted. */
+  refused: number;
+}
+
+export interface BrokerMetrics {
+  version: string;
+  protocols: string[];
+  uptimeMs: number;
+  endpoints: string[];
+  heartbeat: { intervalMs: number; liveness: number };
+  workers: number;
+  counters: BrokerCounters;
+  services: Record<string, ServiceMetrics>;
+  /** Dialects accepted, in canonical order. */
+  acceptedDialects: Dialect[];
+  /** Peers and messages per dialect (every dialect, accepted or not). */
+  dialects: Record<Dialect, DialectMetrics>;
+  /** Transitions of requests since start. */
+  lifecycle: LifecycleCounters;
+  /** Requests held now, by where they are. */
+  requests: RequestGauges;
+  titanic: TitanicCounters;
+  store: StoreStats & { recovery: RecoverySummary | undefined };
+}
+
+/** Requests held now, by where they are in their life. */
+export interface RequestGauges {
+  /** Waiting for the store before they are queued. */
+  journalling: number;
+  queued: number;
+  inFlight: number;
+  /** Waiting out a retry backoff. */
+  retryWaiting: number;
+  /** Plain replies kept for a client that is not connected. */
+  heldReplies: number;
+  /** Titanic requests not answered yet, and answered ones kept until titanic.close. */
+  titanicPending: number;
+  titanicReplies: number;
+  deadLetters: number;
+}
+
+export interface TitanicCounters {
+  requests: number;
+  replyQueries: number;
+  closes: number;
+  /** Answers by status code (200, 300, 400, 500). */
+  status: Record<string, number>;
+}
+
+/** What the last start recovered from the store. */
+export interface RecoverySummary {
+  requests: number;
+  queued: number;
+  heldReplies: number;
+  titanicReplies: number;
+  deadLetters: number;
+  records: number;
+  files: number;
+  bytes: number;
+  durationMs: number;
+  truncated: StoreRecovery['truncated'];
+  quarantined: StoreRecovery['quarantined'];
+}
+
