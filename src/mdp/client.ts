@@ -12,6 +12,15 @@
  * the last attempt the error is MDP_BROKER_UNREACHABLE if no connection was ever made, otherwise
  * MDP_UNKNOWN_SERVICE when the broker's mmi.service says the service has no worker, else MDP_TIMEOUT.
  *
+ * With `routingId`, each DEALER gets a routing id of the client's choosing (`routingId` for the
+ * first, `routingId.N` for later ones) instead of one the broker's ROUTER makes up. A broker can
+ * then recognise the client after a reconnect, and a durable broker (--data-dir) sends a reply it
+ * kept across its own restart. Such a client keeps its socket on a timeout: when the connection
+ * dropped and came back while it waited (the broker restarted), it waits again without sending the
+ * request a second time; when the broker merely stayed silent, it sends the request again on the
+ * same socket, whose id then retires with the request (a late reply to the first copy must not
+ * reach a later request).
+ *
  * request() resolves with the reply body: every PARTIAL's frames followed by the FINAL's frames —
  * the same frames an MDP/0.1 client gets from the broker, so the result does not depend on the
  * dialect. Replies are checked against the requested service where the dialect carries it (majortomo's
@@ -37,6 +46,11 @@ export interface ClientOptions extends Partial<Omit<ClientConfig, 'broker'>> {
   socketOptions?: Partial<SocketOptions>;
   /** After the last timeout, ask mmi.service whether the service exists (default true). */
   diagnose?: boolean;
+  /**
+   * A routing id of the client's own (1–255 bytes, not starting with a zero byte), so that a broker
+   * can recognise it after a reconnect or a broker restart; later sockets get `routingId.N`.
+   */
+  routingId?: string;
 }
 
 export interface RequestOptions {
@@ -78,6 +92,10 @@ function sleep(ms: number): Promise<void> {
 interface Slot {
   socket: Dealer;
   reached: boolean;
+  /** The connection dropped (the broker went away) since this was last cleared. */
+  lost: boolean;
+  /** The request was sent twice on this socket: a late reply may still come, so it is not reused. */
+  spent: boolean;
 }
 
 export class Client {
@@ -93,6 +111,8 @@ export class Client {
   private readonly waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private inFlight = 0;
   private isClosed = false;
+  /** Sockets made so far (names the next stable routing id). */
+  private sockets = 0;
 
   constructor(endpoint: string, options: ClientOptions = {}) {
     const { broker: _b, ...defaults } = DEFAULT_CONFIG.client;
@@ -104,6 +124,13 @@ export class Client {
     this.endpoint = endpoint;
     this.options = options;
     this.log = options.logger ?? silentLogger;
+    const id = options.routingId;
+    if (id !== undefined) {
+      const bytes = new TextEncoder().encode(id);
+      if (bytes.length === 0 || bytes.length > 250 || bytes[0] === 0) {
+        throw mdpError(MdpErrorCode.CONFIG, `routingId must be 1 to 250 bytes and not start with a zero byte, got ${JSON.stringify(id)}`, { issues: ['routingId'] });
+      }
+    }
   }
 
   get closed(): boolean {
@@ -152,19 +179,28 @@ export class Client {
     let reachedEver = false;
     let slot: Slot | undefined;
     let done = false;
+    /** A stable-id socket kept after a timeout whose connection dropped meanwhile: wait again, do not resend. */
+    let waitAgain = false;
     try {
       for (let attempt = 0; attempt <= retries; attempt++) {
         if (attempt > 0) {
           this.stats.retries++;
-          const delay = Math.min(this.config.retryBackoffMax, this.config.retryBackoff * 2 ** (attempt - 1));
-          this.log.debug('retrying request', { service, attempt, delayMs: delay });
+          const delay = waitAgain ? 0 : Math.min(this.config.retryBackoffMax, this.config.retryBackoff * 2 ** (attempt - 1));
+          this.log.debug(waitAgain ? 'waiting again for a reply (the connection was re-established)' : 'retrying request', { service, attempt, delayMs: delay });
           if (delay > 0) await sleep(delay);
           if (this.isClosed) throw mdpError(MdpErrorCode.CLOSED, 'client is closed', { service });
         }
-        slot = attempt === 0 ? this.idle.pop() ?? this.newSlot() : this.newSlot();
-        this.active.add(slot);
+        if (slot === undefined) {
+          slot = attempt === 0 ? this.idle.pop() ?? this.newSlot() : this.newSlot();
+          this.active.add(slot);
+        }
         slot.socket.receiveTimeout = timeout;
-        await slot.socket.send(frames);
+        slot.lost = false;
+        if (!waitAgain) {
+          if (attempt > 0) slot.spent = true;
+          await slot.socket.send(frames);
+        }
+        waitAgain = false;
         let partials = 0;
         for (;;) {
           let msg: Uint8Array[];
@@ -175,11 +211,16 @@ export class Client {
             msg = [];
           }
           if (msg.length === 0) {
-            // silent broker: drop this socket (a late reply must not reach the next request)
             this.stats.timeouts++;
             reachedEver ||= slot.reached;
-            this.discard(slot);
-            slot = undefined;
+            if (this.options.routingId !== undefined && partials === 0) {
+              // keep the socket: its routing id is how the broker finds this client again
+              waitAgain = slot.lost;
+            } else {
+              // silent broker: drop this socket (a late reply must not reach the next request)
+              this.discard(slot);
+              slot = undefined;
+            }
             if (partials > 0) {
               if (!restartable) {
                 throw mdpError(MdpErrorCode.STREAM_INTERRUPTED, `"${service}" went silent for ${timeout} ms after ${partials} PARTIAL(s); not retried, since they would be sent again`, { service, address: this.endpoint });
@@ -208,8 +249,9 @@ export class Client {
     } finally {
       if (slot) {
         this.active.delete(slot);
-        // a stream abandoned before its FINAL leaves replies on the way: never reuse that socket
-        if (done && !this.isClosed && this.idle.length < this.config.maxInFlight) this.idle.push(slot);
+        // a stream abandoned before its FINAL leaves replies on the way: never reuse that socket;
+        // nor one that carried the request twice (the other copy may still be answered)
+        if (done && !slot.spent && !this.isClosed && this.idle.length < this.config.maxInFlight) this.idle.push(slot);
         else this.discard(slot);
       }
       this.release();
@@ -252,10 +294,16 @@ export class Client {
   }
 
   private newSlot(): Slot {
-    const socket = new Dealer({ linger: 0, ...this.options.socketOptions });
-    const slot: Slot = { socket, reached: false };
+    const stable = this.options.routingId;
+    const n = this.sockets++;
+    const routingId = stable === undefined ? undefined : n === 0 ? stable : `${stable}.${n}`;
+    const socket = new Dealer({ linger: 0, ...this.options.socketOptions, ...(routingId === undefined ? {} : { routingId }) });
+    const slot: Slot = { socket, reached: false, lost: false, spent: false };
     socket.events.on('handshake', () => {
       slot.reached = true;
+    });
+    socket.events.on('disconnect', () => {
+      slot.lost = true;
     });
     socket.connect(this.endpoint);
     return slot;
