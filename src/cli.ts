@@ -6,6 +6,8 @@
  *   purezmq request <service> [body...]
  *   purezmq worker  <service> --exec <command>
  *   purezmq mmi     <query> [arg]
+ *   purezmq dlq     list|replay|purge [UUID...|--all]
+ *   purezmq titanic request|reply|close|call ...
  *
  * Exit codes (stable, for scripts): see EXIT below and `purezmq --help`.
  */
@@ -19,6 +21,10 @@ import {
   createLogger,
   isMdpError,
   MdpErrorCode,
+  TitanicClient,
+  TitanicStatus,
+  type MdpError,
+  type DeadLetterPage,
   MmiService,
   resolveConfig,
   SCHEMA,
@@ -43,8 +49,10 @@ export const EXIT = {
   UNREACHABLE: 3,
   /** The broker was reached but no reply came in time (after retries), or a stream stopped mid-way. */
   TIMEOUT: 4,
-  /** The service has no worker (mmi.service 404), or the broker does not know the MMI query (501). */
+  /** The service has no worker (mmi.service 404), the broker does not know the MMI query (501), or a Titanic UUID is unknown or dead-lettered (400). */
   NOT_FOUND: 5,
+  /** Titanic: the request is stored but not answered yet (300). */
+  PENDING: 6,
 } as const;
 
 const EXIT_HELP = `Exit codes:
@@ -53,7 +61,9 @@ const EXIT_HELP = `Exit codes:
   2  bad command line or configuration (one message per bad field on stderr)
   3  broker unreachable (no connection in any attempt)
   4  timeout (broker reached, no reply after every retry, or --stream output stopped mid-way)
-  5  service not found (mmi.service 404) or MMI query unknown to the broker (501)`;
+  5  service not found (mmi.service 404), MMI query unknown to the broker (501), or Titanic UUID unknown
+     or dead-lettered (400)
+  6  Titanic request stored but not answered yet (300)`;
 
 type Section = keyof MdpConfig;
 type FlagSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
@@ -96,7 +106,7 @@ const COMMON_HELP = `  -c, --config FILE              YAML file (sections broker
   --log-level LEVEL              silent, error, warn, info or debug [PUREZMQ_LOG_LEVEL]
   --log-format FORMAT            human or json [PUREZMQ_LOG_FORMAT]
   -h, --help                     this help
-Precedence: defaults < config file < PUREZMQ_* environment < flags. Durations: 2500, 2500ms, 2.5s, 1m.`;
+Precedence: defaults < config file < PUREZMQ_* environment < flags. Durations: 2500, 2500ms, 2.5s, 1m, 1d. Sizes: 65536, 64KiB, 16MiB, 1GiB.`;
 
 const HELP: Record<string, string> = {
   main: `purezmq ${BROKER_VERSION}: ZeroMQ in pure TypeScript, with a Majordomo (MDP 0.1/0.2) broker
@@ -109,6 +119,9 @@ Commands:
   request <service> ...  send one request and print the reply
   worker <service>       serve a service by running a shell command per request
   mmi <query>            ask the broker (services, service NAME, workers [NAME], heartbeat, broker)
+  dlq list|replay|purge  the broker's dead-letter queue
+  titanic request|reply|close|call
+                         Titanic (RFC 9): persistent requests the broker stores and runs for you
 
 Run 'purezmq <command> --help' for the options of each command.
 
@@ -125,8 +138,16 @@ Options:
 ${sectionHelp('broker')}
   --strict                       accept the RFC dialects only (same as --dialects rfc); other dialects
                                  are refused without an answer, logged and counted
+  --repair                       journal: move a damaged segment to DATA_DIR/quarantine and start with
+                                 what can be read, instead of refusing to start
   --print-config                 print the effective configuration as YAML and exit
 ${COMMON_HELP}
+
+Durable requests: without --data-dir the broker keeps requests in memory (Titanic too), and nothing
+survives a restart. With --data-dir DIR, every request is journalled before it is dispatched, a
+Titanic 200 is given once the request is on disk, and after a crash (even kill -9) requests without a
+reply are queued again. Workers dying with a request make it run again after a backoff (at-least-once),
+up to --max-retries; then, or past --request-ttl, it goes to the dead letters ('purezmq dlq').
 
 ${EXIT_HELP}`,
   request: `Usage: purezmq request <service> [body...] [options]
@@ -137,6 +158,8 @@ frame). Prints each reply frame on its own line; with --stream, PARTIALs are pri
 Options:
 ${sectionHelp('client')}
   --stream                       print PARTIAL replies as they arrive
+  --routing-id ID                a routing id of the client's own, so that a durable broker can send the
+                                 reply after it restarted (the client waits instead of resending)
 ${COMMON_HELP}
 
 ${EXIT_HELP}`,
@@ -166,6 +189,40 @@ Queries the broker's Majordomo Management Interface:
 
 Options:
   --json                         print JSON instead of a table
+${sectionHelp('client')}
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+  dlq: `Usage: purezmq dlq <list|replay|purge> [UUID...] [options]
+
+The broker's dead-letter queue: requests whose retries ran out (--max-retries), that outlived their TTL
+(--request-ttl) or waited too long in a queue (--request-timeout), or whose worker died after streaming
+PARTIALs. They stay in the broker's store (on disk with --data-dir) until replayed or purged.
+  list               a page of dead letters (--limit, --after UUID for the next page)
+  replay UUID...     run them again (attempts reset, TTL from now); --all for every one
+  purge UUID...      delete them; --all for every one
+
+Options:
+  --all                          every dead letter (replay, purge)
+  --limit N                      list: at most N (default 100, at most 1000)
+  --after UUID                   list: start after this one (the "next" of the previous page)
+  --json                         print JSON instead of a table
+${sectionHelp('client')}
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+  titanic: `Usage: purezmq titanic <request|reply|close|call> ... [options]
+
+Titanic (RFC 9): the broker stores a request, runs it when a worker is there, and keeps the reply
+until you close it; client and worker need not be up at the same time.
+  request SERVICE [body...]   store a request; prints its UUID once the broker has it on disk
+  reply UUID                  print the reply (exit 0), or say it is pending (exit 6) or unknown (exit 5)
+  close UUID                  forget the request and its reply
+  call SERVICE [body...]      request, wait for the reply (polling), print it, close
+
+Options:
+  --wait                         reply: poll until the reply is there (up to --wait-timeout)
+  --wait-timeout V               reply --wait, call: how long to wait (default 60s)
 ${sectionHelp('client')}
 ${COMMON_HELP}
 
@@ -237,6 +294,7 @@ async function brokerCommand(argv: string[]): Promise<number> {
     ...sectionFlags('broker'),
     'print-config': { type: 'boolean' },
     strict: { type: 'boolean' },
+    repair: { type: 'boolean' },
   });
   if (values.help) {
     out(HELP.broker!);
@@ -254,7 +312,7 @@ async function brokerCommand(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const log = makeLogger(config);
-  const broker = new Broker({ ...config.broker, logger: log });
+  const broker = new Broker({ ...config.broker, logger: log, repair: values.repair === true });
   // signal handlers go in before the first "listening on" line, so that a supervisor that
   // signals as soon as it sees the line always gets a clean shutdown
   let resolveExit!: (code: number) => void;
@@ -278,6 +336,14 @@ async function brokerCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await broker.ready;
+  } catch (e) {
+    log.error('cannot open the request store', { code: (e as MdpError).code, error: e as Error });
+    err(`purezmq broker: cannot open the request store: ${(e as Error).message}`);
+    await broker.close(0);
+    return EXIT.FAILURE;
+  }
   for (const ep of config.broker.bind) {
     if (stopping) break;
     try {
@@ -302,7 +368,7 @@ async function readStdin(): Promise<Buffer> {
 }
 
 async function requestCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('client'), stream: { type: 'boolean' } });
+  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('client'), stream: { type: 'boolean' }, 'routing-id': { type: 'string' } });
   if (values.help) {
     out(HELP.request!);
     return EXIT.OK;
@@ -313,7 +379,8 @@ async function requestCommand(argv: string[]): Promise<number> {
   const body: (string | Buffer)[] = [];
   for (const a of bodyArgs) body.push(a === '-' ? await readStdin() : a);
   const { broker, ...options } = config.client;
-  const client = new Client(broker, { ...options, logger: makeLogger(config) });
+  const routingId = values['routing-id'] as string | undefined;
+  const client = new Client(broker, { ...options, logger: makeLogger(config), ...(routingId === undefined ? {} : { routingId }) });
   try {
     if (values.stream) {
       for await (const chunk of client.stream(service, body.length > 0 ? body : null)) {
@@ -522,6 +589,15 @@ async function mmiCommand(argv: string[]): Promise<number> {
         for (const [k, v] of Object.entries(m.counters)) {
           rows.push([snakeName(k), typeof v === 'number' ? v : JSON.stringify(v)]);
         }
+        // brokers before durability (issue 10) have none of these sections
+        if (m.requests) rows.push(['requests', Object.entries(m.requests).map(([k, v]) => `${snakeName(k)}=${v}`).join(' ')]);
+        if (m.lifecycle) rows.push(['lifecycle', Object.entries(m.lifecycle).map(([k, v]) => `${snakeName(k)}=${v}`).join(' ')]);
+        if (m.titanic) rows.push(['titanic', `requests=${m.titanic.requests} reply_queries=${m.titanic.replyQueries} closes=${m.titanic.closes} status=${JSON.stringify(m.titanic.status)}`]);
+        if (m.store) {
+          const st = m.store;
+          rows.push(['store', `${st.kind}${st.durable ? ' (durable)' : ' (memory: nothing survives a restart)'} requests=${st.requests} live_bytes=${st.liveBytes} bytes=${st.bytes} max_bytes=${st.maxBytes}${st.dir ? ` dir=${st.dir}` : ''}`]);
+          if (st.recovery) rows.push(['store.recovered', `requests=${st.recovery.requests} records=${st.recovery.records} ms=${st.recovery.durationMs}`]);
+        }
         out(table(['KEY', 'VALUE'], rows));
         return EXIT.OK;
       }
@@ -537,6 +613,131 @@ async function mmiCommand(argv: string[]): Promise<number> {
   }
 }
 
+// ---- dlq ----------------------------------------------------------------------------------------
+
+/** A client for the broker's own services (MMI, Titanic): no mmi.service diagnosis on a timeout. */
+function brokerClient(values: Parsed['values']): { client: Client; config: MdpConfig } {
+  const config = loadConfig(values, 'client');
+  const { broker, ...options } = config.client;
+  return { client: new Client(broker, { ...options, logger: makeLogger(config), diagnose: false }), config };
+}
+
+async function dlqCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    ...COMMON_FLAGS,
+    ...sectionFlags('client'),
+    json: { type: 'boolean' },
+    all: { type: 'boolean' },
+    limit: { type: 'string' },
+    after: { type: 'string' },
+  });
+  if (values.help) {
+    out(HELP.dlq!);
+    return EXIT.OK;
+  }
+  const [action, ...ids] = positionals;
+  if (action !== 'list' && action !== 'replay' && action !== 'purge') throw new UsageError(`dlq needs list, replay or purge, got ${action === undefined ? 'nothing' : `'${action}'`}`);
+  if (action === 'list' && (ids.length > 0 || values.all)) throw new UsageError('dlq list takes no UUIDs (use --limit and --after)');
+  if (action !== 'list' && (ids.length > 0) === (values.all === true)) throw new UsageError(`dlq ${action} needs UUIDs or --all (not both)`);
+  const { client } = brokerClient(values);
+  const text = (frames: Uint8Array[]): string[] => frames.map((f) => Buffer.from(f).toString());
+  try {
+    const service = action === 'list' ? MmiService.DLQ_LIST : action === 'replay' ? MmiService.DLQ_REPLAY : MmiService.DLQ_PURGE;
+    const body = action === 'list' ? [(values.limit as string | undefined) ?? '', (values.after as string | undefined) ?? ''] : values.all ? ['all'] : ids;
+    const [code, doc] = text(await client.request(service, body));
+    if (code === '501') {
+      err(`${service} answered 501: this broker has no dead-letter queue`);
+      return EXIT.NOT_FOUND;
+    }
+    if (code !== '200' || doc === undefined) {
+      err(`${service} answered ${code ?? 'nothing'}${doc ? `: ${doc}` : ''}`);
+      return code === '400' ? EXIT.USAGE : EXIT.FAILURE;
+    }
+    if (values.json) {
+      out(doc);
+      return EXIT.OK;
+    }
+    if (action === 'list') {
+      const page = JSON.parse(doc) as DeadLetterPage;
+      out(table(
+        ['UUID', 'KIND', 'SERVICE', 'REASON', 'ATTEMPTS', 'DEAD_AT', 'ERROR'],
+        page.items.map((d) => [d.uuid, d.kind, d.service, d.reason, d.attempts, d.deadAt, d.error]),
+      ));
+      out(`${page.items.length} of ${page.total} dead letter(s)${page.next ? `; next page: --after ${page.next}` : ''}`);
+      return EXIT.OK;
+    }
+    const r = JSON.parse(doc) as { replayed?: number; purged?: number; notFound: number };
+    out(`${action === 'replay' ? 'replayed' : 'purged'} ${r.replayed ?? r.purged ?? 0}${r.notFound > 0 ? `, not found ${r.notFound}` : ''}`);
+    return r.notFound > 0 && (r.replayed ?? r.purged ?? 0) === 0 ? EXIT.NOT_FOUND : EXIT.OK;
+  } finally {
+    client.close();
+  }
+}
+
+// ---- titanic ------------------------------------------------------------------------------------
+
+async function titanicCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    ...COMMON_FLAGS,
+    ...sectionFlags('client'),
+    wait: { type: 'boolean' },
+    'wait-timeout': { type: 'string' },
+  });
+  if (values.help) {
+    out(HELP.titanic!);
+    return EXIT.OK;
+  }
+  const [action, first, ...rest] = positionals;
+  if (!first) throw new UsageError(`titanic ${action ?? '<request|reply|close|call>'} needs ${action === 'reply' || action === 'close' ? 'a UUID' : 'a service'}`);
+  const waitMs = values['wait-timeout'] === undefined ? 60_000 : parseDuration(values['wait-timeout'] as string, 'wait-timeout');
+  const config = loadConfig(values, 'client');
+  const { broker, ...options } = config.client;
+  const titanic = new TitanicClient(broker, { ...options, logger: makeLogger(config) });
+  const print = (frames: Uint8Array[]): void => {
+    for (const f of frames) out(Buffer.from(f).toString());
+  };
+  try {
+    switch (action) {
+      case 'request':
+        out(await titanic.request(first, rest.length > 0 ? rest : null));
+        return EXIT.OK;
+      case 'call':
+        print(await titanic.call(first, rest.length > 0 ? rest : null, { timeout: waitMs }));
+        return EXIT.OK;
+      case 'close':
+        await titanic.close(first);
+        return EXIT.OK;
+      case 'reply': {
+        const deadline = Date.now() + waitMs;
+        let pause = 100;
+        for (;;) {
+          const r = await titanic.reply(first);
+          if (r.status === TitanicStatus.OK) {
+            print(r.body);
+            return EXIT.OK;
+          }
+          if (r.status !== TitanicStatus.PENDING || !values.wait || Date.now() + pause > deadline) {
+            err(`titanic.reply ${first}: ${r.text}`);
+            return r.status === TitanicStatus.PENDING ? EXIT.PENDING : r.status === TitanicStatus.UNKNOWN ? EXIT.NOT_FOUND : EXIT.FAILURE;
+          }
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          pause = Math.min(2000, pause * 2);
+        }
+      }
+      default:
+        throw new UsageError(`titanic needs request, reply, close or call, got '${action}'`);
+    }
+  } catch (e) {
+    if (isMdpError(e) && e.code === MdpErrorCode.TITANIC) {
+      err(`purezmq titanic: ${e.message}`);
+      return e.status?.startsWith('400') ? EXIT.NOT_FOUND : EXIT.FAILURE;
+    }
+    throw e;
+  } finally {
+    titanic.dispose();
+  }
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -544,6 +745,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   request: requestCommand,
   worker: workerCommand,
   mmi: mmiCommand,
+  dlq: dlqCommand,
+  titanic: titanicCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -559,7 +762,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const run = COMMANDS[command];
   if (!run) {
-    err(`purezmq: unknown command '${command}' (broker, request, worker, mmi; see purezmq --help)`);
+    err(`purezmq: unknown command '${command}' (broker, request, worker, mmi, dlq, titanic; see purezmq --help)`);
     return EXIT.USAGE;
   }
   try {
