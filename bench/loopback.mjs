@@ -2,7 +2,7 @@
 // bench/memory.mjs, the brokers), purezmq or zeromq.js (native libzmq) on both sides, and returns
 // one number. bench/run.mjs pairs them up, interleaved, and prints the table.
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -207,10 +207,10 @@ const CLK_TCK = (() => {
 })();
 
 /** Start a broker process and resolve once it prints "listening on". */
-function startBroker(impl, endpoint) {
+function startBroker(impl, endpoint, extraArgs = []) {
   const args =
     impl === 'purezmq'
-      ? [path.join(ROOT, 'dist/cli.js'), 'broker', '--bind', endpoint, '--log-level', 'warn']
+      ? [path.join(ROOT, 'dist/cli.js'), 'broker', '--bind', endpoint, '--log-level', 'error', ...extraArgs]
       : [path.join(HERE, 'zeromq-broker.mjs'), '--bind', endpoint];
   const prof = profArgs(`${impl} broker`);
   const proc = spawn(process.execPath, [...prof, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -233,10 +233,10 @@ function startBroker(impl, endpoint) {
  * echo workers (`peers`: purezmq or zeromq.js) speak MDP/0.2 frame by frame, the same for both brokers.
  * Also the CPU time per request of the broker, and of the client and worker processes together.
  */
-export function broker(impl, { clients, inflight, workers, size, warmupMs, windowMs, peers }) {
+export function broker(impl, { clients, inflight, workers, size, warmupMs, windowMs, peers, durable = false }) {
   return session(async (track) => {
     const endpoint = `tcp://127.0.0.1:${await freePort()}`;
-    const b = track(startBroker(impl, endpoint));
+    const b = track(startBroker(impl, endpoint, durable ? ['--data-dir', track(tempDir()).path] : []));
     await b.listening;
     const w = track(peer({ impl: peers, role: 'mdp-workers', endpoint, workers }));
     await w.wait('ready');
@@ -251,6 +251,29 @@ export function broker(impl, { clients, inflight, workers, size, warmupMs, windo
     const user = perRequest(cpu1.user - cpu0.user);
     const system = perRequest(cpu1.system - cpu0.system);
     return { ...done, cpuUsPerRequest: user + system, systemUsPerRequest: system, peersCpuUsPerRequest: perRequest(peers1 - peers0) };
+  });
+}
+
+/** A temporary directory, removed when its session ends (track() calls kill()). */
+function tempDir() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pz-bench-'));
+  return { path: dir, proc: { pid: 0 }, kill: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Titanic through a durable purezmq broker (--data-dir, fsync batch): `clients` loops of
+ * titanic.request, titanic.reply until 200, titanic.close, with `workers` echo workers; cycles/s and
+ * the p50 of titanic.request (send to 200, which the broker gives once the request is on disk).
+ */
+export function titanic({ clients, workers, warmupMs, windowMs }) {
+  return session(async (track) => {
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
+    const b = track(startBroker('purezmq', endpoint, ['--data-dir', track(tempDir()).path]));
+    await b.listening;
+    const w = track(peer({ impl: 'purezmq', role: 'mdp-workers', endpoint, workers }));
+    await w.wait('ready');
+    const c = track(peer({ impl: 'purezmq', role: 'titanic-clients', endpoint, clients, warmupMs, windowMs }));
+    return c.wait('done', 60000);
   });
 }
 

@@ -17,6 +17,8 @@
 //   sub-recv        connect SUB; report the first probe; time messages count/10 .. count
 //   mdp-workers     `workers` MDP/0.2 echo workers (frame by frame, on either library)
 //   mdp-clients     `clients` MDP/0.2 clients with `inflight` requests outstanding each; requests/s over a window
+//   titanic-clients `clients` loops of titanic.request, titanic.reply until 200, titanic.close (MDP/0.2);
+//                   cycles/s over a window, and the p50 of titanic.request
 import { performance } from 'node:perf_hooks';
 
 const cfg = JSON.parse(process.argv[2]);
@@ -244,6 +246,52 @@ async function main() {
       };
       const all = (await Promise.all(Array.from({ length: cfg.clients }, run))).flat().sort((a, b) => a - b);
       report({ done: true, perSec: (result.n / result.ms) * 1000, p50us: all.length ? all[all.length >> 1] * 1000 : undefined });
+      break;
+    }
+    case 'titanic-clients': {
+      const C = Buffer.from('MDPC02');
+      const request = Buffer.of(0x01);
+      const call = async (s, service, body) => {
+        await s.send([C, request, Buffer.from(service), ...body]);
+        const [header, cmd, , ...reply] = await s.receive();
+        if (!header.equals(C) || cmd[0] !== 0x03) throw new Error('titanic client: bad reply');
+        return reply;
+      };
+      let done = false;
+      let cycles = 0;
+      let t0 = 0;
+      let n0 = 0;
+      let result = null;
+      const started = performance.now();
+      const samples = [];
+      const run = async () => {
+        const s = new zmq.Dealer();
+        s.connect(endpoint);
+        while (!done) {
+          const sentAt = performance.now();
+          const [status, uuid] = await call(s, 'titanic.request', [Buffer.from('echo'), payload]);
+          if (String(status) !== '200') throw new Error(`titanic.request answered ${status}`);
+          if (t0 !== 0) samples.push(performance.now() - sentAt);
+          for (;;) {
+            const [code] = await call(s, 'titanic.reply', [uuid]);
+            if (String(code) === '200') break;
+            if (String(code) !== '300') throw new Error(`titanic.reply answered ${code}`);
+            await new Promise((r) => setTimeout(r, 1));
+          }
+          await call(s, 'titanic.close', [uuid]);
+          cycles++;
+          const now = performance.now();
+          if (t0 === 0 && now - started >= cfg.warmupMs) [t0, n0] = [now, cycles];
+          else if (t0 !== 0 && now - t0 >= cfg.windowMs && !done) {
+            done = true;
+            result = { n: cycles - n0, ms: now - t0 };
+          }
+        }
+        s.close();
+      };
+      await Promise.all(Array.from({ length: cfg.clients }, run));
+      samples.sort((a, b) => a - b);
+      report({ done: true, perSec: (result.n / result.ms) * 1000, requestP50us: samples[samples.length >> 1] * 1000 });
       break;
     }
     default:

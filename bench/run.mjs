@@ -40,7 +40,7 @@ if (!argv.includes('--no-build')) {
   }
 }
 
-const { throughput, latency, handshakes, fanout, broker, heap, connections, cleanup } = await import('./loopback.mjs');
+const { throughput, latency, handshakes, fanout, broker, titanic, heap, connections, cleanup } = await import('./loopback.mjs');
 const zmq = await import('zeromq');
 
 // ---- parameters -------------------------------------------------------------------------------------
@@ -63,6 +63,8 @@ function fmt(v, unit) {
   switch (unit) {
     case 'µs':
       return `${v.toFixed(0)} µs`;
+    case 'ms':
+      return `${v.toFixed(v < 10 ? 2 : 0)} ms`;
     case 'MB/s':
       return `${v.toFixed(0)} MB/s`;
     case 'ms/MiB':
@@ -288,6 +290,50 @@ for (const m of micro) {
   table.push({ name: `micro: ${m.name}`, ours: m.error ? 'error' : fmt(m.value, m.unit), theirs: '—', ratio: '—', target: 'report' });
 }
 
+// ---- durability (issue 10): purezmq against itself -------------------------------------------------
+// The durable broker (--data-dir, fsync batch) beside the same broker in memory, interleaved, with the
+// same pipelined clients; Titanic cycles through a durable broker; the journal on its own.
+const durability = []; // { name, ours, base, ratio, target }
+if (!only || only.test('durable titanic journal recovery store')) {
+  const durableStarted = Date.now();
+  const runs = { durable: [], memory: [] };
+  for (let k = 0; k < reps; k++) {
+    for (const mode of ['durable', 'memory']) {
+      try {
+        runs[mode].push((await broker('purezmq', { clients: 8, inflight: MDP_WINDOW, workers: 4, size: 16, peers: 'purezmq', durable: mode === 'durable', ...brokerWin })).perSec);
+      } catch (err) {
+        notes.push(`durable broker (${mode}): ${String(err.message ?? err).split('\n')[0]}`);
+      }
+    }
+  }
+  const best = (xs) => (xs.length ? Math.max(...xs) : NaN);
+  const [d, m] = [best(runs.durable), best(runs.memory)];
+  log(`  durable broker: --data-dir [${runs.durable.map((x) => fmt(x, 'req/s')).join(', ')}]  in memory [${runs.memory.map((x) => fmt(x, 'req/s')).join(', ')}]  → ${(d / m).toFixed(2)}×`);
+  durability.push({ name: 'Majordomo broker, 8 clients × 4 workers: --data-dir (fsync batch) / in memory', ours: fmt(d, 'req/s'), base: fmt(m, 'req/s'), ratio: Number.isFinite(d / m) ? `${(d / m).toFixed(2)}×` : '—', target: verdict(d / m, T('≥', 0.5)) });
+  try {
+    const t = await titanic({ clients: 4, workers: 4, ...brokerWin });
+    log(`  titanic: ${fmt(t.perSec, 'cycles/s')}, titanic.request p50 ${fmt(t.requestP50us / 1000, 'ms')}`);
+    durability.push({ name: 'Titanic request + reply + close, 4 clients, --data-dir', ours: fmt(t.perSec, 'cycles/s'), base: '—', ratio: '—', target: 'report' });
+    const p50 = t.requestP50us / 1000;
+    durability.push({ name: 'titanic.request p50 (answered once on disk)', ours: fmt(p50, 'ms'), base: '—', ratio: '—', target: `< 2 ms ${p50 < 2 ? '✓' : '✗'}` });
+  } catch (err) {
+    notes.push(`titanic: ${String(err.message ?? err).split('\n')[0]}`);
+  }
+  try {
+    const { runStoreBench } = await import('./store.mjs');
+    for (const r of await runStoreBench({ quick })) {
+      log(`  store ${r.name}: ${fmt(r.value, r.unit)}`);
+      // a store row may carry an absolute target: { op: '≥' | '≤', x } in its own unit
+      const met = r.target && (r.target.op === '≥' ? r.value >= r.target.x : r.value <= r.target.x);
+      const target = r.target ? `${r.target.op} ${fmt(r.target.x, r.unit)} ${met ? '✓' : '✗'}` : 'report';
+      durability.push({ name: `journal: ${r.name}`, ours: fmt(r.value, r.unit), base: '—', ratio: '—', target });
+    }
+  } catch (err) {
+    notes.push(`store bench: ${String(err.message ?? err).split('\n')[0]}`);
+  }
+  log(`  (durability: ${((Date.now() - durableStarted) / 1000).toFixed(1)} s)`);
+}
+
 cleanup();
 
 // ---- print and write ----------------------------------------------------------------------------------
@@ -303,14 +349,25 @@ const body = table.map((r) => [r.name, r.ours, r.theirs, r.ratio, r.target]);
 const widths = header.map((h, i) => Math.max([...h].length, ...body.map((b) => [...b[i]].length)));
 const line = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join(' | ')} |`;
 const md = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+const dHeader = ['durability (purezmq alone)', 'measured', 'baseline', 'ratio', 'target'];
+const dBody = durability.map((r) => [r.name, r.ours, r.base, r.ratio, r.target]);
+const dWidths = dHeader.map((h, i) => Math.max([...h].length, ...dBody.map((b) => [...b[i]].length)));
+const dLine = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(dWidths[i] - [...c].length)).join(' | ')} |`;
+const dMd = durability.length ? [dLine(dHeader), `|${dWidths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...dBody.map(dLine)].join('\n') : '';
 
 const about = [
   `- Machine: ${machine}; ${versions}.`,
   `- Date: ${when}; ${quick ? 'quick' : 'full'} run, ${elapsed} s, load average ${loadAtStart.toFixed(2)} at start (the machine is shared).`,
 ];
 log('');
-log(md);
-log('');
+if (table.length) {
+  log(md);
+  log('');
+}
+if (dMd) {
+  log(dMd);
+  log('');
+}
 for (const a of about) log(a);
 for (const n of notes) log(`note: ${n}`);
 
@@ -347,8 +404,13 @@ if (!quick && !only) {
 - Memory: DEALER→ROUTER over tcp in one process, ${P.heapCount / 1e6} M messages, JS heap after gc before and after,
   peak sampled every 10 k messages. Idle connections: a ROUTER process with ${P.conns / 1000} k purezmq DEALERs
   connected from another process, each after one round trip; deltas after gc from just after bind.
-- Micro rows: tinybench in one process, purezmq alone (no zeromq.js counterpart).`;
-  const doc = `# Benchmarks\n\n<!-- written by \`npm run bench\` (bench/run.mjs); do not edit by hand -->\n\n${about.join('\n')}\n\n${md}\n\n${method}\n${
+- Micro rows: tinybench in one process, purezmq alone (no zeromq.js counterpart).
+- Durability (purezmq alone): the Majordomo row's set-up against \`broker --data-dir\` (a fresh temporary
+  directory, fsync batch) and against the same broker in memory, interleaved, best of each. Titanic: 4
+  client loops of titanic.request, titanic.reply until 200, titanic.close against a durable broker with 4
+  echo workers; titanic.request p50 is from sending it to the 200, which the broker gives once the
+  request is synced. Journal rows: bench/store.mjs on the journal alone (no broker, no sockets).`;
+  const doc = `# Benchmarks\n\n<!-- written by \`npm run bench\` (bench/run.mjs); do not edit by hand -->\n\n${about.join('\n')}\n\n${md}\n\n${dMd ? `${dMd}\n\n` : ''}${method}\n${
     notes.length ? `\nProblems in this run:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''
   }`;
   writeFileSync(path.join(HERE, 'results.md'), doc);

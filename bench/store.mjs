@@ -4,7 +4,7 @@
 //   node bench/store.mjs --quick    short: fewer appends, recovery of 100 k records
 //   node bench/store.mjs --recover DIR   (internal) opens DIR and prints {records, durationMs}
 //
-// Rows are { name, value, unit }; runStoreBench({ quick }) returns them for bench/run.mjs.
+// Rows are { name, value, unit, target? } (target: { op: '≥' | '≤', x } in the row's unit); runStoreBench({ quick }) returns them for bench/run.mjs.
 // - append: REQUEST records with a 256-byte body, kept 64 in flight (the broker appends one per
 //   request, many clients at once), into a journal in a fresh directory under the OS temp dir.
 // - recovery: open() of a journal of N records, in a fresh process, two shapes: "closed as they
@@ -118,7 +118,7 @@ export async function runStoreBench({ quick = false } = {}) {
       if (recovery.records !== n) throw new Error(`recovered ${recovery.records} records, expected ${n}`);
       const name = `store recovery, ${label} records ${what} (${(bytes / 2 ** 20).toFixed(0)} MiB)`;
       rows.push({ name: `${name}, time`, value: recovery.durationMs, unit: 'ms' });
-      rows.push({ name: `${name}, rate (target ≥ 200 k/s)`, value: recovery.records / (recovery.durationMs / 1000), unit: 'records/s' });
+      rows.push({ name: `${name}, rate`, value: recovery.records / (recovery.durationMs / 1000), unit: 'records/s', target: { op: '≥', x: 200_000 } });
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
