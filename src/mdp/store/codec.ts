@@ -354,6 +354,33 @@ class FieldReader {
     return this.raw(this.u32());
   }
 
+  /**
+   * A short byte field that repeats across records (service names, client ids): one shared copy per
+   * distinct value. Replaying a journal of a million live requests keeps every field of every one in
+   * the heap, and most of them say the same few things. The broker never writes into these.
+   */
+  interned(): Uint8Array {
+    const n = this.u32();
+    if (n > INTERN_MAX_BYTES) return this.raw(n);
+    const at = this.need(n);
+    let k = '';
+    for (let i = at; i < at + n; i++) k += String.fromCharCode(this.bytes[i]!);
+    const known = interned.get(k);
+    if (known) return known;
+    const copy = copyBytes(this.bytes.subarray(at, at + n));
+    if (interned.size < INTERN_MAX_ENTRIES) interned.set(k, copy);
+    return copy;
+  }
+
+  /** A string field that repeats across records (dialect names): one string per distinct value. */
+  internedStr(): string {
+    const s = this.str();
+    const known = internedStrings.get(s);
+    if (known !== undefined) return known;
+    if (internedStrings.size < INTERN_MAX_ENTRIES) internedStrings.set(s, s);
+    return s;
+  }
+
   str(): string {
     const n = this.u32();
     if (n === 0) return '';
@@ -381,6 +408,12 @@ class FieldReader {
   }
 }
 
+/** Bounds of the decoder's intern tables: short values only, and not without limit. */
+const INTERN_MAX_BYTES = 256;
+const INTERN_MAX_ENTRIES = 4096;
+const interned = new Map<string, Uint8Array>();
+const internedStrings = new Map<string, string>();
+
 const reader = new FieldReader();
 
 function decodePayload(payload: Uint8Array, dv: DataView, base: number): StoreRecord {
@@ -394,9 +427,9 @@ function decodePayload(payload: Uint8Array, dv: DataView, base: number): StoreRe
       const kind = kindByte === 0 ? RequestKind.PLAIN : kindByte === 1 ? RequestKind.TITANIC : undefined;
       if (kind === undefined) throw mdpError(MdpErrorCode.STORE_CORRUPT, `unknown request kind ${kindByte}`);
       const createdAt = r.f64();
-      const service = r.bytesField();
-      const client = r.bytesField();
-      const dialect = r.str();
+      const service = r.interned();
+      const client = r.interned();
+      const dialect = r.internedStr();
       record = { type, id, kind, service, client, dialect, createdAt, body: r.frames() };
       break;
     }
