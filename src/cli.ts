@@ -36,6 +36,8 @@ import {
   type MdpConfig,
   type RawLayer,
   type BrokerMetrics,
+  type ServiceMetrics,
+  type ServicePage,
 } from './mdp/mod.ts';
 
 /** Exit codes scripts can rely on. */
@@ -180,7 +182,8 @@ ${EXIT_HELP}`,
   mmi: `Usage: purezmq mmi <query> [arg] [options]
 
 Queries the broker's Majordomo Management Interface:
-  services           table of services with workers, queue, requests, latency (mmi.broker)
+  services           table of services with workers, queue, requests, latency (mmi.broker services,
+                     a page at a time); --prefix P lists the services whose names start with P
   service NAME       does NAME have a worker? (mmi.service: 200 or 404; exit 5 on 404)
   workers [NAME]     number of workers for NAME, or in all (mmi.workers)
   heartbeat          the broker's heartbeat interval and liveness (mmi.heartbeat)
@@ -499,7 +502,7 @@ function table(header: string[], rows: (string | number | null)[][]): string {
 }
 
 async function mmiCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('client'), json: { type: 'boolean' } });
+  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('client'), json: { type: 'boolean' }, prefix: { type: 'string' } });
   if (values.help) {
     out(HELP.mmi!);
     return EXIT.OK;
@@ -514,17 +517,26 @@ async function mmiCommand(argv: string[]): Promise<number> {
   try {
     switch (query) {
       case 'services': {
-        const [code, doc] = text(await client.request(MmiService.BROKER, ''));
-        if (code !== '200' || doc === undefined) {
-          err(`mmi.broker answered ${code ?? 'nothing'}: not supported by this broker`);
-          return EXIT.NOT_FOUND;
+        // a page at a time (mmi.broker services LIMIT AFTER PREFIX); an older broker answers the
+        // whole document to any body
+        const services: Record<string, ServiceMetrics> = {};
+        let after = '';
+        for (;;) {
+          const [code, doc] = text(await client.request(MmiService.BROKER, ['services', '1000', after, (values.prefix as string | undefined) ?? '']));
+          if (code !== '200' || doc === undefined) {
+            err(`mmi.broker answered ${code ?? 'nothing'}: not supported by this broker`);
+            return EXIT.NOT_FOUND;
+          }
+          const page = JSON.parse(doc) as Partial<ServicePage & BrokerMetrics>;
+          Object.assign(services, page.services ?? {});
+          if (!page.next) break;
+          after = page.next;
         }
-        const m = JSON.parse(doc) as BrokerMetrics;
         if (json) {
-          out(JSON.stringify(m.services, null, 2));
+          out(JSON.stringify(services, null, 2));
           return EXIT.OK;
         }
-        const rows = Object.entries(m.services).map(([name, s]) => {
+        const rows = Object.entries(services).map(([name, s]) => {
           const d = s.drops;
           return [name, s.workers, s.idleWorkers, s.queueDepth, s.requests, s.replies, s.latencyMs.p50, s.latencyMs.p99, d.expired + d.overflow + d.undeliverable + d.abandoned + d.interrupted + d.truncated];
         });
@@ -590,6 +602,10 @@ async function mmiCommand(argv: string[]): Promise<number> {
           rows.push([snakeName(k), typeof v === 'number' ? v : JSON.stringify(v)]);
         }
         // brokers before durability (issue 10) have none of these sections
+        if (m.servicesSummary) {
+          const sum = m.servicesSummary;
+          rows.push(['services', `${sum.count} known, ${sum.withWorkers} with workers${sum.busiest.length ? `; longest queues: ${sum.busiest.map((b) => `${b.service}=${b.queueDepth}`).join(' ')}` : ''}`]);
+        }
         if (m.requests) rows.push(['requests', Object.entries(m.requests).map(([k, v]) => `${snakeName(k)}=${v}`).join(' ')]);
         if (m.lifecycle) rows.push(['lifecycle', Object.entries(m.lifecycle).map(([k, v]) => `${snakeName(k)}=${v}`).join(' ')]);
         if (m.titanic) rows.push(['titanic', `requests=${m.titanic.requests} reply_queries=${m.titanic.replyQueries} closes=${m.titanic.closes} status=${JSON.stringify(m.titanic.status)}`]);

@@ -35,6 +35,8 @@ export interface BrokerConfig {
   requestTtl: number;
   /** Queued requests per service; more are dropped. */
   maxQueuedRequests: number;
+  /** Bytes the broker keeps for requests (queued, in flight, replies kept, dead letters); past it new requests are refused. */
+  maxQueuedBytes: number;
   /** Services known at once (with workers or queued requests). */
   maxServices: number;
   /** Workers registered at once. */
@@ -145,6 +147,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     requestTimeout: 30_000,
     requestTtl: 86_400_000,
     maxQueuedRequests: 1000,
+    maxQueuedBytes: 256 * MIB,
     maxServices: 10_000,
     maxWorkers: 10_000,
     maxRetries: 2,
@@ -209,6 +212,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     requestTimeout: { type: 'duration', min: 0, max: DAY, help: 'how long a plain request waits in a queue for a worker, then dead-lettered (0 = forever)' },
     requestTtl: { type: 'duration', min: 0, max: 365 * DAY, help: 'how long any request (Titanic too) may live without a reply, then dead-lettered (0 = forever)' },
     maxQueuedRequests: { type: 'int', min: 1, max: 10_000_000, help: 'queued requests per service' },
+    maxQueuedBytes: { type: 'bytes', min: 64 * KIB, max: 2 ** 50, help: 'bytes kept for requests (queued, in flight, replies, dead letters); new requests are refused beyond' },
     maxServices: { type: 'int', min: 1, max: 10_000_000, help: 'services known at once' },
     maxWorkers: { type: 'int', min: 1, max: 10_000_000, help: 'workers registered at once' },
     maxRetries: { type: 'int', min: 0, max: 100, help: 'dispatches after the first when workers die with a request or hand it back, then dead-lettered' },

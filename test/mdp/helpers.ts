@@ -162,3 +162,10 @@ export async function libMmi(endpoint: string, service: string, body: string[] =
   const { replies } = await libRequest02(endpoint, service, body);
   return replies[replies.length - 1]!.slice(3).map(s);
 }
+
+/** One service's metrics through mmi.broker's paged detail ("services LIMIT AFTER PREFIX"). */
+export async function libServiceMetrics(endpoint: string, service: string): Promise<Record<string, any> | undefined> {
+  const [code, doc] = await libMmi(endpoint, 'mmi.broker', ['services', '10', '', service]);
+  if (code !== '200') throw new Error(`mmi.broker services answered ${code}`);
+  return JSON.parse(doc!).services[service];
+}

@@ -50,6 +50,8 @@ export interface BrokerCounters {
   undeliverable: number;
   /** Connections closed by the socket layer for protocol errors or limits (oversized frames, …). */
   connectionErrors: number;
+  /** Requests refused because max_queued_bytes was reached (also counted in requestsDropped or a Titanic 500). */
+  bytesRefused: number;
   internalErrors: number;
   /** Messages in a dialect the broker does not accept (dropped without an answer). */
   dialectRefused: number;
@@ -100,6 +102,17 @@ export interface BrokerMetrics {
   requests: RequestGauges;
   titanic: TitanicCounters;
   store: StoreStats & { recovery: RecoverySummary | undefined };
+  /** In mmi.broker's default (summary) answer, in place of the per-service detail. */
+  servicesSummary?: { count: number; withWorkers: number; busiest: { service: string; queueDepth: number; workers: number }[] };
+}
+
+/** A page of per-service metrics (mmi.broker services [LIMIT] [AFTER] [PREFIX]). */
+export interface ServicePage {
+  /** Services known. */
+  total: number;
+  services: Record<string, ServiceMetrics>;
+  /** Pass as AFTER for the next page; null at the end. */
+  next: string | null;
 }
 
 /** Requests held now, by where they are in their life. */
@@ -116,6 +129,8 @@ export interface RequestGauges {
   titanicPending: number;
   titanicReplies: number;
   deadLetters: number;
+  /** Bytes held in memory for requests (bodies, replies kept, dead letters): bounded by max_queued_bytes. */
+  bytes: number;
 }
 
 export interface TitanicCounters {

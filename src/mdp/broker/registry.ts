@@ -68,6 +68,13 @@ export function hexId(bytes: Uint8Array): string {
   return s;
 }
 
+/** Bytes of a list of frames. */
+export function frameBytes(frames: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let i = 0; i < frames.length; i++) n += frames[i]!.length;
+  return n;
+}
+
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -102,6 +109,8 @@ export interface Request {
   readonly clientCodec: MdpCodec | undefined;
   readonly service: Service;
   readonly body: Uint8Array[];
+  /** Bytes it keeps in memory: its body, and its reply once it has one (max_queued_bytes counts them). */
+  bytes: number;
   /** performance.now() at arrival (latency). */
   readonly receivedAt: number;
   /** Wall-clock ms the TTL counts from (acceptance, or the last replay out of the dead letters). */
