@@ -134,7 +134,8 @@ Runs a Majordomo broker serving clients and workers on one ROUTER socket, in eve
 rfc18 (MDP/0.2), rfc7 (MDP/0.1), majortomo and plantd. Each peer's dialect is recognised from its
 messages and answered in it; a client of one dialect is served by a worker of any other.
 Prints one line per bound endpoint on stdout ("listening on EP"); logs go to stderr.
-SIGTERM or SIGINT: stops taking requests, lets in-flight ones finish (shutdown grace), exits 0.
+SIGTERM or SIGINT: stops taking requests, keeps dispatching queued ones to idle workers and lets in-flight
+ones finish (shutdown grace), exits 0; a second signal exits 1 at once.
 
 Options:
 ${sectionHelp('broker')}
@@ -321,16 +322,21 @@ async function brokerCommand(argv: string[]): Promise<number> {
   let resolveExit!: (code: number) => void;
   const exit = new Promise<number>((r) => (resolveExit = r));
   let stopping = false;
+  let http: { url: string; close(): Promise<void> } | undefined;
   const stop = (signal: string): void => {
     if (stopping) {
-      log.warn('second signal: exiting now', { signal });
-      resolveExit(EXIT.OK);
+      // the operator insists: leave now, and say that the drain did not finish
+      log.warn('second signal: exiting without finishing the drain', { signal });
+      resolveExit(EXIT.FAILURE);
       return;
     }
     stopping = true;
     log.info('shutting down', { signal, graceMs: config.broker.shutdownGrace });
     broker.close().then(
-      () => resolveExit(EXIT.OK),
+      async () => {
+        await http?.close();
+        resolveExit(EXIT.OK);
+      },
       (e: Error) => {
         log.error('shutdown failed', { error: e });
         resolveExit(EXIT.OK);
@@ -347,11 +353,13 @@ async function brokerCommand(argv: string[]): Promise<number> {
     await broker.close(0);
     return EXIT.FAILURE;
   }
+  // every endpoint is bound before any is announced: a supervisor that waits for "listening on" must
+  // not see one for a broker that is about to exit because a later bind failed
+  const bound: string[] = [];
   for (const ep of config.broker.bind) {
     if (stopping) break;
     try {
-      const bound = await broker.bind(ep);
-      out(`listening on ${bound}`);
+      bound.push(await broker.bind(ep));
     } catch (e) {
       log.error('bind failed', { endpoint: ep, error: e as Error });
       err(`purezmq broker: cannot bind ${ep}: ${(e as Error).message}`);
@@ -359,6 +367,20 @@ async function brokerCommand(argv: string[]): Promise<number> {
       return EXIT.FAILURE;
     }
   }
+  if (config.broker.http !== null && !stopping) {
+    try {
+      const { startHttp } = await import('./mdp/http.ts');
+      http = await startHttp(broker, config.broker.http, log);
+      log.info('http endpoint', { url: http.url, paths: '/metrics /healthz /readyz /v1/broker /v1/services' });
+    } catch (e) {
+      log.error('http endpoint failed', { address: config.broker.http, error: e as Error });
+      err(`purezmq broker: cannot serve http on ${config.broker.http}: ${(e as Error).message}`);
+      await broker.close(0);
+      return EXIT.FAILURE;
+    }
+  }
+  for (const ep of bound) out(`listening on ${ep}`);
+  if (http) out(`http on ${http.url}`);
   return exit;
 }
 

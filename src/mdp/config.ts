@@ -63,6 +63,8 @@ export interface BrokerConfig {
   segmentBytes: number;
   /** Budget of the request store, bytes; past it new requests are refused. */
   maxStoreBytes: number;
+  /** HOST:PORT of the HTTP endpoint (/metrics, /healthz, /readyz, /v1/broker); null = off. */
+  http: string | null;
   /** Largest frame accepted, bytes (socket maxMessageSize). */
   maxFrameSize: number;
   /** Most frames in one message (socket maxMessageFrames). */
@@ -122,7 +124,7 @@ export interface MdpConfig {
   log: LogConfig;
 }
 
-type FieldType = 'duration' | 'int' | 'bytes' | 'path' | 'endpoint' | 'endpoints' | 'enum' | 'dialects';
+type FieldType = 'duration' | 'int' | 'bytes' | 'path' | 'address' | 'endpoint' | 'endpoints' | 'enum' | 'dialects';
 
 interface Field {
   type: FieldType;
@@ -161,6 +163,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     fsyncDelay: 0,
     segmentBytes: 64 * MIB,
     maxStoreBytes: GIB,
+    http: null,
     maxFrameSize: 16 * MIB,
     maxFrames: 1024,
     maxReplyBytes: 64 * MIB,
@@ -226,6 +229,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     fsyncDelay: { type: 'duration', min: 0, max: 1000, help: 'batch: longest wait after a record to gather more into one sync' },
     segmentBytes: { type: 'bytes', min: 4 * KIB, max: 4 * GIB, help: 'journal segment size (64MiB, 1GiB, …)' },
     maxStoreBytes: { type: 'bytes', min: 64 * KIB, max: 2 ** 50, help: 'request store budget; new requests are refused beyond' },
+    http: { type: 'address', help: 'HOST:PORT for /metrics (Prometheus), /healthz, /readyz and /v1/broker (default: off)' },
     maxFrameSize: { type: 'bytes', min: 64, max: 2 ** 31, help: 'largest frame accepted, bytes' },
     maxFrames: { type: 'int', min: 6, max: 1_000_000, help: 'most frames in one message' },
     maxReplyBytes: { type: 'bytes', min: 1, max: 2 ** 31, help: 'largest merged reply for an MDP/0.1 client or Titanic, bytes' },
@@ -299,6 +303,14 @@ const BYTES = /^(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|tib|kb|mb|gb|tb)?$/i;
 const BYTE_UNIT: Record<string, number> = { b: 1, kib: KIB, mib: MIB, gib: GIB, tib: 1024 * GIB, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
 const ENDPOINT = /^(tcp:\/\/[^\s]+:(\d+|\*)|ipc:\/\/[^\s]+|inproc:\/\/[^\s]+)$/;
 
+/** An endpoint the sockets accept: tcp with a real port (or *), ipc, inproc. */
+function validEndpoint(raw: unknown): raw is string {
+  if (typeof raw !== 'string') return false;
+  const m = ENDPOINT.exec(raw);
+  if (!m) return false;
+  return m[2] === undefined || m[2] === '*' || (Number(m[2]) >= 1 && Number(m[2]) <= 65535);
+}
+
 function show(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? JSON.stringify(v) : String(v);
 }
@@ -335,6 +347,12 @@ function convert(field: Field, raw: unknown): { value: unknown } | { error: stri
       if (field.max !== undefined && n > field.max) return { error: `must be at most ${field.max}${unit}, got ${show(raw)}` };
       return { value: n };
     }
+    case 'address': {
+      if (raw === null || raw === '') return { value: null };
+      const m = typeof raw === 'string' ? /^(?:\[[^\]]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(raw.trim()) : null;
+      if (!m || Number(m[1]) > 65535) return { error: `must be HOST:PORT such as 127.0.0.1:9555 (port 0-65535), got ${show(raw)}` };
+      return { value: (raw as string).trim() };
+    }
     case 'path': {
       if (raw === null || raw === '') return { value: null };
       if (typeof raw !== 'string' || raw.trim() === '') return { error: `must be a directory path, got ${show(raw)}` };
@@ -346,14 +364,14 @@ function convert(field: Field, raw: unknown): { value: unknown } | { error: stri
       return { value: s };
     }
     case 'endpoint': {
-      if (typeof raw !== 'string' || !ENDPOINT.test(raw)) return { error: `must be an endpoint such as tcp://127.0.0.1:5555, got ${show(raw)}` };
+      if (!validEndpoint(raw)) return { error: `must be an endpoint such as tcp://127.0.0.1:5555 (port 1-65535 or *), got ${show(raw)}` };
       return { value: raw };
     }
     case 'endpoints': {
       const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw;
       if (!Array.isArray(list) || list.length === 0) return { error: `must be a list of endpoints, got ${show(raw)}` };
       for (const ep of list) {
-        if (typeof ep !== 'string' || !ENDPOINT.test(ep)) return { error: `must be endpoints such as tcp://127.0.0.1:5555, got ${show(ep)}` };
+        if (!validEndpoint(ep)) return { error: `must be endpoints such as tcp://127.0.0.1:5555 (port 1-65535 or *), got ${show(ep)}` };
       }
       return { value: [...(list as string[])] };
     }

@@ -77,7 +77,17 @@ describe('MDP configuration', () => {
     expect(issues).toContain('broker.max_workers (from PUREZMQ_BROKER_MAX_WORKERS): must be an integer, got "lots"');
     expect(issues.find((i) => i.startsWith('PUREZMQ_BROKER_NOPE: unknown variable'))).toBeDefined();
     expect(issues).toContain('log.level (from --log-level): must be one of silent, error, warn, info, debug, got "loud"');
-    expect(issues).toContain('broker.bind (from --bind): must be endpoints such as tcp://127.0.0.1:5555, got "udp://x"');
+    expect(issues).toContain('broker.bind (from --bind): must be endpoints such as tcp://127.0.0.1:5555 (port 1-65535 or *), got "udp://x"');
+  });
+
+  it('refuses ports out of range, and checks the HTTP address', () => {
+    expect(issuesOf(() => resolveConfig({ flags: { broker: { bind: ['tcp://127.0.0.1:99999'] } } }))[0]).toMatch(/port 1-65535/);
+    expect(issuesOf(() => resolveConfig({ flags: { broker: { bind: ['tcp://127.0.0.1:0'] } } }))[0]).toMatch(/port 1-65535/);
+    expect(resolveConfig({ flags: { broker: { bind: ['tcp://127.0.0.1:*', 'tcp://[::1]:65535'] } } }).broker.bind).toHaveLength(2);
+    expect(resolveConfig({ flags: { broker: { http: '127.0.0.1:9555' } } }).broker.http).toBe('127.0.0.1:9555');
+    expect(resolveConfig({ flags: { broker: { http: '[::1]:0' } } }).broker.http).toBe('[::1]:0');
+    expect(issuesOf(() => resolveConfig({ flags: { broker: { http: '127.0.0.1:70000' } } }))[0]).toMatch(/HOST:PORT/);
+    expect(issuesOf(() => resolveConfig({ flags: { broker: { http: '9555' } } }))[0]).toMatch(/HOST:PORT/);
   });
 
   it('refuses YAML that does not parse or is not a mapping', () => {

@@ -39,6 +39,7 @@ export interface BrokerProcess {
   proc: ChildProcess;
   endpoints: string[];
   endpoint: string;
+  stdout(): string;
   stderr(): string;
   /** Sends a signal and resolves with the exit code (null when killed by a signal). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -70,6 +71,7 @@ export async function startBroker(cli: string, args: string[], expectEndpoints =
     proc,
     endpoints,
     endpoint: endpoints[0]!,
+    stdout: () => out,
     stderr: () => errText,
     stop: async (signal = 'SIGTERM') => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);

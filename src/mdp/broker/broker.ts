@@ -46,7 +46,7 @@ import { codecForDialect, expandDialects, isDialect, parseAny, type DialectGroup
 import { DEFAULT_CONFIG, type BrokerConfig } from '../config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from '../errors.ts';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.ts';
-import { LatencyReservoir } from '../metrics.ts';
+import { LatencyHistogram, LatencyReservoir } from '../metrics.ts';
 import { DeadReason, RecordType, REQUEST_ID_BYTES, RequestKind, requestKey, type StoreRecord, type StoredRequest } from '../store/records.ts';
 import { openRequestStore } from '../store/index.ts';
 import type { RequestStore } from '../store/store.ts';
@@ -183,6 +183,9 @@ export class Broker {
   /** Requests by where they are (the rest are in service queues, the retry heap, or the store). */
   private readonly gauge = { journalling: 0, queued: 0, inFlight: 0, replying: 0, retryWaiting: 0, held: 0, titanicLive: 0, titanicReplies: 0, bytes: 0 };
   private recovery: RecoverySummary | undefined;
+  /** Peers connected now (handshakes done, not yet disconnected). */
+  private connections = 0;
+  private storeOpen = false;
   private scanCache: { at: number; clients: Record<Dialect, number>; summary: NonNullable<BrokerMetrics['servicesSummary']> } | undefined;
   private namesCache: { at: number; services: Service[] } | undefined;
   private readonly accepted: ReadonlySet<Dialect>;
@@ -231,7 +234,9 @@ export class Broker {
       maxMessageFrames: config.maxFrames,
       linger: 1000,
     });
+    this.router.events.on('handshake', () => this.connections++);
     this.router.events.on('disconnect', (e) => {
+      this.connections--;
       if (e.error) {
         this.counters.connectionErrors++;
         this.log.debug('connection dropped', { address: e.address, code: e.error.code, error: e.error.message });
@@ -266,6 +271,18 @@ export class Broker {
     return next;
   }
 
+  /**
+   * Whether the broker can take work (/readyz): it is bound, its store is open, and it is not shutting
+   * down; `reasons` says what is missing.
+   */
+  health(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.storeOpen) reasons.push('request store not open');
+    if (this.bound.length === 0) reasons.push('no endpoint bound');
+    if (this.draining) reasons.push('shutting down');
+    return { ready: reasons.length === 0, reasons };
+  }
+
   /** Endpoints bound so far, resolved. */
   get endpoints(): string[] {
     return [...this.bound];
@@ -291,6 +308,7 @@ export class Broker {
         logger: this.log,
       }));
     const recovered = await this.store.open();
+    this.storeOpen = true;
     if (!this.store.durable) {
       this.log.warn('request store in memory: Titanic requests and replies do not survive a restart (--data-dir DIR keeps them on disk)');
       return undefined;
@@ -815,7 +833,7 @@ export class Broker {
     return {
       workersOf: (name) => (name === undefined ? this.workers.size : (this.services.get(key(name))?.workers.size ?? 0)),
       heartbeat: () => ({ interval: this.config.heartbeatInterval, liveness: this.config.heartbeatLiveness }),
-      summary: () => this.summaryJson(),
+      summary: () => fromString(JSON.stringify(this.summary())),
       servicePage: (after, limit, prefix) => this.servicePage(after, limit, prefix),
       activeServiceNames: () => [...this.services.values()].filter((s) => s.workers.size > 0).map((s) => s.name),
       deadLetterPage: (after, limit) => ({
@@ -1108,6 +1126,7 @@ export class Broker {
     service.replies++;
     this.counters.replies++;
     service.latency.record(t - req.receivedAt);
+    service.histogram.record(t - req.receivedAt);
     worker.request = undefined;
     req.worker = undefined;
     this.gauge.inFlight--;
@@ -1389,6 +1408,7 @@ export class Broker {
       idleTail: undefined,
       idleCount: 0,
       latency: new LatencyReservoir(this.config.latencySamples),
+      histogram: new LatencyHistogram(),
       requests: 0,
       replies: 0,
       partials: 0,
@@ -1514,6 +1534,7 @@ export class Broker {
       requeued: s.requeued,
       drops: { ...s.drops },
       latencyMs: s.latency.snapshot(),
+      latencyHistogram: s.histogram.snapshot(),
     };
   }
 
@@ -1524,7 +1545,7 @@ export class Broker {
    * must not make the broker serialise ten thousand services, nor sixteen askers make it walk them
    * sixteen times.
    */
-  private summaryJson(): Uint8Array {
+  summary(): BrokerMetrics {
     const t = now();
     if (!this.scanCache || t - this.scanCache.at >= METRICS_CACHE_MS) {
       let withWorkers = 0;
@@ -1542,7 +1563,7 @@ export class Broker {
     }
     const m = this.metrics({ services: false, clients: this.scanCache.clients });
     m.servicesSummary = this.scanCache.summary;
-    return fromString(JSON.stringify(m));
+    return m;
   }
 
   private clientsByDialect(t: number): Record<Dialect, number> {
@@ -1552,7 +1573,7 @@ export class Broker {
   }
 
   /** A page of per-service metrics in name order, after `after`, names starting with `prefix`. */
-  private servicePage(after: string | undefined, limit: number, prefix: string): ServicePage {
+  servicePage(after: string | undefined, limit: number, prefix: string): ServicePage {
     const t = now();
     if (!this.namesCache || t - this.namesCache.at >= METRICS_CACHE_MS) {
       const sorted = [...this.services.values()].sort((a, b) => (a.display < b.display ? -1 : a.display > b.display ? 1 : 0));
@@ -1607,6 +1628,7 @@ export class Broker {
       endpoints: this.endpoints,
       heartbeat: { intervalMs: this.config.heartbeatInterval, liveness: this.config.heartbeatLiveness },
       workers: this.workers.size,
+      connections: this.connections,
       counters: { ...this.counters, invalidByReason: { ...this.counters.invalidByReason } },
       services,
       acceptedDialects: DIALECTS.filter((d) => this.accepted.has(d)),

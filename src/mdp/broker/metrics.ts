@@ -1,6 +1,6 @@
 /** What mmi.broker reports: the types of the broker's metrics document. */
 import type { Dialect } from '../constants.ts';
-import type { LatencySnapshot } from '../metrics.ts';
+import type { HistogramSnapshot, LatencySnapshot } from '../metrics.ts';
 import type { StoreRecovery, StoreStats } from '../store/store.ts';
 import type { LifecycleCounters } from './lifecycle.ts';
 import type { ServiceDrops } from './registry.ts';
@@ -19,6 +19,8 @@ export interface ServiceMetrics {
   drops: ServiceDrops;
   /** Broker-side latency (request received to FINAL relayed), ms. */
   latencyMs: LatencySnapshot;
+  /** The same latencies, counted exactly in fixed buckets (for Prometheus). */
+  latencyHistogram: HistogramSnapshot;
 }
 
 export interface BrokerCounters {
@@ -90,6 +92,8 @@ export interface BrokerMetrics {
   endpoints: string[];
   heartbeat: { intervalMs: number; liveness: number };
   workers: number;
+  /** Peer connections open now (clients and workers). */
+  connections: number;
   counters: BrokerCounters;
   services: Record<string, ServiceMetrics>;
   /** Dialects accepted, in canonical order. */

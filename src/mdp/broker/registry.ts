@@ -6,7 +6,7 @@
 import type { ZmqError } from '../../errors.ts';
 import type { MdpCodec } from '../codec.ts';
 import { MMI_NAMESPACE } from '../constants.ts';
-import type { LatencyReservoir } from '../metrics.ts';
+import type { LatencyHistogram, LatencyReservoir } from '../metrics.ts';
 import type { RequestKind } from '../store/records.ts';
 import { Deque } from './deque.ts';
 
@@ -193,6 +193,7 @@ export interface Service {
   idleTail: WorkerRecord | undefined;
   idleCount: number;
   readonly latency: LatencyReservoir;
+  readonly histogram: LatencyHistogram;
   requests: number;
   replies: number;
   partials: number;
