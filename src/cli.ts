@@ -19,6 +19,7 @@ import {
   Client,
   Worker,
   createLogger,
+  boundedSink,
   isMdpError,
   MdpErrorCode,
   TitanicClient,
@@ -269,7 +270,7 @@ function loadConfig(values: Parsed['values'], section: Section): MdpConfig {
 }
 
 function makeLogger(config: MdpConfig): Logger {
-  return createLogger({ level: config.log.level, format: config.log.format, write: (line) => process.stderr.write(line) });
+  return createLogger({ level: config.log.level, format: config.log.format, write: boundedSink(process.stderr, config.log.format) });
 }
 
 function exitCodeFor(e: unknown): number {

@@ -75,7 +75,7 @@ export {
   type ConfigSources,
   type RawLayer,
 } from './config.ts';
-export { createLogger, silentLogger, RateLimitedLog, type Logger, type LogFields } from './log.ts';
+export { createLogger, silentLogger, RateLimitedLog, boundedSink, type Logger, type LogFields, type LogStream } from './log.ts';
 export { TitanicClient, type TitanicReply, type TitanicCallOptions } from './titanic_client.ts';
 export { TitanicService, TitanicStatus, statusCode as titanicStatusCode } from './titanic.ts';
 export type { RecoverySummary, RequestGauges, TitanicCounters, LifecycleCounters, ServicePage } from './broker/metrics.ts';

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as lib from 'zeromq';
-import { Broker, Client } from '../../src/mdp/mod.ts';
+import { Broker, Client, RateLimitedLog, boundedSink, createLogger } from '../../src/mdp/mod.ts';
 import { buildCli, libMmi, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -153,3 +153,58 @@ describe('mmi.broker amplification', () => {
   });
 });
 
+
+describe('log floods', () => {
+  it('a flood of refused requests costs a few log lines, not one each', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', format: 'json', write: (l) => lines.push(l) });
+    const broker = new Broker({ heartbeatInterval: 50, maxQueuedRequests: 10, requestTimeout: 100, logger });
+    const ep = await broker.bind('tcp://127.0.0.1:*');
+    cleanups.push(() => broker.close(0));
+    const sock = dealer(ep);
+    for (let i = 0; i < 5000; i++) await sock.send(request02('nobody', String(i)));
+    await waitFor(() => broker.metrics().counters.requests === 5000, 'requests');
+    // each request is refused (queue full) or queued and then expired into the dead letters
+    await waitFor(() => broker.metrics().services.nobody!.drops.overflow + broker.metrics().lifecycle.deadLettered === 5000, 'every request settled');
+    const warns = lines.map((l) => JSON.parse(l)).filter((l) => l.level === 'warn');
+    expect(warns.length).toBeLessThan(10);
+    expect(warns.find((l) => l.msg === 'request dropped: queue full')).toBeDefined();
+  });
+
+  it('RateLimitedLog lets a burst through per period, then counts what it suppressed', () => {
+    const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const log = { error() {}, warn: (msg: string, fields?: Record<string, unknown>) => lines.push({ msg, fields }), info() {}, debug() {}, enabled: () => true };
+    let t = 0;
+    const limited = new RateLimitedLog(log, 1000, 3, () => t);
+    for (let i = 0; i < 10; i++) limited.warn('k', 'm', { i });
+    expect(lines.map((l) => l.fields!.i)).toEqual([0, 1, 2]);
+    t = 1000;
+    limited.warn('k', 'm', { i: 10 });
+    expect(lines.at(-1)!.fields).toEqual({ i: 10, suppressedSimilar: 7 });
+    limited.warn('other', 'm', { i: 11 }); // kinds are limited apart
+    expect(lines).toHaveLength(5);
+  });
+
+  it('a log stream nobody reads does not grow memory: lines are dropped, then counted once it drains', () => {
+    const written: string[] = [];
+    let drain: (() => void) | undefined;
+    const stream = {
+      writableLength: 0,
+      write(chunk: string) {
+        written.push(chunk);
+        this.writableLength += chunk.length; // nobody reads: it only grows
+        return false;
+      },
+      once(_event: 'drain', fn: () => void) {
+        drain = fn;
+      },
+    };
+    const write = boundedSink(stream, 'json', 1000);
+    for (let i = 0; i < 10_000; i++) write('x'.repeat(99) + '\n');
+    expect(written).toHaveLength(11); // up to the bound, then dropped
+    stream.writableLength = 0;
+    drain!();
+    const last = JSON.parse(written.at(-1)!);
+    expect(last).toMatchObject({ level: 'warn', dropped: 10_000 - 11 });
+  });
+});

@@ -135,6 +135,8 @@ export class Broker {
   readonly ready: Promise<RecoverySummary | undefined>;
   private readonly log: Logger;
   private readonly limited: RateLimitedLog;
+  /** Lines about peers coming and going: a burst is shown, a flood of connections is summarised. */
+  private readonly peerLog: RateLimitedLog;
   private readonly router: Router;
   private store!: RequestStore;
   private readonly lifecycle: Lifecycle;
@@ -224,6 +226,7 @@ export class Broker {
     this.accepted = new Set(config.dialects);
     this.log = logger ?? silentLogger;
     this.limited = new RateLimitedLog(this.log);
+    this.peerLog = new RateLimitedLog(this.log, 10_000, 20);
     this.lifecycle = new Lifecycle(config, this.log);
     this.router = new Router({
       mandatory: true,
@@ -1053,7 +1056,7 @@ export class Broker {
         this.evictable.delete(service.key);
         this.counters.workersRegistered++;
         this.byDialect[codec.dialect].workersRegistered++;
-        this.log.info('worker ready', { service: display, worker: hexId(id), dialect: codec.dialect });
+        this.peerLog.info('worker-ready', 'worker ready', { service: display, worker: hexId(id), dialect: codec.dialect });
         this.makeIdle(w, t);
         return;
       }
@@ -1087,7 +1090,7 @@ export class Broker {
       case 'DISCONNECT':
         if (!worker) return;
         this.counters.workersDisconnected++;
-        this.log.info('worker disconnected', { service: worker.service.display, worker: hexId(id) });
+        this.peerLog.info('worker-disconnected', 'worker disconnected', { service: worker.service.display, worker: hexId(id) });
         this.removeWorker(worker, { disconnect: false, why: 'worker sent DISCONNECT' });
         return;
       case 'REQUEST':
@@ -1346,7 +1349,7 @@ export class Broker {
   private workerUnreachable(worker: WorkerRecord, err: ZmqError): void {
     if (worker.gone) return;
     this.counters.workersLost++;
-    this.log.info('worker lost', { service: worker.service.display, worker: hexId(worker.id), code: err.code });
+    this.peerLog.info('worker-lost', 'worker lost', { service: worker.service.display, worker: hexId(worker.id), code: err.code });
     this.removeWorker(worker, { disconnect: false, why: `worker unreachable (${err.code})` });
   }
 
@@ -1477,7 +1480,7 @@ export class Broker {
       const silent = t - w.lastHeard;
       if (silent > (w.request ? busyLimit : idleLimit)) {
         this.counters.workersExpired++;
-        this.log.info('worker expired', { service: w.service.display, worker: hexId(w.id), silentMs: Math.round(silent), busy: w.request !== undefined });
+        this.peerLog.info('worker-expired', 'worker expired', { service: w.service.display, worker: hexId(w.id), silentMs: Math.round(silent), busy: w.request !== undefined });
         // 7/MDP: stop sending anything to a dead worker
         this.removeWorker(w, { disconnect: false, why: 'worker expired' });
         continue;
@@ -1516,7 +1519,7 @@ export class Broker {
         const ttl = this.config.requestTtl > 0 && wallNow - head.ttlFrom > this.config.requestTtl;
         this.deadLetter(head, DeadReason.EXPIRED, ttl ? `request_ttl (${this.config.requestTtl} ms) passed in the queue` : `waited ${this.config.requestTimeout} ms in the queue for a worker`);
       }
-      if (expired > 0) this.log.info('queued requests expired', { service: s.display, count: expired, workers: s.workers.size });
+      if (expired > 0) this.peerLog.info('queued-expired', 'queued requests expired', { service: s.display, count: expired, workers: s.workers.size });
     }
   }
 
