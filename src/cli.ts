@@ -266,8 +266,21 @@ function loadConfig(values: Parsed['values'], section: Section): MdpConfig {
   }
   if (values['log-level'] !== undefined) flags.log!.level = values['log-level'];
   if (values['log-format'] !== undefined) flags.log!.format = values['log-format'];
-  return resolveConfig({ yaml, yamlPath: path, env: process.env, flags });
+  // only this command's section and the log section: a PUREZMQ_CLIENT_* meant for clients must not
+  // stop a broker on the same host
+  const prefixes = [`PUREZMQ_${section.toUpperCase()}_`, 'PUREZMQ_LOG_'];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PUREZMQ_') || prefixes.some((p) => k.startsWith(p))));
+  const config = resolveConfig({ yaml, yamlPath: path, env, flags });
+  sourcesOf.set(config, {
+    file: path ?? null,
+    env: Object.keys(env).filter((k) => prefixes.some((p) => k.startsWith(p))).sort(),
+    flags: Object.keys(flags[section]!).concat(Object.keys(flags.log!).map((k) => `log-${k}`)).map((k) => `--${k.startsWith('log-') ? k : cliFlag(section, k)}`),
+  });
+  return config;
 }
+
+/** Where a loaded configuration came from, for the start-up banner. */
+const sourcesOf = new WeakMap<MdpConfig, { file: string | null; env: string[]; flags: string[] }>();
 
 function makeLogger(config: MdpConfig): Logger {
   return createLogger({ level: config.log.level, format: config.log.format, write: boundedSink(process.stderr, config.log.format) });
@@ -317,6 +330,22 @@ async function brokerCommand(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const log = makeLogger(config);
+  const b = config.broker;
+  const sources = sourcesOf.get(config);
+  log.info('purezmq broker starting', {
+    version: BROKER_VERSION,
+    node: process.version,
+    configFile: sources?.file ?? undefined,
+    env: sources?.env.length ? sources.env.join(',') : undefined,
+    flags: sources?.flags.length ? sources.flags.join(',') : undefined,
+    bind: b.bind.join(','),
+    dialects: b.dialects.join(','),
+    heartbeat: `${b.heartbeatInterval}ms x ${b.heartbeatLiveness}`,
+    store: b.dataDir === null ? 'memory' : `journal ${b.dataDir} (fsync ${b.fsync})`,
+    limits: `queued ${b.maxQueuedRequests}/service, ${b.maxQueuedBytes} bytes; frame ${b.maxFrameSize} bytes x ${b.maxFrames}`,
+    retries: `${b.maxRetries} (backoff ${b.retryBackoff}-${b.retryBackoffMax}ms), ttl ${b.requestTtl}ms`,
+    http: b.http ?? undefined,
+  });
   const broker = new Broker({ ...config.broker, logger: log, repair: values.repair === true });
   // signal handlers go in before the first "listening on" line, so that a supervisor that
   // signals as soon as it sees the line always gets a clean shutdown
@@ -346,6 +375,8 @@ async function brokerCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // the default action of SIGHUP is to die on the spot; a broker must never leave without its drain
+  process.on('SIGHUP', () => log.warn('SIGHUP ignored: the broker does not reload its configuration; restart it (SIGTERM drains first)'));
   try {
     await broker.ready;
   } catch (e) {
@@ -788,6 +819,13 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   titanic: titanicCommand,
 };
 
+/** Whether the log format asked for on the command line or in the environment is json (the final error follows it). */
+function jsonLogs(argv: string[]): boolean {
+  const at = argv.indexOf('--log-format');
+  const flag = at >= 0 ? argv[at + 1] : argv.find((a) => a.startsWith('--log-format='))?.slice('--log-format='.length);
+  return (flag ?? process.env.PUREZMQ_LOG_FORMAT) === 'json';
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -809,7 +847,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const code = exitCodeFor(e);
     const msg = (e as Error).message;
-    err(`purezmq ${command}: ${msg}${code === EXIT.USAGE && !(isMdpError(e) && e.code === MdpErrorCode.CONFIG) ? ` (see purezmq ${command} --help)` : ''}`);
+    const hint = code === EXIT.USAGE && !(isMdpError(e) && e.code === MdpErrorCode.CONFIG) && !msg.includes('--help') ? ` (see purezmq ${command} --help)` : '';
+    if (jsonLogs(rest)) {
+      const fields = isMdpError(e) ? { code: e.code, issues: e.issues.length ? e.issues : undefined } : {};
+      err(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: `purezmq ${command}: ${msg}${hint}`, exitCode: code, ...fields }));
+    } else {
+      err(`purezmq ${command}: ${msg}${hint}`);
+    }
     return code;
   }
 }

@@ -237,9 +237,14 @@ export class Broker {
       maxMessageFrames: config.maxFrames,
       linger: 1000,
     });
-    this.router.events.on('handshake', () => this.connections++);
+    this.router.events.on('accept', (e) => this.log.debug('connection accepted', { address: e.address }));
+    this.router.events.on('handshake', (e) => {
+      this.connections++;
+      this.log.debug('connection ready', { address: e.address, connections: this.connections });
+    });
     this.router.events.on('disconnect', (e) => {
       this.connections--;
+      this.log.debug('connection closed', { address: e.address, connections: this.connections });
       if (e.error) {
         this.counters.connectionErrors++;
         this.log.debug('connection dropped', { address: e.address, code: e.error.code, error: e.error.message });
@@ -1170,7 +1175,7 @@ export class Broker {
       return;
     }
     if (req.storeKey === undefined) {
-      this.retire(req);
+      this.retire(req, { delivered: true, latencyMs: Math.round((now() - req.receivedAt) * 1000) / 1000 });
       this.deliver(req, reply);
       return;
     }
@@ -1180,7 +1185,7 @@ export class Broker {
     const id = req.id!;
     const go = (): void => {
       this.gauge.replying--;
-      this.retire(req);
+      this.retire(req, { delivered: true, latencyMs: Math.round((now() - req.receivedAt) * 1000) / 1000 });
       this.deliver(req, reply);
       this.checkDrained();
     };
