@@ -33,9 +33,12 @@ import { EMPTY, fromString, toFrame } from '../util/bytes.ts';
 import { Direction, type MdpCodec } from './codec.ts';
 import { MMI_NAMESPACE, MmiCode, MmiService, type Dialect } from './constants.ts';
 import { resolveDialect } from './dialects/index.ts';
-import { DEFAULT_CONFIG, type ClientConfig } from './config.ts';
+import { checkOptions, DEFAULT_CONFIG, type ClientConfig } from './config.ts';
 import { MdpError, MdpErrorCode, mdpError } from './errors.ts';
 import { silentLogger, type Logger } from './log.ts';
+
+/** ClientOptions that are not config fields. */
+const CLIENT_EXTRA_OPTIONS = ['logger', 'socketOptions', 'diagnose', 'routingId'] as const;
 
 /** request()'s signal that a new attempt starts and the PARTIALs so far are void. */
 const RESTART = Symbol('restart');
@@ -115,11 +118,10 @@ export class Client {
   private sockets = 0;
 
   constructor(endpoint: string, options: ClientOptions = {}) {
+    if (typeof endpoint !== 'string') throw mdpError(MdpErrorCode.CONFIG, `Client endpoint must be a string such as tcp://127.0.0.1:5555, got ${JSON.stringify(endpoint)}`, { issues: ['endpoint'] });
     const { broker: _b, ...defaults } = DEFAULT_CONFIG.client;
-    this.config = {
-      ...defaults,
-      ...Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in defaults)),
-    } as Omit<ClientConfig, 'broker'>;
+    const { broker: _ignored, ...checked } = checkOptions('client', 'Client', options, CLIENT_EXTRA_OPTIONS);
+    this.config = { ...defaults, ...checked } as Omit<ClientConfig, 'broker'>;
     this.codec = resolveDialect(this.config.dialect, this.config.version);
     this.endpoint = endpoint;
     this.options = options;

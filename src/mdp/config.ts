@@ -477,6 +477,56 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
   return config;
 }
 
+/**
+ * Checks the options a library user passes to Broker, Client or Worker against the same schema as
+ * the YAML file and the CLI (values may be numbers or the same strings: '2s', '64MiB'), and returns
+ * them converted. Unknown keys (a typo such as `hearbeatInterval`) and bad values are reported all at
+ * once: MdpError MDP_CONFIG with `issues`. `extra` names the keys that are options but not config
+ * fields (logger, socketOptions, …).
+ */
+export function checkOptions<S extends Section>(
+  section: S,
+  what: string,
+  options: unknown,
+  extra: readonly string[],
+): Partial<MdpConfig[S]> {
+  const issues: string[] = [];
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw mdpError(MdpErrorCode.CONFIG, `${what} options must be an object, got ${show(options)}`, { issues: [`${what}: options must be an object`] });
+  }
+  const fields = SCHEMA[section] as Record<string, Field>;
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(options as Record<string, unknown>)) {
+    if (raw === undefined || extra.includes(key)) continue;
+    const field = fields[key];
+    if (!field) {
+      const near = Object.keys(fields).concat(extra).find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+      issues.push(`${what} option ${key}: unknown${near ? ` (did you mean ${near}?)` : ''}`);
+      continue;
+    }
+    const r = convert(field, raw);
+    if ('error' in r) issues.push(`${what} option ${key}: ${r.error}`);
+    else out[key] = r.value;
+  }
+  if (issues.length > 0) throw mdpError(MdpErrorCode.CONFIG, `invalid ${what} options:\n  ${issues.join('\n  ')}`, { issues });
+  return out as Partial<MdpConfig[S]>;
+}
+
+/** Levenshtein distance, for "did you mean" (keys are short). */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
 /** A YAML document with every field at its default, with help comments (for `--print-config`). */
 export function defaultConfigYaml(): string {
   const lines: string[] = ['# purezmq Majordomo configuration (defaults). Durations: 2500, "2500ms", "2.5s", "1m", "1d". Sizes: 65536, "64KiB", "16MiB", "1GiB".'];

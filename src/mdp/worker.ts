@@ -19,7 +19,7 @@ import { toFrame } from '../util/bytes.ts';
 import { Direction, type MdpCodec } from './codec.ts';
 import { MMI_NAMESPACE, type Dialect } from './constants.ts';
 import { resolveDialect } from './dialects/index.ts';
-import { DEFAULT_CONFIG, type WorkerConfig } from './config.ts';
+import { checkOptions, DEFAULT_CONFIG, type WorkerConfig } from './config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from './errors.ts';
 import { silentLogger, type Logger } from './log.ts';
 
@@ -64,6 +64,8 @@ export interface WorkerStats {
 }
 
 const MAX_BACKLOG = 16;
+/** WorkerOptions that are not config fields. */
+const WORKER_EXTRA_OPTIONS = ['logger', 'onDisconnect', 'errorReply', 'socketOptions'] as const;
 
 function toFrames(body: MessageLike | MessageLike[]): MessageLike[] {
   const list = Array.isArray(body) ? body : [body];
@@ -95,17 +97,15 @@ export class Worker {
   private closing: Promise<void> | undefined;
 
   constructor(endpoint: string, service: string, handler: WorkerHandler, options: WorkerOptions = {}) {
-    if (service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a worker needs a service name');
+    if (typeof service !== 'string' || service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a worker needs a service name', { issues: ['service'] });
     if (service.startsWith(MMI_NAMESPACE)) {
       throw mdpError(MdpErrorCode.CONFIG, `service names starting with "${MMI_NAMESPACE}" are reserved for the broker (8/MMI)`, { service });
     }
+    if (typeof endpoint !== 'string') throw mdpError(MdpErrorCode.CONFIG, `Worker endpoint must be a string such as tcp://127.0.0.1:5555, got ${JSON.stringify(endpoint)}`, { issues: ['endpoint'] });
+    if (typeof handler !== 'function') throw mdpError(MdpErrorCode.CONFIG, 'Worker needs a handler function', { issues: ['handler'] });
     const { broker: _b, ...defaults } = DEFAULT_CONFIG.worker;
-    this.config = {
-      ...defaults,
-      ...Object.fromEntries(
-        Object.entries(options).filter(([k, v]) => v !== undefined && k in defaults),
-      ),
-    } as Omit<WorkerConfig, 'broker'>;
+    const { broker: _ignored, ...checked } = checkOptions('worker', 'Worker', options, WORKER_EXTRA_OPTIONS);
+    this.config = { ...defaults, ...checked } as Omit<WorkerConfig, 'broker'>;
     this.codec = resolveDialect(this.config.dialect, this.config.version);
     this.endpoint = endpoint;
     this.service = service;

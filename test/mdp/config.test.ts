@@ -90,6 +90,30 @@ describe('MDP configuration', () => {
     expect(issuesOf(() => resolveConfig({ flags: { broker: { http: '9555' } } }))[0]).toMatch(/HOST:PORT/);
   });
 
+  it('library options are checked like the config file: bad values, typos and wrong arguments throw MDP_CONFIG', async () => {
+    const { Broker, Client, Worker } = await import('../../src/mdp/mod.ts');
+    const issues = (fn: () => unknown): string[] => {
+      try {
+        fn();
+      } catch (e) {
+        expect((e as { code: string }).code).toBe('MDP_CONFIG');
+        return [...(e as { issues: string[] }).issues];
+      }
+      throw new Error('expected MDP_CONFIG');
+    };
+    expect(issues(() => new Broker({ heartbeatInterval: 'abc' as unknown as number }))).toEqual([
+      'Broker option heartbeatInterval: must be a duration such as 2500, "2500ms", "2.5s", "1m" or "1d", got "abc"',
+    ]);
+    expect(issues(() => new Broker({ hearbeatInterval: 100 } as never))).toEqual(['Broker option hearbeatInterval: unknown (did you mean heartbeatInterval?)']);
+    expect(issues(() => new Client(['a', 'b'] as unknown as string))).toEqual(['endpoint']);
+    expect(issues(() => new Client('tcp://127.0.0.1:5555', { timeout: -1, retrys: 2 } as never))).toHaveLength(2);
+    expect(issues(() => new Worker('tcp://127.0.0.1:5555', 'svc', () => 'x', { heartbeatLiveness: 0 }))).toEqual(['Worker option heartbeatLiveness: must be at least 1, got 0']);
+    // strings are understood as in the YAML file
+    const c = new Client('tcp://127.0.0.1:5555', { timeout: '2s' as unknown as number });
+    expect(c.config.timeout).toBe(2000);
+    c.close();
+  });
+
   it('refuses YAML that does not parse or is not a mapping', () => {
     expect(issuesOf(() => resolveConfig({ yaml: 'broker: [unclosed', yamlPath: 'b.yaml' }))[0]).toMatch(/^b\.yaml: not valid YAML/);
     expect(issuesOf(() => resolveConfig({ yaml: '- a\n- b\n' }))[0]).toMatch(/must be a mapping of sections/);

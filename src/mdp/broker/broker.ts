@@ -43,7 +43,7 @@ import { copyBytes, fromString } from '../../util/bytes.ts';
 import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from '../codec.ts';
 import { BROKER_VERSION, DIALECTS, type Dialect } from '../constants.ts';
 import { codecForDialect, expandDialects, isDialect, parseAny, type DialectGroup } from '../dialects/index.ts';
-import { DEFAULT_CONFIG, type BrokerConfig } from '../config.ts';
+import { checkOptions, DEFAULT_CONFIG, type BrokerConfig } from '../config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from '../errors.ts';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.ts';
 import { LatencyHistogram, LatencyReservoir } from '../metrics.ts';
@@ -97,6 +97,9 @@ const METRICS_CACHE_MS = 1000;
 const BUSIEST = 10;
 /** The address a Titanic request carries to its worker, before its 16 id bytes (workers echo it back). */
 const TITANIC_ADDRESS_PREFIX = fromString('titanic/');
+
+/** BrokerOptions that are not config fields. */
+const BROKER_EXTRA_OPTIONS = ['logger', 'store', 'repair'] as const;
 
 export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects'>> {
   /** Dialects accepted (default all): names, or the groups `all` and `rfc` (strict). */
@@ -216,9 +219,10 @@ export class Broker {
   private readonly loop: Promise<void>;
 
   constructor(options: BrokerOptions = {}) {
-    const { logger, store, repair, ...rest } = options;
+    const { logger, store, repair } = options;
+    const checked = checkOptions('broker', 'Broker', options, BROKER_EXTRA_OPTIONS);
     const config: BrokerConfig = { ...DEFAULT_CONFIG.broker, bind: [...DEFAULT_CONFIG.broker.bind] };
-    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(checked)) (config as unknown as Record<string, unknown>)[k] = v;
     const dialects = expandDialects(config.dialects);
     if ('error' in dialects) throw mdpError(MdpErrorCode.CONFIG, `dialects: ${dialects.error}`, { issues: [`broker.dialects: ${dialects.error}`] });
     config.dialects = dialects.dialects;
