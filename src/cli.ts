@@ -22,9 +22,10 @@ import {
   boundedSink,
   isMdpError,
   MdpErrorCode,
+  MdpError,
+  serviceError,
   TitanicClient,
   TitanicStatus,
-  type MdpError,
   type DeadLetterPage,
   MmiService,
   resolveConfig,
@@ -56,6 +57,8 @@ export const EXIT = {
   NOT_FOUND: 5,
   /** Titanic: the request is stored but not answered yet (300). */
   PENDING: 6,
+  /** The worker replied that the request failed (purezmq's error reply: a failed or timed-out --exec command). */
+  SERVICE_FAILED: 7,
 } as const;
 
 const EXIT_HELP = `Exit codes:
@@ -66,7 +69,9 @@ const EXIT_HELP = `Exit codes:
   4  timeout (broker reached, no reply after every retry, or --stream output stopped mid-way)
   5  service not found (mmi.service 404), MMI query unknown to the broker (501), or Titanic UUID unknown
      or dead-lettered (400)
-  6  Titanic request stored but not answered yet (300)`;
+  6  Titanic request stored but not answered yet (300)
+  7  the service replied that the request failed (a 'purezmq worker --exec' command that failed or
+     timed out; details on stderr)`;
 
 type Section = keyof MdpConfig;
 type FlagSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
@@ -158,6 +163,10 @@ ${EXIT_HELP}`,
 
 Sends one request; each body argument is one frame ('-' reads stdin as one frame; no body = one empty
 frame). Prints each reply frame on its own line; with --stream, PARTIALs are printed as they come.
+Each attempt waits --timeout (default 30s) for the reply; a retry (--retries) sends the request again
+on the same connection, so a late reply to the first attempt is still taken. Execution is
+at-least-once: a retry can run the request a second time while the first run goes on, so keep
+--timeout above what the service takes. A broker that cannot be reached fails an attempt after 3 s.
 
 Options:
 ${sectionHelp('client')}
@@ -169,14 +178,23 @@ ${COMMON_HELP}
 ${EXIT_HELP}`,
   worker: `Usage: purezmq worker <service> --exec <command> [options]
 
-Registers with the broker and, for each request, runs <command> with 'sh -c': the request body goes to
-its stdin (frames separated by newlines) and its stdout is the reply. A command that exits non-zero
-still replies with its stdout unless --on-error requeue, which hands the request back to the broker.
+Registers with the broker and, for each request, runs <command> with 'sh -c' in a process group of its
+own: the request body goes to its stdin (frames separated by newlines) and its stdout is the reply.
+Says "worker ready" once the broker has answered its READY; a broker it cannot reach is logged (with the
+reason) and retried with growing delays.
+
+A command that exits non-zero, is killed, runs past --exec-timeout or writes more than 64 MiB fails the
+request: the reply is purezmq's error reply (two frames: "purezmq/error" and a JSON object with code
+EXEC_FAILED, EXEC_TIMEOUT or OUTPUT_TOO_LARGE, the exit code and the end of stderr), which
+'purezmq request' turns into exit code 7 and purezmq's Client into MdpError MDP_SERVICE_ERROR.
+With --on-error requeue the request is handed back instead: the broker runs it again after a backoff,
+on another worker if one is idle, up to its max_retries (then it goes to the dead letters).
 
 Options:
   --exec CMD                     command run for each request (required)
-  --exec-timeout V               kill the command after this long (default 60s)
-  --on-error reply|requeue       what a failed command does (default reply)
+  --exec-timeout V               after this long, SIGTERM to the command's process group (default 60s)
+  --kill-grace V                 then SIGKILL after this long (default 2s)
+  --on-error reply|requeue       what a failed command does (default reply: an error reply)
 ${sectionHelp('worker')}
 ${COMMON_HELP}
 
@@ -299,6 +317,8 @@ function exitCodeFor(e: unknown): number {
         return EXIT.TIMEOUT;
       case MdpErrorCode.UNKNOWN_SERVICE:
         return EXIT.NOT_FOUND;
+      case MdpErrorCode.SERVICE_ERROR:
+        return EXIT.SERVICE_FAILED;
     }
   }
   return EXIT.FAILURE;
@@ -448,6 +468,11 @@ async function requestCommand(argv: string[]): Promise<number> {
       for (const f of reply) out(Buffer.from(f).toString());
     }
     return EXIT.OK;
+  } catch (e) {
+    // the end of a failed command's stderr, as the worker sent it, before the error line
+    const tail = isMdpError(e) && e.code === MdpErrorCode.SERVICE_ERROR ? (e.cause as { stderr?: unknown } | undefined)?.stderr : undefined;
+    if (typeof tail === 'string' && tail !== '') err(tail.trimEnd());
+    throw e;
   } finally {
     client.close();
   }
@@ -461,27 +486,74 @@ function parseDuration(raw: string, name: string): number {
   return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2] ?? 'ms']!;
 }
 
-function runCommand(command: string, input: Uint8Array[], timeoutMs: number, log: Logger): Promise<{ code: number | null; stdout: Buffer }> {
+/** What one run of the worker's command gave. */
+interface CommandResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  /** The last STDERR_TAIL bytes of its stderr (all of it also goes to the worker's stderr). */
+  stderrTail: string;
+  timedOut: boolean;
+  /** stdout passed MAX_OUTPUT: the reply would be cut, so the run counts as failed. */
+  tooLarge: boolean;
+}
+
+const MAX_OUTPUT = 64 * 1024 * 1024;
+const STDERR_TAIL = 4096;
+
+/**
+ * Runs the command in a shell in a process group of its own, so that a timeout ends everything it
+ * started (`sh -c 'sleep 100'` leaves `sleep` behind when only sh is killed): SIGTERM to the group,
+ * then SIGKILL after `killGraceMs`.
+ */
+function runCommand(command: string, input: Uint8Array[], timeoutMs: number, killGraceMs: number, log: Logger): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, { shell: true, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(command, { shell: true, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let size = 0;
-    const MAX = 64 * 1024 * 1024;
+    let tooLarge = false;
+    let timedOut = false;
+    let stderrTail = '';
+    const group = (signal: NodeJS.Signals): void => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
     const timer = setTimeout(() => {
-      log.warn('command timed out: killing it', { command, timeoutMs });
-      child.kill('SIGKILL');
+      timedOut = true;
+      log.warn('command timed out: terminating its process group', { command, timeoutMs, pid: child.pid });
+      group('SIGTERM');
+      killTimer = setTimeout(() => {
+        log.warn('command killed after timeout (it ignored SIGTERM)', { command, pid: child.pid, graceMs: killGraceMs });
+        group('SIGKILL');
+      }, killGraceMs);
     }, timeoutMs);
     child.stdout.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= MAX) chunks.push(c);
+      if (size <= MAX_OUTPUT) chunks.push(c);
+      else if (!tooLarge) {
+        tooLarge = true;
+        log.warn('command output over the limit: the request fails', { command, limitBytes: MAX_OUTPUT });
+      }
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      process.stderr.write(c);
+      stderrTail = (stderrTail + c.toString()).slice(-STDERR_TAIL);
     });
     child.on('error', (e) => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
       reject(e);
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(chunks) });
+      clearTimeout(killTimer);
+      // whatever the shell left running in its group goes with it
+      group('SIGKILL');
+      resolve({ code, signal, stdout: Buffer.concat(chunks), stderrTail, timedOut, tooLarge });
     });
     child.stdin.on('error', () => undefined); // the command may not read its stdin
     const parts: Uint8Array[] = [];
@@ -499,6 +571,7 @@ async function workerCommand(argv: string[]): Promise<number> {
     ...sectionFlags('worker'),
     exec: { type: 'string' },
     'exec-timeout': { type: 'string' },
+    'kill-grace': { type: 'string' },
     'on-error': { type: 'string' },
   });
   if (values.help) {
@@ -513,6 +586,7 @@ async function workerCommand(argv: string[]): Promise<number> {
   const onError = (values['on-error'] as string | undefined) ?? 'reply';
   if (onError !== 'reply' && onError !== 'requeue') throw new UsageError(`--on-error must be reply or requeue, got '${onError}'`);
   const execTimeout = values['exec-timeout'] === undefined ? 60_000 : parseDuration(values['exec-timeout'] as string, 'exec-timeout');
+  const killGrace = values['kill-grace'] === undefined ? 2000 : parseDuration(values['kill-grace'] as string, 'kill-grace');
   const config = loadConfig(values, 'worker');
   const log = makeLogger(config);
   const { broker, ...options } = config.worker;
@@ -522,12 +596,20 @@ async function workerCommand(argv: string[]): Promise<number> {
       broker,
       service,
       async (request) => {
-        const { code, stdout } = await runCommand(command, request, execTimeout, log);
-        if (code !== 0) {
-          log.warn('command failed', { command, exitCode: code });
-          if (onError === 'requeue') throw new Error(`command exited with ${code}`);
-        }
-        return stdout;
+        const r = await runCommand(command, request, execTimeout, killGrace, log);
+        if (r.code === 0 && !r.tooLarge && !r.timedOut) return r.stdout;
+        const code = r.timedOut ? 'EXEC_TIMEOUT' : r.tooLarge ? 'OUTPUT_TOO_LARGE' : 'EXEC_FAILED';
+        const message = r.timedOut
+          ? `the command did not finish within ${execTimeout} ms and was killed`
+          : r.tooLarge
+            ? `the command wrote more than ${MAX_OUTPUT} bytes`
+            : r.signal
+              ? `the command was killed by ${r.signal}`
+              : `the command exited with ${r.code}`;
+        log.warn('command failed', { command, code, exitCode: r.code ?? undefined, signal: r.signal ?? undefined });
+        // requeue: hand the request back (the broker runs it again after a backoff, on another worker if one is idle)
+        if (onError === 'requeue') throw new MdpError(MdpErrorCode.SERVICE_ERROR, message);
+        return serviceError({ code, message, exitCode: r.code, signal: r.signal, stderr: r.stderrTail });
       },
       { ...options, logger: log },
     );

@@ -176,7 +176,9 @@ export const DEFAULT_CONFIG: MdpConfig = {
     broker: DEFAULT_ENDPOINT,
     version: MdpVersion.V02,
     dialect: 'auto',
-    timeout: Defaults.CLIENT_TIMEOUT,
+    // the Guide's 2.5 s (Defaults.CLIENT_TIMEOUT) is shorter than many real jobs: a retry then runs
+    // the job again while the first run goes on (at-least-once); 30 s fits what a command usually takes
+    timeout: 30_000,
     retries: Defaults.CLIENT_RETRIES,
     retryBackoff: 100,
     retryBackoffMax: 5000,

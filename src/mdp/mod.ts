@@ -76,6 +76,7 @@ export {
   type RawLayer,
 } from './config.ts';
 export { createLogger, silentLogger, RateLimitedLog, boundedSink, type Logger, type LogFields, type LogStream } from './log.ts';
+export { serviceError, decodeServiceError, SERVICE_ERROR_MARKER, type ServiceErrorInfo } from './service_error.ts';
 export { TitanicClient, type TitanicReply, type TitanicCallOptions } from './titanic_client.ts';
 export { TitanicService, TitanicStatus, statusCode as titanicStatusCode } from './titanic.ts';
 export type { RecoverySummary, RequestGauges, TitanicCounters, LifecycleCounters, ServicePage } from './broker/metrics.ts';

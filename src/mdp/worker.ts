@@ -21,7 +21,7 @@ import { MMI_NAMESPACE, type Dialect } from './constants.ts';
 import { resolveDialect } from './dialects/index.ts';
 import { checkOptions, DEFAULT_CONFIG, type WorkerConfig } from './config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from './errors.ts';
-import { silentLogger, type Logger } from './log.ts';
+import { RateLimitedLog, silentLogger, type Logger } from './log.ts';
 
 export interface RequestContext {
   /** ROUTER address of the client (opaque). */
@@ -48,7 +48,10 @@ export interface WorkerOptions extends Partial<Omit<WorkerConfig, 'broker'>> {
 }
 
 export type WorkerEvent =
+  /** The broker answered (its first heartbeat or request) after a READY: the worker is registered. */
   | { type: 'ready' }
+  /** A connection attempt to the broker failed (refused, unreachable, name not resolved); it is retried with backoff. */
+  | { type: 'connect-failed'; error: Error; retryInMs: number }
   | { type: 'request' }
   | { type: 'disconnect'; reason: 'broker-disconnect' | 'broker-silent' | 'handler-error' }
   | { type: 'closed' }
@@ -64,6 +67,8 @@ export interface WorkerStats {
 }
 
 const MAX_BACKLOG = 16;
+/** Longest wait between connection attempts, and between conversations with a silent broker. */
+const RECONNECT_MAX_MS = 30_000;
 /** WorkerOptions that are not config fields. */
 const WORKER_EXTRA_OPTIONS = ['logger', 'onDisconnect', 'errorReply', 'socketOptions'] as const;
 
@@ -86,6 +91,11 @@ export class Worker {
   private readonly listeners = new Set<(e: WorkerEvent) => void>();
   private socket: Dealer | undefined;
   private generation = 0;
+  /** The broker has answered since the last READY. */
+  private registered = false;
+  /** Conversations in a row that ended with a silent broker: the next one waits longer. */
+  private silentRestarts = 0;
+  private readonly limited: RateLimitedLog;
   private timer: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private lastHeard = 0;
@@ -113,6 +123,7 @@ export class Worker {
     this.handler = handler;
     this.options = options;
     this.log = options.logger ?? silentLogger;
+    this.limited = new RateLimitedLog(this.log, 30_000);
     this.connect();
     this.timer = setInterval(() => this.tick(), this.config.heartbeatInterval);
   }
@@ -148,14 +159,20 @@ export class Worker {
     this.reconnectTimer = undefined;
     if (this.isClosed || this.closing) return;
     const gen = ++this.generation;
-    const socket = new Dealer({ linger: 1000, ...this.options.socketOptions });
+    // ZMTP reconnects back off exponentially (a broker that is down is not hammered every 100 ms)
+    const socket = new Dealer({ linger: 1000, reconnectMaxInterval: RECONNECT_MAX_MS, ...this.options.socketOptions });
     this.socket = socket;
+    socket.events.on('connect:retry', (e) => {
+      if (gen !== this.generation || !e.error) return;
+      this.limited.warn('connect-failed', 'cannot reach the broker: retrying', { broker: this.endpoint, service: this.service, code: e.error.code, error: e.error.message, retryInMs: e.interval });
+      this.emit({ type: 'connect-failed', error: e.error, retryInMs: e.interval });
+    });
     socket.connect(this.endpoint);
+    this.registered = false;
     const t = performance.now();
     this.lastHeard = t;
     this.send(this.codec.encode({ protocol: 'worker', command: 'READY', version: this.codec.version, service: this.serviceFrame }, Direction.TO_BROKER));
-    this.log.info('worker ready', { service: this.service, broker: this.endpoint, dialect: this.codec.dialect });
-    this.emit({ type: 'ready' });
+    this.log.debug('READY sent: waiting for the broker to answer', { service: this.service, broker: this.endpoint, dialect: this.codec.dialect });
     void this.receiveLoop(socket, gen);
   }
 
@@ -208,8 +225,15 @@ export class Worker {
     const t = performance.now();
     const interval = this.config.heartbeatInterval;
     if (!this.busy && t - this.lastHeard > interval * this.config.heartbeatLiveness) {
-      this.log.warn('broker silent: reconnecting', { broker: this.endpoint, service: this.service });
-      this.restart('broker-silent', false, this.config.reconnectInterval);
+      // a broker that never answered, or stopped: each conversation in a row waits twice as long, up to a cap
+      const delay = Math.min(RECONNECT_MAX_MS, this.config.reconnectInterval * 2 ** Math.min(this.silentRestarts, 16));
+      this.silentRestarts++;
+      this.limited.warn('broker-silent', this.registered ? 'broker silent: registering again' : 'no answer from the broker: registering again', {
+        broker: this.endpoint,
+        service: this.service,
+        retryInMs: delay,
+      });
+      this.restart('broker-silent', false, delay);
       return;
     }
     if (t - this.lastSent >= interval / 2) {
@@ -228,6 +252,14 @@ export class Worker {
     }
     this.lastHeard = performance.now();
     const cmd = r.command;
+    if (!this.registered && cmd.command !== 'DISCONNECT') {
+      // "ready" only once the broker is known to be there: a wrong port or a broker that is down
+      // must not look like a worker at work
+      this.registered = true;
+      this.silentRestarts = 0;
+      this.log.info('worker ready', { service: this.service, broker: this.endpoint, dialect: this.codec.dialect });
+      this.emit({ type: 'ready' });
+    }
     switch (cmd.command) {
       case 'REQUEST':
         if (this.busy) {

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
-import { buildCli, runCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
+import { buildCli, runCli, spawnCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
+import { execFileSync } from 'node:child_process';
 import { NamedClient, ReviveWorker } from './durable.peers.ts';
 
 let cli: string;
@@ -132,3 +133,77 @@ describe('purezmq broker for an operator', () => {
     }
   });
 });
+
+describe('purezmq worker and request tell the truth', () => {
+  const workers: ReturnType<typeof spawnCli>[] = [];
+  const worker = (args: string[]): ReturnType<typeof spawnCli> => {
+    const w = spawnCli(cli, ['worker', ...args]);
+    workers.push(w);
+    return w;
+  };
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+  });
+
+  it('says "worker ready" only once the broker answered, and logs why it cannot reach one', async () => {
+    const busy = await busyPort();
+    busy.close(); // a port nobody listens on
+    const lost = worker(['lonely', '--exec', 'cat', '--broker', `tcp://127.0.0.1:${busy.port}`, '--heartbeat-interval', '100']);
+    await waitFor(() => /cannot reach the broker/.test(lost.stderr()), 'the connection failure', 10_000);
+    expect(lost.stderr()).toContain(`tcp://127.0.0.1:${busy.port}`);
+    expect(lost.stderr()).not.toMatch(/worker ready/);
+    const b = await broker(['--heartbeat-interval', '100']);
+    const found = worker(['found', '--exec', 'cat', '--broker', b.endpoint, '--heartbeat-interval', '100']);
+    await waitFor(() => /worker ready/.test(found.stderr()), 'worker ready');
+  });
+
+  it('a failing command fails the request (exit 7, with its stderr); requeue hands it to another worker', async () => {
+    const b = await broker(['--heartbeat-interval', '100', '--retry-backoff', '20']);
+    const bad = worker(['flaky', '--exec', 'echo oops >&2; exit 3', '--broker', b.endpoint, '--heartbeat-interval', '100']);
+    await waitFor(() => /worker ready/.test(bad.stderr()), 'the failing worker');
+    const r = await runCli(cli, ['request', 'flaky', 'x', '--broker', b.endpoint, '--timeout', '5s']);
+    expect(r.code).toBe(7);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/oops/);
+    expect(r.stderr).toMatch(/"flaky" failed: the command exited with 3/);
+    await bad.stop();
+    // requeue: a worker that fails hands the request back; the broker gives it to the other one
+    const quitter = worker(['shared', '--exec', 'exit 1', '--on-error', 'requeue', '--broker', b.endpoint, '--heartbeat-interval', '100']);
+    await waitFor(() => /worker ready/.test(quitter.stderr()), 'the quitter');
+    const good = worker(['shared', '--exec', 'echo served', '--broker', b.endpoint, '--heartbeat-interval', '100']);
+    await waitFor(() => /worker ready/.test(good.stderr()), 'the good worker');
+    for (let i = 0; i < 3; i++) {
+      const ok = await runCli(cli, ['request', 'shared', String(i), '--broker', b.endpoint, '--timeout', '10s']);
+      expect([ok.code, ok.stdout]).toEqual([0, 'served\n']);
+    }
+  });
+
+  it('--exec-timeout ends the whole process group, not only the shell', async () => {
+    const b = await broker(['--heartbeat-interval', '100']);
+    const marker = `107.${process.pid}`;
+    const w = worker(['slowpoke', '--exec', `sleep ${marker}; echo never`, '--exec-timeout', '300ms', '--kill-grace', '300ms', '--broker', b.endpoint, '--heartbeat-interval', '100']);
+    await waitFor(() => /worker ready/.test(w.stderr()), 'worker');
+    const r = await runCli(cli, ['request', 'slowpoke', 'x', '--broker', b.endpoint, '--timeout', '5s']);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/did not finish within 300 ms/);
+    expect(w.stderr()).toMatch(/command timed out: terminating its process group/);
+    const left = (): string => {
+      try {
+        return execFileSync('pgrep', ['-f', `^sleep ${marker}`], { encoding: 'utf8' });
+      } catch {
+        return ''; // pgrep exits 1 when nothing matches
+      }
+    };
+    await waitFor(() => left() === '', 'the sleep to be gone');
+  });
+
+  it('a retry keeps its connection: a reply that comes after the first timeout is taken', async () => {
+    const b = await broker(['--heartbeat-interval', '100']);
+    const w = worker(['slow', '--exec', 'sleep 1.5; echo done', '--broker', b.endpoint, '--heartbeat-interval', '100']);
+    await waitFor(() => /worker ready/.test(w.stderr()), 'worker');
+    // the first attempt times out after 1 s; its reply comes during the second attempt
+    const r = await runCli(cli, ['request', 'slow', 'x', '--broker', b.endpoint, '--timeout', '1s', '--retries', '2']);
+    expect([r.code, r.stdout]).toEqual([0, 'done\n']);
+  });
+});
+
