@@ -134,6 +134,31 @@ describe('purezmq broker for an operator', () => {
   });
 });
 
+describe("the README's run command", () => {
+  it('npm start runs the built broker, and a SIGTERM to npm stops the broker too (no orphan)', async () => {
+    const npm = spawn('npm', ['start', '--silent', '--', '--bind', 'tcp://127.0.0.1:*'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: process.cwd() });
+    let out = '';
+    npm.stdout.on('data', (d: Buffer) => (out += d));
+    const exited = new Promise<void>((r) => npm.on('exit', () => r()));
+    try {
+      await waitFor(() => /listening on tcp:\/\/127\.0\.0\.1:\d+/.test(out), 'the broker', 15_000);
+      const children = (): string[] => {
+        try {
+          return execFileSync('pgrep', ['-f', 'dist/cli.js broker --bind tcp://127.0.0.1:\\*'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+        } catch {
+          return [];
+        }
+      };
+      expect(children().length).toBeGreaterThan(0);
+      npm.kill('SIGTERM');
+      await exited;
+      await waitFor(() => children().length === 0, 'the broker to stop with npm', 10_000);
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+    }
+  });
+});
+
 describe('purezmq worker and request tell the truth', () => {
   const workers: ReturnType<typeof spawnCli>[] = [];
   const worker = (args: string[]): ReturnType<typeof spawnCli> => {

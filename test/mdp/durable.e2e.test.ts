@@ -190,6 +190,23 @@ describe('purezmq broker --data-dir, killed with SIGKILL', () => {
     expect(m.lifecycle.delivered).toBe(1);
   });
 
+  it('SIGTERM keeps what it could not finish for the next start', async () => {
+    const dir = dataDir();
+    let b = await broker(dir, 'tcp://127.0.0.1:*', ['--shutdown-grace', '200ms']);
+    const c = new NamedClient(b.endpoint, 'term-client');
+    stops.push(() => c.close());
+    for (let i = 0; i < 3; i++) await c.send('after-term', `t${i}`);
+    await waitFor(async () => (await metrics(b.endpoint)).requests.queued === 3, 'three queued', 15_000);
+    expect(await b.stop('SIGTERM')).toBe(0);
+    brokers.splice(brokers.indexOf(b), 1);
+    expect(b.stderr()).toMatch(/requests kept for the next start queued=3/);
+    b = await broker(dir, b.endpoint);
+    await waitFor(() => /requests=3 queued=3/.test(b.stderr()), 'the recovery line', 15_000);
+    const w = new ReviveWorker(b.endpoint, 'after-term', (body) => body);
+    stops.push(() => w.stop());
+    for (let i = 0; i < 3; i++) expect(await c.waitFor(`t${i}`, 10_000)).toBe(true);
+  });
+
   it('refuses a second broker on the same data directory', async () => {
     const dir = dataDir();
     await broker(dir);
