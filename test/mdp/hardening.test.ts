@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as lib from 'zeromq';
-import { Broker, Client, RateLimitedLog, boundedSink, createLogger } from '../../src/mdp/mod.ts';
+import { Broker, Client, RateLimitedLog, Worker, boundedSink, createLogger } from '../../src/mdp/mod.ts';
 import { buildCli, libMmi, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -40,6 +40,10 @@ describe('max_queued_bytes: requests are bounded by bytes, not only by count', (
     cleanups.push(() => client.close());
     const [status] = (await client.request('titanic.request', ['t', body])).map(String);
     expect(status).toMatch(/^500 MDP_LIMIT/);
+    // the budget is for what waits: a service with an idle worker is still served while it is full
+    const w = new Worker(ep, 'served', (req) => req, { heartbeatInterval: 50 });
+    cleanups.push(() => w.close());
+    expect((await client.request('served', body)).map((f) => f.length)).toEqual([body.length]);
   });
 
   it('keeps the broker process under the budget plus a constant while it is flooded', async () => {

@@ -531,7 +531,10 @@ export class Broker {
       return;
     }
     const req = this.newRequest(RequestKind.PLAIN, id, codec, service, cmd.body, t, Date.now());
-    if (!this.roomFor(req.bytes)) {
+    // the budget is for what waits: a request an idle worker takes at once is not refused because
+    // others filled the queues of services nobody serves (in-flight bytes are bounded by the workers)
+    const waits = service.idleHead === undefined || service.queued > 0 || this.store.durable;
+    if (waits && !this.roomFor(req.bytes)) {
       service.drops.overflow++;
       this.counters.requestsDropped++;
       this.counters.bytesRefused++;
