@@ -90,7 +90,7 @@ const CLIENT_WINDOW_MS = 60_000;
 const MAX_TRACKED_CLIENTS = 100_000;
 /** Held replies: first delivery retry after this long, doubling up to the cap. */
 const DELIVERY_RETRY_MS = 50;
-const DELIVERY_RETRY_MAX_MS = 1000;
+const DELIVERY_RETRY_MAX_MS = 500;
 /** mmi.broker's summary and its sorted service names are rebuilt at most this often. */
 const METRICS_CACHE_MS = 1000;
 /** Services listed in the summary, the longest queues first. */
@@ -795,34 +795,47 @@ export class Broker {
   }
 
   /** Retires a request and closes it in the store if it is there. */
-  private forget(req: Request): void {
+  private forget(req: Request, detail?: Record<string, unknown>): void {
     const id = req.id;
     const stored = req.storeKey !== undefined && this.byKey.get(req.storeKey) === req;
-    this.retire(req);
+    this.retire(req, detail);
     if (stored) this.store.append({ type: RecordType.DONE, id: id! }).catch((err: MdpError) => this.storeFailed('done', err));
   }
 
   /** A held reply's turn: send it if its client is back (then it is done), else wait longer. */
   private tryHeld(req: Request, t: number): void {
-    const frames = this.clientFrames(req, 'FINAL', req.reply!);
-    frames.unshift(req.client);
-    this.byDialect[req.clientCodec!.dialect].messagesOut++;
-    this.router.send(frames).then(
+    const later = (): void => {
+      if (t >= req.heldUntil || this.isClosed) {
+        this.dropHeld(req, `reply_ttl (${this.config.replyTtl} ms) passed`);
+        return;
+      }
+      req.deliveryBackoff = Math.min(DELIVERY_RETRY_MAX_MS, req.deliveryBackoff * 2);
+      this.schedule(req, now() + req.deliveryBackoff);
+    };
+    if (!this.router.hasPeer(req.client)) {
+      later();
+      return;
+    }
+    const send = (): void => {
+      this.gauge.held--;
+      const reply = req.reply!;
+      this.retire(req, { delivered: true, held: true });
+      this.deliver(req, reply);
+    };
+    if (req.storeKey === undefined) {
+      send();
+      return;
+    }
+    // at most once, as for any reply: the delivery is on record before the reply goes to the socket
+    this.store.append({ type: RecordType.DONE, id: req.id! }).then(
       () => {
         if (req.phase !== Phase.HELD) return;
-        this.gauge.held--;
-        this.lifecycle.counters.delivered++;
-        // the send came first here: a crash before this record is durable sends it once more after the restart
-        this.forget(req);
+        if (this.router.hasPeer(req.client)) send();
+        else later(); // gone again meanwhile: its record is closed, the reply stays in memory
       },
-      () => {
-        if (req.phase !== Phase.HELD) return;
-        if (t >= req.heldUntil || this.isClosed) {
-          this.dropHeld(req, `reply_ttl (${this.config.replyTtl} ms) passed`);
-          return;
-        }
-        req.deliveryBackoff = Math.min(DELIVERY_RETRY_MAX_MS, req.deliveryBackoff * 2);
-        this.schedule(req, now() + req.deliveryBackoff);
+      (err: MdpError) => {
+        this.storeFailed('done', err);
+        if (req.phase === Phase.HELD) later();
       },
     );
   }
@@ -1184,6 +1197,14 @@ export class Broker {
     if (req.storeKey === undefined) {
       this.retire(req, { delivered: true, latencyMs: Math.round((now() - req.receivedAt) * 1000) / 1000 });
       this.deliver(req, reply);
+      return;
+    }
+    if (!this.router.hasPeer(req.client) && !isGeneratedId(req.client)) {
+      // its client is not connected (a broker restart, a reconnect): the reply goes on record under the
+      // request's own key and waits for the client; it is delivered (once) when the client is back
+      this.attachReply(req, reply.map(copyBytes));
+      this.store.append({ type: RecordType.REPLY, id: req.id!, body: req.reply! }).catch((err: MdpError) => this.storeFailed('held reply', err));
+      this.hold(req, now());
       return;
     }
     // at most once: the delivery is on record before the reply is handed to the socket
@@ -1651,7 +1672,8 @@ export class Broker {
       lifecycle: { ...this.lifecycle.counters },
       requests: {
         journalling: this.gauge.journalling,
-        queued: this.gauge.queued,
+        // gauge.queued counts what was accepted and not dispatched, which includes what is being stored
+        queued: this.gauge.queued - this.gauge.journalling,
         inFlight: this.gauge.inFlight,
         retryWaiting: this.gauge.retryWaiting,
         heldReplies: this.gauge.held,
