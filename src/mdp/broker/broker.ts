@@ -1408,7 +1408,7 @@ export class Broker {
           if (w.request && !this.router.hasPeer(w.id)) {
             this.counters.workersLost++;
             this.peerLog.info('worker-lost', 'worker lost', { service: w.service.display, worker: hexId(w.id), why: 'its connection closed while busy' });
-            this.removeWorker(w, { disconnect: false, why: 'its connection closed while it had the request' });
+            this.removeWorker(w, { disconnect: false, why: 'worker connection closed while it had the request' });
           }
         }
       });
