@@ -43,17 +43,37 @@ export class Context implements ContextOptions {
   threadPriority = CONTEXT_DEFAULTS.threadPriority;
   threadSchedulingPolicy = CONTEXT_DEFAULTS.threadSchedulingPolicy;
 
-  constructor(options: Partial<ContextOptions> = {}) {
+  constructor(options: Partial<ContextOptions> = {}, ...extra: unknown[]) {
+    // zeromq.js checks its arguments, and seals the context so that a misspelt option throws
+    if (extra.length > 0) throw new TypeError('Expected 1 argument');
+    if (options === null || typeof options !== 'object') throw new TypeError('Options must be an object');
+    Object.seal(this);
     for (const [key, value] of Object.entries(options)) {
       if (value === undefined) continue;
-      if (!(key in CONTEXT_DEFAULTS)) throw createError(ErrorCode.EINVAL, `Unknown option '${key}' for a context`);
-      const expected = typeof CONTEXT_DEFAULTS[key as keyof ContextOptions];
-      if (typeof value !== expected) throw createError(ErrorCode.EINVAL, `Context option '${key}' must be a ${expected}`);
-      if (expected === 'number' && key !== 'threadPriority' && key !== 'threadSchedulingPolicy' && !(Number.isInteger(value) && (value as number) >= 0)) {
-        throw createError(ErrorCode.EINVAL, `Context option '${key}' must be a non-negative integer`);
-      }
       (this as Record<string, unknown>)[key] = value;
     }
+    for (const key of Object.keys(CONTEXT_DEFAULTS) as (keyof ContextOptions)[]) checkContextOption(key, this[key]);
+  }
+
+  /** libzmq's ZMQ_SOCKET_LIMIT: the largest maxSockets it accepts (read-only, as in zeromq.js). */
+  get maxSocketsLimit(): number {
+    return MAX_SOCKETS_LIMIT;
+  }
+
+  set maxSocketsLimit(_value: unknown) {
+    throw new TypeError('Cannot set property maxSocketsLimit of #<Context> which has only a getter');
+  }
+}
+
+/** libzmq's socket limit on Linux (ZMQ_SOCKET_LIMIT), which zeromq.js reports. */
+const MAX_SOCKETS_LIMIT = 65535;
+
+/** A value of the wrong type is zeromq.js's TypeError; one libzmq refuses is EINVAL. */
+function checkContextOption(key: keyof ContextOptions, value: unknown): void {
+  const expected = typeof CONTEXT_DEFAULTS[key];
+  if (typeof value !== expected) throw new TypeError(`Option value must be a ${expected}`);
+  if (expected === 'number' && key !== 'threadPriority' && key !== 'threadSchedulingPolicy' && !(Number.isInteger(value) && (value as number) >= 0)) {
+    throw createError(ErrorCode.EINVAL, `Invalid argument: context option '${key}' must be a non-negative integer`);
   }
 }
 

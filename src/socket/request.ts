@@ -1,7 +1,9 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import type { Message } from '../engine/link.ts';
 import { alloc, EMPTY, readU32, writeU32 } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
 import { LoadBalancedSocket } from './load_balanced.ts';
+import { CONFIGURED_BY_SUBCLASS } from './socket_base.ts';
 import type { Pipe } from './pipe.ts';
 
 export interface RequestOptions extends SocketOptions {
@@ -29,7 +31,7 @@ export class Request extends LoadBalancedSocket {
   private requestId = (Math.random() * 0xffffffff) >>> 0;
 
   constructor(options: Partial<RequestOptions> = {}) {
-    super('REQ');
+    super(SOCKET_TYPE_NUMBERS.REQ, CONFIGURED_BY_SUBCLASS);
     this.configure(options, REQUEST_OPTIONS);
   }
 
@@ -51,7 +53,7 @@ export class Request extends LoadBalancedSocket {
     return true;
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     if (!this.awaitingReply) return undefined; // its turn comes with the next request
     for (;;) {
       const msg = this.fairRecv();

@@ -1,10 +1,11 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
 import { EMPTY } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
 import { RoutingIdGenerator, routingKey } from './routing_id.ts';
-import { SocketBase } from './socket_base.ts';
+import { CONFIGURED_BY_SUBCLASS, SocketBase } from './socket_base.ts';
 
 export interface RouterOptions extends SocketOptions {
   /** Fail with EHOSTUNREACH for unknown peers (and wait, not drop, when a peer is full). */
@@ -35,7 +36,7 @@ export class Router extends SocketBase {
   private readonly ids = new RoutingIdGenerator();
 
   constructor(options: Partial<RouterOptions> = {}) {
-    super('ROUTER');
+    super(SOCKET_TYPE_NUMBERS.ROUTER, CONFIGURED_BY_SUBCLASS);
     this.configure(options, ROUTER_OPTIONS);
   }
 
@@ -85,7 +86,7 @@ export class Router extends SocketBase {
     return this.ids.generate((key) => this.byId.has(key));
   }
 
-  protected xsend(msg: Message): boolean {
+  protected override xsend(msg: Message): boolean {
     if (msg.length < 2) {
       throw createError(ErrorCode.EINVAL, 'ROUTER messages need a routing id frame and a body');
     }
@@ -104,7 +105,7 @@ export class Router extends SocketBase {
     return true;
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     for (;;) {
       const msg = this.fairRecv();
       if (!msg) return undefined;
