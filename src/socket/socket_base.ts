@@ -370,6 +370,27 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
   protected xrecv(): Message | undefined {
     throw createError(ErrorCode.ENOTSUP, 'A plain Socket has no routing rules; use a socket type class (Dealer, Router, …)');
   }
+  /**
+   * Whether connect() creates the pipe at once, so that messages queue before the connection is
+   * up (libzmq does unless ZMQ_IMMEDIATE).
+   */
+  protected pipeAtConnect(_routingId: string | undefined): boolean {
+    return !this.immediate;
+  }
+
+  /** REQ and REP: whether a send() or receive() now would be out of turn. */
+  protected outOfTurn(_op: 'send' | 'receive'): boolean {
+    return false;
+  }
+
+  /**
+   * Why a waiting call ends without completing (its timeout, or close()): EAGAIN, or EFSM for a
+   * REQ/REP call still out of turn, as zeromq.js reports (libzmq says EFSM at once).
+   */
+  private waitError(op: 'send' | 'receive'): ZmqError {
+    return this.outOfTurn(op) ? createError(ErrorCode.EFSM, `Operation cannot be accomplished in current state: a ${this.socketType} ${op} out of turn`) : eagain();
+  }
+
   /** A pipe joins the socket (connect-side pipes join before their peer is known). */
   protected xattach(_pipe: Pipe): void {}
   /** A peer completed its handshake on `pipe`. Return an error to refuse it. */
@@ -399,7 +420,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     if (this.sendWaiters.length >= limit) return Promise.reject(eagain());
     return new Promise<void>((resolve, reject) => {
       const w: SendWaiter = { msg, resolve, reject, timer: undefined, done: false };
-      if (this.sendTimeout > 0) w.timer = setTimeout(() => settleTimeout(w), this.sendTimeout);
+      if (this.sendTimeout > 0) w.timer = setTimeout(() => settleTimeout(w, this.waitError('send')), this.sendTimeout);
       this.sendWaiters.push(w);
     });
   }
@@ -427,7 +448,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     if (this.recvWaiters.length >= limit) return Promise.reject(eagain());
     return new Promise<Message>((resolve, reject) => {
       const w: Waiter<Message> = { resolve, reject, timer: undefined, done: false };
-      if (this.receiveTimeout > 0) w.timer = setTimeout(() => settleTimeout(w), this.receiveTimeout);
+      if (this.receiveTimeout > 0) w.timer = setTimeout(() => settleTimeout(w, this.waitError('receive')), this.receiveTimeout);
       this.recvWaiters.push(w);
     });
   }
@@ -438,7 +459,8 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
     const onMessage = (value: Message): IteratorResult<Message, undefined> => ({ done: false, value });
     const onError = (err: unknown): IteratorResult<Message, undefined> => {
-      if (this.isClosed) return done;
+      // closing ends the iteration, unless the iteration was a mistake (a REQ that never sent: EFSM)
+      if (this.isClosed && (err as ZmqError).code !== ErrorCode.EFSM) return done;
       throw err;
     };
     const next = (): Promise<IteratorResult<Message, undefined>> => {
@@ -525,7 +547,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     let list = this.connecters.get(address);
     if (!list) this.connecters.set(address, (list = []));
     list.push(connecter);
-    if (!this.immediate) {
+    if (this.pipeAtConnect(options.routingId)) {
       connecter.pipe = this.newPipe(address);
       if (options.routingId !== undefined) connecter.pipe.fixedRoutingId = fromString(options.routingId);
       this.xattach(connecter.pipe);
@@ -554,9 +576,11 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     this.socketContext = undefined;
     unclosed.unregister(this);
     if (this.recvWaiters.length > 0 || this.sendWaiters.length > 0) {
-      const err = eagain(); // built only when someone waits: an Error with a stack is not free
-      for (const w of this.recvWaiters.drain()) settle(w, err);
-      for (const w of this.sendWaiters.drain()) settle(w, err);
+      // built only when someone waits: an Error with a stack is not free
+      const recvErr = this.recvWaiters.length > 0 ? this.waitError('receive') : undefined;
+      const sendErr = this.sendWaiters.length > 0 ? this.waitError('send') : undefined;
+      for (const w of this.recvWaiters.drain()) settle(w, recvErr);
+      for (const w of this.sendWaiters.drain()) settle(w, sendErr);
     }
     for (const list of this.connecters.values()) for (const c of list) c.stop(this.linger);
     this.connecters.clear();
@@ -925,6 +949,8 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     }
     this.events.emit({ type: 'connect', address });
     this.events.emit({ type: 'handshake', address });
+    localLink.open();
+    remoteLink.open();
     localLink.outgoingReady();
     remoteLink.outgoingReady();
     if (this.sendWaiters.length > 0) this.wakeSenders();
@@ -994,9 +1020,9 @@ function settle<T>(w: Waiter<T>, result: Error | undefined, value?: T): void {
   else w.resolve(value as T);
 }
 
-function settleTimeout<T>(w: Waiter<T>): void {
+function settleTimeout<T>(w: Waiter<T>, err: ZmqError): void {
   w.timer = undefined;
-  settle(w, eagain());
+  settle(w, err);
 }
 
 /** Options that take a value here, whatever their effect: defaults as zeromq.js reads them back. */
