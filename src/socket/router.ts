@@ -60,8 +60,20 @@ export class Router extends SocketBase {
     return undefined;
   }
 
+  /**
+   * A pipe from connect(addr, { routingId }) is addressable at once, as in libzmq (which creates
+   * the pipe at connect time): messages to it queue until the connection is up.
+   */
+  protected override xattach(pipe: Pipe): void {
+    const id = pipe.fixedRoutingId;
+    if (!id || this.byId.has(routingKey(id))) return;
+    pipe.routingId = id;
+    this.byId.set(routingKey(id), pipe);
+  }
+
   protected override xpeerGone(pipe: Pipe): void {
-    this.forget(pipe);
+    // a connect-side pipe named by connect() keeps its name (and its queue) across reconnects
+    if (!pipe.fixedRoutingId || pipe.detached) this.forget(pipe);
   }
 
   protected override xdetach(pipe: Pipe): void {
@@ -91,7 +103,7 @@ export class Router extends SocketBase {
       throw createError(ErrorCode.EINVAL, 'ROUTER messages need a routing id frame and a body');
     }
     const pipe = this.byId.get(routingKey(msg[0]!));
-    if (!pipe || !pipe.active) {
+    if (!pipe || (!pipe.active && !pipe.fixedRoutingId)) {
       if (this.mandatory) throw createError(ErrorCode.EHOSTUNREACH, 'Host unreachable');
       this.droppedMessages++;
       return true;

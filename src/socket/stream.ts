@@ -56,9 +56,22 @@ export class Stream extends SocketBase {
     return new RawSession(connection, this);
   }
 
+  /** connect(addr, { routingId }): the peer is addressable at once; data queues until it is up (libzmq). */
+  protected override pipeAtConnect(routingId: string | undefined): boolean {
+    return routingId !== undefined;
+  }
+
+  protected override xattach(pipe: Pipe): void {
+    const fixed = pipe.fixedRoutingId;
+    if (!fixed || this.byId.has(routingKey(fixed))) return;
+    pipe.routingId = fixed;
+    this.byId.set(routingKey(fixed), pipe);
+  }
+
   protected override xpeer(pipe: Pipe): ZmqError | undefined {
     const fixed = pipe.fixedRoutingId;
-    if (fixed && this.byId.has(routingKey(fixed))) {
+    const holder = fixed && this.byId.get(routingKey(fixed));
+    if (holder && holder !== pipe) {
       return createError(ErrorCode.DUPLICATE_IDENTITY, 'the routing id given to connect() is in use by another connection');
     }
     const id = fixed ?? this.ids.generate((key) => this.byId.has(key));
@@ -85,7 +98,7 @@ export class Stream extends SocketBase {
   protected override xsend(msg: Message): boolean {
     if (msg.length !== 2) throw createError(ErrorCode.EINVAL, 'A Stream message is [routing id, data]');
     const pipe = this.byId.get(routingKey(msg[0]!));
-    if (!pipe || !pipe.active) throw createError(ErrorCode.EHOSTUNREACH, 'Host unreachable');
+    if (!pipe || (!pipe.active && !pipe.fixedRoutingId)) throw createError(ErrorCode.EHOSTUNREACH, 'Host unreachable');
     if (!pipe.writable) return false;
     const data = msg[1]!;
     if (data.length === 0) this.endedByUs.add(pipe);
