@@ -19,6 +19,10 @@ export class Reply extends SocketBase {
     this.configure(options);
   }
 
+  protected override outOfTurn(op: 'send' | 'receive'): boolean {
+    return op === 'send' ? this.envelope === undefined : this.envelope !== undefined;
+  }
+
   protected override xsend(msg: Message): boolean {
     const envelope = this.envelope;
     const pipe = this.replyPipe;

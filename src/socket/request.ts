@@ -35,6 +35,15 @@ export class Request extends LoadBalancedSocket {
     this.configure(options, REQUEST_OPTIONS);
   }
 
+  protected override outOfTurn(op: 'send' | 'receive'): boolean {
+    return op === 'send' ? this.awaitingReply && !this.relaxed : !this.awaitingReply;
+  }
+
+  /** False while a reply is awaited, as libzmq's REQ reports it (unless relaxed). */
+  override get writable(): boolean {
+    return !this.outOfTurn('send') && super.writable;
+  }
+
   protected override xsend(msg: Message): boolean {
     if (this.awaitingReply && !this.relaxed) return false; // its turn comes with the reply
     let envelope: Uint8Array[];
