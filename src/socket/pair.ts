@@ -38,8 +38,10 @@ export class Pair extends SocketBase {
 
   protected override xrecv(): Message | undefined {
     for (;;) {
+      // the peer's pipe as it was: reading the last message of a departed peer detaches its pipe
+      const peer = this.pipe;
       const msg = this.fairRecv();
-      if (!msg || this.lastPipe === this.pipe) return msg;
+      if (!msg || this.lastPipe === peer) return msg;
       this.droppedMessages++;
     }
   }
