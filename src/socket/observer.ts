@@ -1,5 +1,6 @@
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import { Fifo } from '../util/fifo.ts';
+import { hold, release } from '../util/keepalive.ts';
 
 /** Monitor events, named as in zeromq.js. */
 export type Event =
@@ -75,6 +76,12 @@ export class Observer implements AsyncIterable<Event> {
     const e = this.queue.shift();
     if (e) return Promise.resolve(e);
     if (this.ended) return Promise.reject(endedError());
+    return this.wait();
+  }
+
+  /** A pending read keeps the process alive, as in zeromq.js. */
+  private wait(): Promise<Event> {
+    hold();
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
@@ -87,7 +94,7 @@ export class Observer implements AsyncIterable<Event> {
       }
       if (this.ended) return;
       try {
-        yield await new Promise<Event>((resolve, reject) => this.waiters.push({ resolve, reject }));
+        yield await this.wait();
       } catch {
         return;
       }
@@ -98,7 +105,10 @@ export class Observer implements AsyncIterable<Event> {
   close(): void {
     if (this.ended) return;
     this.ended = true;
-    for (const w of this.waiters.drain()) w.reject(endedError());
+    for (const w of this.waiters.drain()) {
+      release();
+      w.reject(endedError());
+    }
   }
 
   /** @internal */
@@ -119,6 +129,7 @@ export class Observer implements AsyncIterable<Event> {
     }
     const w = this.waiters.shift();
     if (w) {
+      release();
       w.resolve(event);
     } else {
       this.queue.push(event);

@@ -19,16 +19,21 @@ import {
   checkForeignOption, checkOption, DEFAULT_OPTIONS, HARD_MAX_FRAME_SIZE, NO_EFFECT_OPTIONS, OPTION_SPECS, optionByNumber, UNSUPPORTED_OPTIONS,
 } from './options.ts';
 import { emitWarning } from '../util/warn.ts';
+import { hold, release } from '../util/keepalive.ts';
+import { registerForExit } from './exit.ts';
 import { Pipe, type PipeOwner } from './pipe.ts';
 
 export type { Message };
 export type { MessageLike };
 
+/** A pending send() or receive(); it keeps the process alive until settled (util/keepalive.ts). */
 interface Waiter<T> {
   resolve: (value: T) => void;
   reject: (err: Error) => void;
   timer: TimerHandle | undefined;
   done: boolean;
+  /** Holds the process (sockets ZAP runs on do not). */
+  held: boolean;
 }
 interface SendWaiter extends Waiter<void> {
   msg: Message;
@@ -165,6 +170,8 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
   /** close() was called while blocked: it happens when the bind or unbind finishes. */
   private closeRequested = false;
   private wakingSenders = false;
+  /** @internal a pending call on this socket keeps the process alive (false for the sockets ZAP runs on). */
+  keepsProcessAlive = true;
   /** @internal the byte-stream transport; tests may swap it. */
   transport: StreamTransport = netTransport;
 
@@ -229,6 +236,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     attachSocket(ctx);
     unclosed.register(this, ctx, this);
     this.socketContext = ctx;
+    registerForExit(this);
     Object.seal(this);
   }
 
@@ -343,6 +351,12 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     return this.isClosed;
   }
 
+  /** @internal messages wait in a queue for a peer (linger at exit looks at this). */
+  get hasQueuedMessages(): boolean {
+    for (const p of this.pipes) if (p.outgoing.length > 0) return true;
+    return false;
+  }
+
   /** Bound or connected to at least one endpoint. */
   get hasEndpoints(): boolean {
     return this.bindings.size > 0 || this.connecters.size > 0;
@@ -419,7 +433,8 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     const limit = this.sendHighWaterMark > 0 ? this.sendHighWaterMark : Infinity;
     if (this.sendWaiters.length >= limit) return Promise.reject(eagain());
     return new Promise<void>((resolve, reject) => {
-      const w: SendWaiter = { msg, resolve, reject, timer: undefined, done: false };
+      const w: SendWaiter = { msg, resolve, reject, timer: undefined, done: false, held: this.keepsProcessAlive };
+      if (w.held) hold();
       if (this.sendTimeout > 0) w.timer = setTimeout(() => settleTimeout(w, this.waitError('send')), this.sendTimeout);
       this.sendWaiters.push(w);
     });
@@ -447,7 +462,8 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     const limit = this.receiveHighWaterMark > 0 ? this.receiveHighWaterMark : Infinity;
     if (this.recvWaiters.length >= limit) return Promise.reject(eagain());
     return new Promise<Message>((resolve, reject) => {
-      const w: Waiter<Message> = { resolve, reject, timer: undefined, done: false };
+      const w: Waiter<Message> = { resolve, reject, timer: undefined, done: false, held: this.keepsProcessAlive };
+      if (w.held) hold();
       if (this.receiveTimeout > 0) w.timer = setTimeout(() => settleTimeout(w, this.waitError('receive')), this.receiveTimeout);
       this.recvWaiters.push(w);
     });
@@ -674,6 +690,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
       this.recvWaiters.shift();
       w.done = true;
       w.timer = clearTimer(w.timer);
+      if (w.held) release();
       w.resolve(msg);
     }
   }
@@ -1016,6 +1033,7 @@ function settle<T>(w: Waiter<T>, result: Error | undefined, value?: T): void {
   if (w.done) return;
   w.done = true;
   w.timer = clearTimer(w.timer);
+  if (w.held) release();
   if (result) w.reject(result);
   else w.resolve(value as T);
 }

@@ -8,6 +8,11 @@ import { Router } from './router.ts';
  * of importing socket classes.
  */
 provideZapSockets({
-  dealer: (options) => new Dealer(options),
+  dealer: (options) => {
+    const dealer = new Dealer(options);
+    // its reader waits for replies for the life of the process: that must not keep it alive
+    dealer.keepsProcessAlive = false;
+    return dealer;
+  },
   router: (options) => new Router(options),
 });

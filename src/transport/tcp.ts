@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as dns from 'node:dns';
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import { formatTcpEndpoint } from './endpoint.ts';
+import { unrefTimer } from '../util/timers.ts';
 import type {
   ConnectOptions, Connection, ConnectionHandler, KeepAlive, ListenOptions, Listener, ParsedEndpoint, StreamTransport,
 } from './transport.ts';
@@ -28,6 +29,8 @@ class NetConnection implements Connection {
     this.localEndpoint = localEndpoint;
     this.remoteAddress = remoteAddress;
     socket.setNoDelay?.(true);
+    // an open connection alone does not keep the process alive (zeromq.js); pending calls do
+    socket.unref?.();
     if (keepAlive) socket.setKeepAlive?.(keepAlive.enable, keepAlive.idleMs);
     socket.on('data', (chunk: Uint8Array) => this.handler.onData(chunk));
     socket.on('drain', () => this.handler.onDrain());
@@ -153,6 +156,8 @@ export const netTransport: StreamTransport = {
       bound = `ipc://${endpoint.path === '*' ? ipcFile : endpoint.path}`;
     }
 
+    // a bound endpoint alone does not keep the process alive (zeromq.js); pending calls do
+    server.unref?.();
     server.on('connection', (socket: net.Socket) => {
       const remote = endpoint.protocol === 'tcp' ? (socket.remoteAddress ?? '').replace(/^::ffff:/, '') : '';
       onConnection(new NetConnection(socket, bound, remote, endpoint.protocol === 'tcp' ? options.keepAlive : undefined));
@@ -188,9 +193,11 @@ export const netTransport: StreamTransport = {
           family: options.ipv6 || net.isIP(endpoint.host) ? 0 : 4,
           noDelay: true,
         });
+        socket.unref?.();
         local = endpoint.address;
       } else if (endpoint.protocol === 'ipc') {
         socket = net.connect({ path: ipcPath(endpoint.path) });
+        socket.unref?.();
         local = endpoint.address;
       } else {
         reject(createError(ErrorCode.EPROTONOSUPPORT, 'inproc is not a stream transport'));
@@ -198,10 +205,10 @@ export const netTransport: StreamTransport = {
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       if (options.timeout > 0) {
-        timer = setTimeout(() => {
+        timer = unrefTimer(setTimeout(() => {
           socket.destroy();
           reject(createError(ErrorCode.EAGAIN, `connect timed out after ${options.timeout} ms`, { address: endpoint.address }));
-        }, options.timeout);
+        }, options.timeout));
       }
       const onError = (err: Error) => {
         if (timer) clearTimeout(timer);

@@ -120,6 +120,20 @@ describe.each(LIBS)('%s', (_name, zmq) => {
     expect(await failure(iterate)).toBe('EFSM');
   });
 
+  it('PAIR: what a peer sent before it went away is still delivered, read after it left', async () => {
+    const a = track(new zmq.Pair({ linger: 0 }));
+    const ep = await freeTcp();
+    await a.bind(ep);
+    // linger -1: closing b delivers what it queued, then ends the connection
+    const b = new zmq.Pair({ linger: -1 });
+    const gone = new Promise((resolve) => a.events.on('disconnect', resolve));
+    b.connect(ep);
+    await b.send(['foo', 'bar']);
+    b.close();
+    await within(gone, 3000, 'disconnect');
+    expect((await within(a.receive(), 3000, 'message')).map(String)).toEqual(['foo', 'bar']);
+  });
+
   it('item 7: a receive() before any send() fails with EFSM after receiveTimeout', async () => {
     const req = track(new zmq.Request({ receiveTimeout: 2 }));
     expect(await failure(() => req.receive())).toBe('EFSM');
