@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as lib from 'zeromq';
 import * as pz from '../../src/mod.ts';
 import { within } from '../_helpers/interop.ts';
+import { bindZapEndpoint } from '../security/helpers.ts';
 
 type Lib = typeof pz;
 const LIBS: [string, Lib][] = [
@@ -149,7 +150,7 @@ describe('item 2: a malformed ZAP reply fails the handshake with handshake:error
   for (const [what, reply, code] of replies) {
     it.each(LIBS)(`${what}: %s`, async (_name, zmq) => {
       const handler = track(new zmq.Router());
-      await handler.bind('inproc://zeromq.zap.01');
+      await bindZapEndpoint(handler as never);
       void (async () => {
         for await (const req of handler) await handler.send(reply(req) as never).catch(() => undefined);
       })();
