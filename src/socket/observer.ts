@@ -27,7 +27,7 @@ export type EventOfType<T extends EventType> = Extract<Event, { type: T }>;
 
 /** zeromq.js: reading events after the socket's 'end' is EBADF. */
 function endedError(): ZmqError {
-  return createError(ErrorCode.EBADF, 'Socket is closed; no more events');
+  return createError(ErrorCode.EBADF, 'Socket is closed');
 }
 
 /** Events kept for `receive()`/`for await` when nobody reads them; older ones are dropped and counted. */

@@ -402,7 +402,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
    * REQ/REP call still out of turn, as zeromq.js reports (libzmq says EFSM at once).
    */
   private waitError(op: 'send' | 'receive'): ZmqError {
-    return this.outOfTurn(op) ? createError(ErrorCode.EFSM, `Operation cannot be accomplished in current state: a ${this.socketType} ${op} out of turn`) : eagain();
+    return this.outOfTurn(op) ? createError(ErrorCode.EFSM, 'Operation cannot be accomplished in current state') : eagain();
   }
 
   /** A pipe joins the socket (connect-side pipes join before their peer is known). */
