@@ -70,14 +70,24 @@ describe('item 5: what keeps the process alive', () => {
   });
 });
 
+/** Runs `fn` with process.stderr captured; returns what was written. */
+async function stderrOf(fn: () => Promise<void>): Promise<string> {
+  const writes: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    writes.push(String(chunk));
+    return true;
+  });
+  try {
+    await fn();
+  } finally {
+    spy.mockRestore();
+  }
+  return writes.join('');
+}
+
 describe('item 6: linger at exit', () => {
   it('queued messages hold the exit for up to linger, with zeromq.js warning when that may be long', async () => {
-    const writes: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      writes.push(String(chunk));
-      return true;
-    });
-    try {
+    const written = await stderrOf(async () => {
       const dealer = t.add(new zmq.Dealer({ linger: 600 }));
       dealer.connect(await unusedEndpoint('tcp'));
       await dealer.send('queued');
@@ -89,30 +99,21 @@ describe('item 6: linger at exit', () => {
       await ended; // closed once its linger ran out
       expect(idle.closed).toBe(false);
       expect(holding()).toBe(0);
-      expect(writes.join('')).toMatch(
-        /^\(node:\d+\) WARNING: Waiting for queued ZeroMQ messages to be delivered\. Set 'context\.blocky = false' to change this behaviour\.\n$/,
-      );
-    } finally {
-      spy.mockRestore();
-    }
+    });
+    expect(written).toMatch(
+      /^\(node:\d+\) WARNING: Waiting for queued ZeroMQ messages to be delivered\. Set 'context\.blocky = false' to change this behaviour\.\n$/,
+    );
   });
 
   it('a short linger holds the exit without a warning', async () => {
-    const writes: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      writes.push(String(chunk));
-      return true;
-    });
-    try {
+    const written = await stderrOf(async () => {
       const dealer = t.add(new zmq.Dealer({ linger: 50 }));
       dealer.connect(await unusedEndpoint('tcp'));
       await dealer.send('queued');
       const ended = waitForEvent(dealer, 'end', 5000);
       process.emit('beforeExit', 0);
       await ended;
-      expect(writes).toEqual([]);
-    } finally {
-      spy.mockRestore();
-    }
+    });
+    expect(written).toBe('');
   });
 });

@@ -3,24 +3,12 @@
  * `zeromq` devDependency (libzmq 4.3.5 through zeromq.js 6), and both must behave alike. Message
  * texts are purezmq's own (clearer); class, `code`, `errno` and `address` must match.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as lib from 'zeromq';
 import * as pz from '../../src/mod.ts';
+import { LIBS, socketTracker, type Lib } from '../_helpers/zeromqjs.ts';
 
-type Lib = typeof pz;
-const LIBS: [string, Lib][] = [
-  ['purezmq', pz],
-  ['zeromq.js', lib as unknown as Lib],
-];
-
-const open: { close(): void }[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
-function track<T extends { close(): void }>(s: T): T {
-  open.push(s);
-  return s;
-}
+const track = socketTracker();
 
 function caught(fn: () => unknown): Error & { code?: string; errno?: number; address?: string } {
   try {

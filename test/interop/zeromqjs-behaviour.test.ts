@@ -3,26 +3,14 @@
  * side against purezmq and the `zeromq` devDependency, which must agree.
  */
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as lib from 'zeromq';
 import * as pz from '../../src/mod.ts';
+import { LIBS, socketTracker, type Lib } from '../_helpers/zeromqjs.ts';
 import { within } from '../_helpers/interop.ts';
 import { bindZapEndpoint } from '../security/helpers.ts';
 
-type Lib = typeof pz;
-const LIBS: [string, Lib][] = [
-  ['purezmq', pz],
-  ['zeromq.js', lib as unknown as Lib],
-];
-
-const open: { close(): void }[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
-function track<T extends { close(): void }>(s: T): T {
-  open.push(s);
-  return s;
-}
+const track = socketTracker();
 
 let seq = 0;
 const inproc = (what: string) => `inproc://behaviour-${what}-${++seq}`;
