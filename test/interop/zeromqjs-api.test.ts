@@ -94,6 +94,7 @@ describe('item 10: API shape, as zeromq.js', () => {
       return [
         Object.isSealed(s),
         Object.isSealed(c),
+        Object.keys(c),
         shape(caught(() => ((s as unknown as Record<string, unknown>).doesNotExist = 1))),
         shape(caught(() => ((c as unknown as Record<string, unknown>).doesNotExist = 1))),
         shape(caught(() => new (zmq.Dealer as unknown as new (o: object) => unknown)({ doesNotExist: 1 }))),
@@ -128,6 +129,8 @@ describe('item 10: API shape, as zeromq.js', () => {
         shape(caught(() => new (zmq.Dealer as unknown as new (o: object) => unknown)({ recoveryInterval: 'hello' }))),
         shape(caught(() => new (zmq.Context as unknown as new (o: object) => unknown)({ ioThreads: 'hello' }))),
         shape(caught(() => new (zmq.Context as unknown as new (o: object) => unknown)({ ioThreads: -1 }))),
+        shape(caught(() => ((new zmq.Context() as unknown as Record<string, unknown>).ioThreads = 'hello'))),
+        shape(caught(() => (new zmq.Context().maxSockets = 0))),
         shape(caught(() => new (zmq.Context as unknown as new (...a: unknown[]) => unknown)(1))),
         shape(caught(() => new (zmq.Context as unknown as new (...a: unknown[]) => unknown)({}, 2))),
       ];
