@@ -64,6 +64,8 @@ export interface SocketOptions {
   zapDomain: string | null;
   /** ZMQ_ZAP_ENFORCE_DOMAIN: a CURVE server (or NULL with zapDomain) fails handshakes when no ZAP handler is bound. */
   zapEnforceDomain: boolean;
+  /** ZMQ_SOCKS_PROXY: `host:port` of a SOCKS5 proxy (no authentication) that TCP connects go through. */
+  socksProxy: string | null;
 }
 
 /**
@@ -102,10 +104,11 @@ export const DEFAULT_OPTIONS: SocketOptions = {
   curveServerKey: null,
   zapDomain: null,
   zapEnforceDomain: false,
+  socksProxy: null,
 };
 
 const CURVE_KEY_OPTIONS: ReadonlySet<string> = new Set(['curvePublicKey', 'curveSecretKey', 'curveServerKey']);
-const STRING_255_OPTIONS: ReadonlySet<string> = new Set(['plainUsername', 'plainPassword', 'zapDomain']);
+const STRING_255_OPTIONS: ReadonlySet<string> = new Set(['plainUsername', 'plainPassword', 'zapDomain', 'socksProxy']);
 
 const INTEGER_MIN: Partial<Record<keyof SocketOptions, number>> = {
   linger: -1,
@@ -159,7 +162,6 @@ export const UNSUPPORTED_OPTIONS: Readonly<Record<string, unknown>> = {
   tcpMaxRetransmitTimeout: 0,
   typeOfService: 0,
   tcpAcceptFilter: null,
-  socksProxy: null,
   interface: null,
   gssapiServer: false,
   gssapiPrincipal: null,

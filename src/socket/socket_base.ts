@@ -141,6 +141,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
   declare curveServerKey: string | Uint8Array | null;
   declare zapDomain: string | null;
   declare zapEnforceDomain: boolean;
+  declare socksProxy: string | null;
   /** @internal option values, behind the accessors */
   readonly options: Record<string, unknown> = { ...DEFAULT_OPTIONS, ...FOREIGN_DEFAULTS };
   private socketContext: Context | undefined = defaultContext;
@@ -344,7 +345,6 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
   declare tcpKeepaliveInterval: number;
   declare tcpMaxRetransmitTimeout: number;
   declare typeOfService: number;
-  declare socksProxy: string | null;
   declare interface: string | null;
 
   get closed(): boolean {
@@ -1113,7 +1113,12 @@ export class Connecter {
     this.socket.emit({ type: 'connect:delay', address });
     this.dialing = true;
     this.socket.transport
-      .connect(this.endpoint, { ipv6: this.socket.ipv6, timeout: this.socket.connectTimeout, keepAlive: this.socket.keepAlive() })
+      .connect(this.endpoint, {
+        ipv6: this.socket.ipv6,
+        timeout: this.socket.connectTimeout,
+        keepAlive: this.socket.keepAlive(),
+        socksProxy: this.socket.socksProxy === null ? undefined : String(this.socket.socksProxy),
+      })
       .then(
         (connection) => {
           this.dialing = false;

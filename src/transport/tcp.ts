@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as dns from 'node:dns';
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import { formatTcpEndpoint } from './endpoint.ts';
+import { parseSocksProxy, socksConnect } from './socks.ts';
 import { unrefTimer } from '../util/timers.ts';
 import type {
   ConnectOptions, Connection, ConnectionHandler, KeepAlive, ListenOptions, Listener, ParsedEndpoint, StreamTransport,
@@ -186,11 +187,20 @@ export const netTransport: StreamTransport = {
     return new Promise<Connection>((resolve, reject) => {
       let socket: net.Socket;
       let local: string;
+      let proxy: { host: string; port: number } | undefined;
       if (endpoint.protocol === 'tcp') {
+        if (options.socksProxy) {
+          proxy = parseSocksProxy(options.socksProxy);
+          if (!proxy) {
+            reject(createError(ErrorCode.EINVAL, `Invalid socksProxy '${options.socksProxy}': host:port expected`, { address: endpoint.address }));
+            return;
+          }
+        }
+        const host = proxy?.host ?? endpoint.host;
         socket = net.connect({
-          host: endpoint.host,
-          port: endpoint.port as number,
-          family: options.ipv6 || net.isIP(endpoint.host) ? 0 : 4,
+          host,
+          port: proxy?.port ?? (endpoint.port as number),
+          family: options.ipv6 || net.isIP(host) ? 0 : 4,
           noDelay: true,
         });
         socket.unref?.();
@@ -216,11 +226,21 @@ export const netTransport: StreamTransport = {
         reject(translateNetError(err as NodeJS.ErrnoException, endpoint.address));
       };
       socket.once('error', onError);
-      socket.once('connect', () => {
+      const connected = () => {
         if (timer) clearTimeout(timer);
         socket.off('error', onError);
         const tcp = endpoint.protocol === 'tcp';
         resolve(new NetConnection(socket, local, tcp ? (socket.remoteAddress ?? '') : '', tcp ? options.keepAlive : undefined));
+        socket.resume();
+      };
+      socket.once('connect', () => {
+        if (!proxy || endpoint.protocol !== 'tcp') connected();
+        // the connect timeout covers the proxy's answer too
+        else socksConnect(socket, endpoint.host, endpoint.port as number, endpoint.address).then(connected, (err: ZmqError) => {
+          if (timer) clearTimeout(timer);
+          socket.destroy();
+          reject(err);
+        });
       });
     });
   },
