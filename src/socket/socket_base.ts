@@ -226,10 +226,11 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
           throw new TypeError(`Option value must be a ${kind}`);
         }
         (this as Record<string, unknown>)[key] = value;
-      } else if (key in this) {
+      } else if (key in this && !TYPE_OPTIONS.has(key)) {
         // an option's accessor validates; a read-only property throws zeromq.js's TypeError
         (this as Record<string, unknown>)[key] = value;
       } else {
+        // unknown, or an option of other socket types (conflate on a ROUTER, say)
         throw new TypeError(`Cannot add property ${key}, object is not extensible`);
       }
     }
@@ -1061,6 +1062,11 @@ for (const key of [...Object.keys(DEFAULT_OPTIONS), ...Object.keys(FOREIGN_DEFAU
     configurable: true,
   });
 }
+
+/** Options of some socket types only: each type names those it takes when it configures itself. */
+const TYPE_OPTIONS: ReadonlySet<string> = new Set([
+  'conflate', 'probeRouter', 'mandatory', 'handover', 'correlate', 'relaxed', 'noDrop', 'invertMatching', 'notify', 'verbosity', 'welcomeMessage', 'manual',
+]);
 
 /** Marks a constructor call from one of purezmq's socket types, which configure themselves. */
 export const CONFIGURED_BY_SUBCLASS: object = Object.freeze({});

@@ -98,6 +98,9 @@ describe('item 10: API shape, as zeromq.js', () => {
         shape(caught(() => ((s as unknown as Record<string, unknown>).doesNotExist = 1))),
         shape(caught(() => ((c as unknown as Record<string, unknown>).doesNotExist = 1))),
         shape(caught(() => new (zmq.Dealer as unknown as new (o: object) => unknown)({ doesNotExist: 1 }))),
+        // an option of another socket type is no property of this one
+        shape(caught(() => new (zmq.Router as unknown as new (o: object) => unknown)({ conflate: true }))),
+        shape(caught(() => new (zmq.Push as unknown as new (o: object) => unknown)({ probeRouter: true }))),
         shape(caught(() => new (zmq.Context as unknown as new (o: object) => unknown)({ doesNotExist: 1 }))),
       ];
     });
