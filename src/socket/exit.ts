@@ -23,16 +23,30 @@ type Proc = { on?(event: string, fn: () => void): unknown; pid?: number; stderr?
 const proc = (globalThis as { process?: Proc }).process;
 
 const open = new Set<WeakRef<SocketBase>>();
+const refs = new WeakMap<SocketBase, WeakRef<SocketBase>>();
+// a socket dropped without close() leaves the set once collected
+const collected = new FinalizationRegistry<WeakRef<SocketBase>>((ref) => open.delete(ref));
 let hooked = false;
 let waiting = false;
 
 /** A socket opened: it is looked at when the process would exit. */
 export function registerForExit(socket: SocketBase): void {
-  open.add(new WeakRef(socket));
+  const ref = new WeakRef(socket);
+  open.add(ref);
+  refs.set(socket, ref);
+  collected.register(socket, ref, ref);
   if (!hooked && typeof proc?.on === 'function') {
     hooked = true;
     proc.on('beforeExit', beforeExit);
   }
+}
+
+/** A socket closed: nothing of it is left to deliver at exit. */
+export function forgetForExit(socket: SocketBase): void {
+  const ref = refs.get(socket);
+  if (!ref) return;
+  open.delete(ref);
+  collected.unregister(ref);
 }
 
 /** How long `socket` may hold the exit: ms, Infinity, or 0. */

@@ -20,7 +20,7 @@ import {
 } from './options.ts';
 import { emitWarning } from '../util/warn.ts';
 import { hold, release } from '../util/keepalive.ts';
-import { registerForExit } from './exit.ts';
+import { forgetForExit, registerForExit } from './exit.ts';
 import { Pipe, type PipeOwner } from './pipe.ts';
 
 export type { Message };
@@ -591,6 +591,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     this.isClosed = true;
     detachSocket(this.context);
     this.socketContext = undefined;
+    forgetForExit(this);
     unclosed.unregister(this);
     if (this.recvWaiters.length > 0 || this.sendWaiters.length > 0) {
       // built only when someone waits: an Error with a stack is not free
