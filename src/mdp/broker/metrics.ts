@@ -2,6 +2,7 @@
 import type { Dialect } from '../constants.ts';
 import type { LatencySnapshot } from '../metrics.ts';
 import type { StoreRecovery, StoreStats } from '../store/store.ts';
+import type { AccessMetrics } from '../security/access.ts';
 import type { LifecycleCounters } from './lifecycle.ts';
 import type { ServiceDrops } from './registry.ts';
 
@@ -100,6 +101,8 @@ export interface BrokerMetrics {
   requests: RequestGauges;
   titanic: TitanicCounters;
   store: StoreStats & { recovery: RecoverySummary | undefined };
+  /** Access decisions and the policy in force (only with an access policy; src/mdp/security/). */
+  access?: AccessMetrics;
 }
 
 /** Requests held now, by where they are in their life. */
