@@ -13,6 +13,9 @@
  *   given; otherwise it sends DISCONNECT and re-registers, so that the broker re-queues the request
  *   for another worker.
  * - close() lets the current request finish (bounded), sends DISCONNECT and closes the socket.
+ * - Security (issue 12): `curveServerKey` and `curveCert` make the DEALER a CURVE client of the broker.
+ *   A broker that sends DISCONNECT before anything else (its access policy does not let this worker
+ *   serve the service) is retried with a doubling delay, up to REFUSED_RETRY_MAX_MS, not every second.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
 import { toFrame } from '../util/bytes.ts';
@@ -22,6 +25,7 @@ import { resolveDialect } from './dialects/index.ts';
 import { DEFAULT_CONFIG, type WorkerConfig } from './config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from './errors.ts';
 import { silentLogger, type Logger } from './log.ts';
+import { peerCurveSocketOptions, type PeerCurveOptions } from './security/peer.ts';
 
 export interface RequestContext {
   /** ROUTER address of the client (opaque). */
@@ -37,7 +41,10 @@ export type WorkerHandler = (
   ctx: RequestContext,
 ) => Promise<MessageLike | MessageLike[]> | MessageLike | MessageLike[];
 
-export interface WorkerOptions extends Partial<Omit<WorkerConfig, 'broker'>> {
+/** Config fields the CLI resolves into key material (PeerCurveOptions) before building a Worker. */
+type CurveFields = 'curveCert' | 'curveServerKey';
+
+export interface WorkerOptions extends Partial<Omit<WorkerConfig, 'broker' | CurveFields>>, PeerCurveOptions {
   logger?: Logger;
   /** What to do when the broker sends DISCONNECT: re-register on a new socket (RFC) or stop. */
   onDisconnect?: 'reconnect' | 'close';
@@ -64,6 +71,8 @@ export interface WorkerStats {
 }
 
 const MAX_BACKLOG = 16;
+/** Longest wait before registering again with a broker that keeps refusing the READY at once. */
+const REFUSED_RETRY_MAX_MS = 30_000;
 
 function toFrames(body: MessageLike | MessageLike[]): MessageLike[] {
   const list = Array.isArray(body) ? body : [body];
@@ -73,7 +82,7 @@ function toFrames(body: MessageLike | MessageLike[]): MessageLike[] {
 export class Worker {
   readonly endpoint: string;
   readonly service: string;
-  readonly config: Omit<WorkerConfig, 'broker'>;
+  readonly config: Omit<WorkerConfig, 'broker' | CurveFields>;
   /** The codec of the dialect spoken (from `dialect`, or the RFC of `version`). */
   readonly codec: MdpCodec;
   readonly stats: WorkerStats = { requests: 0, replies: 0, partials: 0, handlerErrors: 0, reconnects: 0, malformed: 0 };
@@ -93,19 +102,25 @@ export class Worker {
   private readonly backlog: { client: Uint8Array; body: Uint8Array[] }[] = [];
   private isClosed = false;
   private closing: Promise<void> | undefined;
+  private readonly curve: Partial<SocketOptions>;
+  /** Nothing but DISCONNECT has come from the broker on this conversation yet. */
+  private silentSoFar = true;
+  /** Conversations in a row that the broker ended with DISCONNECT before anything else. */
+  private refusedInARow = 0;
 
   constructor(endpoint: string, service: string, handler: WorkerHandler, options: WorkerOptions = {}) {
     if (service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a worker needs a service name');
     if (service.startsWith(MMI_NAMESPACE)) {
       throw mdpError(MdpErrorCode.CONFIG, `service names starting with "${MMI_NAMESPACE}" are reserved for the broker (8/MMI)`, { service });
     }
-    const { broker: _b, ...defaults } = DEFAULT_CONFIG.worker;
+    const { broker: _b, curveCert: _c, curveServerKey: _k, ...defaults } = DEFAULT_CONFIG.worker;
     this.config = {
       ...defaults,
       ...Object.fromEntries(
         Object.entries(options).filter(([k, v]) => v !== undefined && k in defaults),
       ),
-    } as Omit<WorkerConfig, 'broker'>;
+    } as Omit<WorkerConfig, 'broker' | CurveFields>;
+    this.curve = peerCurveSocketOptions(options);
     this.codec = resolveDialect(this.config.dialect, this.config.version);
     this.endpoint = endpoint;
     this.service = service;
@@ -148,7 +163,8 @@ export class Worker {
     this.reconnectTimer = undefined;
     if (this.isClosed || this.closing) return;
     const gen = ++this.generation;
-    const socket = new Dealer({ linger: 1000, ...this.options.socketOptions });
+    const socket = new Dealer({ linger: 1000, ...this.curve, ...this.options.socketOptions });
+    this.silentSoFar = true;
     this.socket = socket;
     socket.connect(this.endpoint);
     const t = performance.now();
@@ -228,6 +244,10 @@ export class Worker {
     }
     this.lastHeard = performance.now();
     const cmd = r.command;
+    if (cmd.command !== 'DISCONNECT') {
+      this.silentSoFar = false;
+      this.refusedInARow = 0;
+    }
     switch (cmd.command) {
       case 'REQUEST':
         if (this.busy) {
@@ -237,13 +257,28 @@ export class Worker {
         this.busy = this.handle(cmd.client, cmd.body, this.generation);
         return;
       case 'DISCONNECT':
-        this.log.info('broker sent DISCONNECT', { service: this.service });
         // 7/MDP: send nothing more on this socket; a new one re-registers
-        this.restart('broker-disconnect', false, Math.min(this.config.reconnectInterval, 1000));
+        this.restart('broker-disconnect', false, this.disconnectDelay());
         return;
       default:
         return; // HEARTBEAT: liveness only
     }
+  }
+
+  /**
+   * Delay before registering again after a DISCONNECT: at most a second normally; doubling when the
+   * broker answered the READY with nothing but DISCONNECT (refused: access policy, mmi. name, limits).
+   */
+  private disconnectDelay(): number {
+    const base = Math.min(this.config.reconnectInterval, 1000);
+    if (!this.silentSoFar) {
+      this.log.info('broker sent DISCONNECT', { service: this.service });
+      return base;
+    }
+    this.refusedInARow++;
+    const delay = Math.min(REFUSED_RETRY_MAX_MS, Math.max(base, 250) * 2 ** (this.refusedInARow - 1));
+    this.log.warn('broker refused the READY with DISCONNECT (not allowed to serve this service?)', { service: this.service, broker: this.endpoint, retryInMs: delay });
+    return delay;
   }
 
   private async handle(client: Uint8Array, body: Uint8Array[], gen: number): Promise<void> {
