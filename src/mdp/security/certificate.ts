@@ -64,6 +64,8 @@ export function parseCertificate(text: string, file: string, options: { secret?:
   const lines = text.split('\n');
   const metadata: Record<string, string> = {};
   let section = '';
+  /** Indentation of the section's own entries; deeper lines belong to nested sections (ignored). */
+  let entryIndent = -1;
   let curveLine = 0;
   let publicKey: { value: string; line: number } | undefined;
   let secretKey: { value: string; line: number } | undefined;
@@ -79,8 +81,12 @@ export function parseCertificate(text: string, file: string, options: { secret?:
       section = m ? '' : body.replace(/\s*#.*$/, '');
       if (!m && !NAME.test(section)) throw certError(file, n, `not a ZPL section name: ${JSON.stringify(body)}`);
       if (section === 'curve') curveLine = n;
+      entryIndent = -1;
       continue;
     }
+    const indent = raw.length - raw.trimStart().length;
+    if (entryIndent < 0) entryIndent = indent;
+    if (indent > entryIndent) continue;
     const m = ENTRY.exec(body);
     if (!m) {
       // a nested section name (deeper ZPL structure) is allowed and ignored; anything else is not ZPL
