@@ -145,6 +145,8 @@ export class CertificateStore {
 
   /** Re-reads when the directory changed and the interval has passed; resolves true when it did. */
   refreshIfChanged(force = false): Promise<boolean> {
+    // a look under way (the broker's timer) is waited for: its result is as fresh as a new one
+    if (this.refreshing) return this.refreshing;
     if (!force && (this.reloadInterval <= 0 || performance.now() - this.checkedAt < this.reloadInterval)) return Promise.resolve(false);
     this.refreshing ??= (async () => {
       try {
