@@ -9,7 +9,7 @@
 // Each comparison row runs purezmq, zeromq.js, purezmq, zeromq.js (interleaved, so that load from other
 // work on the machine hits both sides alike) and keeps the best of each side.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -334,6 +334,74 @@ if (!only || only.test('durable titanic journal recovery store')) {
   log(`  (durability: ${((Date.now() - durableStarted) / 1000).toFixed(1)} s)`);
 }
 
+// ---- security (issue 12): purezmq against itself ----------------------------------------------------
+// The broker with CURVE on every connection (a clients directory) and a 20-rule access policy beside the
+// same broker without either, interleaved, with the same pipelined clients; the peers are CURVE clients
+// of the secure one.
+const security = []; // { name, ours, base, ratio, target }
+if (!only || only.test('security curve policy')) {
+  const securityStarted = Date.now();
+  const fx = await securityFixture();
+  const runs = { secure: [], plain: [] };
+  try {
+    for (let k = 0; k < reps; k++) {
+      for (const mode of ['secure', 'plain']) {
+        try {
+          const extra = mode === 'secure' ? { extraArgs: fx.args, workerOptions: fx.workerOptions, clientOptions: fx.clientOptions } : {};
+          runs[mode].push(await broker('purezmq', { clients: 8, inflight: MDP_WINDOW, workers: 4, size: 16, peers: 'purezmq', ...brokerWin, ...extra }));
+        } catch (err) {
+          notes.push(`security broker (${mode}): ${String(err.message ?? err).split('\n')[0]}`);
+        }
+      }
+    }
+  } finally {
+    fx.cleanup();
+  }
+  const best = (xs, pick, lower = false) => (xs.length ? (lower ? Math.min : Math.max)(...xs.map(pick)) : NaN);
+  const [sq, pq] = [best(runs.secure, (r) => r.perSec), best(runs.plain, (r) => r.perSec)];
+  const [sc, pc] = [best(runs.secure, (r) => r.cpuUsPerRequest, true), best(runs.plain, (r) => r.cpuUsPerRequest, true)];
+  log(`  security: CURVE + policy [${runs.secure.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  plain [${runs.plain.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  → ${(sq / pq).toFixed(2)}×`);
+  const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
+  security.push({ name: 'Majordomo broker, 8 clients × 4 workers: CURVE + 20-rule policy / plain', ours: fmt(sq, 'req/s'), base: fmt(pq, 'req/s'), ratio: ratio(sq, pq), target: verdict(sq / pq, T('≥', 0.6)) });
+  security.push({ name: 'Majordomo broker: broker CPU / request, CURVE + policy / plain', ours: fmt(sc, 'µs'), base: fmt(pc, 'µs'), ratio: ratio(sc, pc), target: 'report' });
+  log(`  (security: ${((Date.now() - securityStarted) / 1000).toFixed(1)} s)`);
+}
+
+/**
+ * Keys and a policy for the secure broker: certificates written by purezmq's own keygen code into a
+ * temporary directory (clients with role client, workers with role worker), and 20 rules of which the
+ * one for `echo` is the last, so that a decision that were not cached would walk all of them.
+ */
+async function securityFixture() {
+  const { newCertificate, writeCertificatePair } = await import('../dist/mdp/node.js');
+  const { formatCurveCertificate } = await import('../dist/mdp/mod.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pz-bench-sec-'));
+  mkdirSync(path.join(dir, 'clients'));
+  const brokerCert = newCertificate('broker');
+  await writeCertificatePair(path.join(dir, 'broker'), brokerCert);
+  // the peers' public certificates are all the broker needs of them
+  const cert = (name, role) => {
+    const c = newCertificate(name, { role });
+    writeFileSync(path.join(dir, 'clients', name), formatCurveCertificate(c, { secret: false }));
+    return c;
+  };
+  const client = cert('client', 'client');
+  const worker = cert('worker', 'worker');
+  const rules = [];
+  for (let i = 0; i < 19; i++) {
+    rules.push(i % 2 ? `  - service: "team${i}.*"\n    request: [role:team${i}, user:lead${i}]\n    serve: [role:svc${i}]` : `  - service: "svc-${i}"\n    request: [role:client, user:u${i}]`);
+  }
+  rules.push('  - service: "echo"\n    request: [role:client]\n    serve: [role:worker]');
+  writeFileSync(path.join(dir, 'policy.yaml'), `default: deny\nrules:\n${rules.join('\n')}\n`);
+  const keys = (c) => ({ curveServerKey: brokerCert.publicKey, curvePublicKey: c.publicKey, curveSecretKey: c.secretKey });
+  return {
+    args: ['--curve-cert', path.join(dir, 'broker_secret'), '--curve-clients', path.join(dir, 'clients'), '--access-policy', path.join(dir, 'policy.yaml')],
+    clientOptions: keys(client),
+    workerOptions: keys(worker),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
 cleanup();
 
 // ---- print and write ----------------------------------------------------------------------------------
@@ -349,11 +417,16 @@ const body = table.map((r) => [r.name, r.ours, r.theirs, r.ratio, r.target]);
 const widths = header.map((h, i) => Math.max([...h].length, ...body.map((b) => [...b[i]].length)));
 const line = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join(' | ')} |`;
 const md = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
-const dHeader = ['durability (purezmq alone)', 'measured', 'baseline', 'ratio', 'target'];
-const dBody = durability.map((r) => [r.name, r.ours, r.base, r.ratio, r.target]);
-const dWidths = dHeader.map((h, i) => Math.max([...h].length, ...dBody.map((b) => [...b[i]].length)));
-const dLine = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(dWidths[i] - [...c].length)).join(' | ')} |`;
-const dMd = durability.length ? [dLine(dHeader), `|${dWidths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...dBody.map(dLine)].join('\n') : '';
+/** A purezmq-alone table (measured against a baseline of its own), or '' when it has no rows. */
+function aloneTable(title, rows) {
+  if (!rows.length) return '';
+  const head = [title, 'measured', 'baseline', 'ratio', 'target'];
+  const cells = rows.map((r) => [r.name, r.ours, r.base, r.ratio, r.target]);
+  const w = head.map((h, i) => Math.max([...h].length, ...cells.map((b) => [...b[i]].length)));
+  const row = (cs) => `| ${cs.map((c, i) => c + ' '.repeat(w[i] - [...c].length)).join(' | ')} |`;
+  return [row(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...cells.map(row)].join('\n');
+}
+const dMd = [aloneTable('durability (purezmq alone)', durability), aloneTable('security (purezmq alone)', security)].filter((t) => t !== '').join('\n\n');
 
 const about = [
   `- Machine: ${machine}; ${versions}.`,
@@ -409,7 +482,12 @@ if (!quick && !only) {
   directory, fsync batch) and against the same broker in memory, interleaved, best of each. Titanic: 4
   client loops of titanic.request, titanic.reply until 200, titanic.close against a durable broker with 4
   echo workers; titanic.request p50 is from sending it to the 200, which the broker gives once the
-  request is synced. Journal rows: bench/store.mjs on the journal alone (no broker, no sockets).`;
+  request is synced. Journal rows: bench/store.mjs on the journal alone (no broker, no sockets).
+- Security (purezmq alone): the Majordomo row's set-up against \`broker --curve-cert … --curve-clients DIR
+  --access-policy FILE\` (CURVE on every connection, each client and worker authenticated through ZAP
+  against the certificate directory, a 20-rule policy whose rule for the benchmarked service is the
+  last) and against the same broker without either, interleaved, best of each; the peers are CURVE
+  clients of the secure broker.`;
   const doc = `# Benchmarks\n\n<!-- written by \`npm run bench\` (bench/run.mjs); do not edit by hand -->\n\n${about.join('\n')}\n\n${md}\n\n${dMd ? `${dMd}\n\n` : ''}${method}\n${
     notes.length ? `\nProblems in this run:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''
   }`;
