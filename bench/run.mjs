@@ -364,7 +364,49 @@ if (!only || only.test('security curve policy')) {
   const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
   security.push({ name: 'Majordomo broker, 8 clients × 4 workers: CURVE + 20-rule policy / plain', ours: fmt(sq, 'req/s'), base: fmt(pq, 'req/s'), ratio: ratio(sq, pq), target: verdict(sq / pq, T('≥', 0.6)) });
   security.push({ name: 'Majordomo broker: broker CPU / request, CURVE + policy / plain', ours: fmt(sc, 'µs'), base: fmt(pc, 'µs'), ratio: ratio(sc, pc), target: 'report' });
+  const check = await accessCheckCost(fx.policyText);
+  log(`  access check: ${check.check.toFixed(1)} ns (a Map.get of the service name: ${check.map.toFixed(1)} ns)`);
+  security.push({ name: 'access check per request (20 rules, cached) / a Map.get', ours: fmt(check.check, 'ns'), base: fmt(check.map, 'ns'), ratio: ratio(check.check, check.map), target: `≤ 2× ${check.check <= 2 * check.map ? '✓' : '✗'}` });
   log(`  (security: ${((Date.now() - securityStarted) / 1000).toFixed(1)} s)`);
+}
+
+/**
+ * What the broker pays per request for the policy: AccessControl.request() on one connection that keeps
+ * asking for the same service (a pipelined client), against a Map.get keyed by the service name built
+ * from its bytes; ns per call, best of 5 rounds of 1 M.
+ */
+async function accessCheckCost(policyText) {
+  const { AccessControl, compilePolicyText, silentLogger } = await import('../dist/mdp/mod.js');
+  const { policy } = compilePolicyText(policyText, 'bench');
+  const access = new AccessControl({ policy, source: 'bench', logger: silentLogger, lookup: () => ({ roles: ['client'] }) });
+  const peer = { socketType: 'DEALER', identity: new Uint8Array(0), metadata: null, userId: 'client', publicKey: 'k', remoteAddress: '127.0.0.1', minor: 1 };
+  const service = new TextEncoder().encode('echo');
+  const body = [new Uint8Array(16)];
+  const map = new Map([['echo', 1]]);
+  const latin1 = (b) => {
+    let s = '';
+    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+    return s;
+  };
+  const N = 1_000_000;
+  const time = (fn) => {
+    let best = Infinity;
+    for (let round = 0; round < 5; round++) {
+      const t0 = performance.now();
+      fn();
+      best = Math.min(best, ((performance.now() - t0) * 1e6) / N);
+    }
+    return best;
+  };
+  let sink = 0;
+  const check = time(() => {
+    for (let i = 0; i < N; i++) if (access.request(peer, service, body) === undefined) sink++;
+  });
+  const base = time(() => {
+    for (let i = 0; i < N; i++) sink += map.get(latin1(service)) ?? 0;
+  });
+  if (sink === 42) log('');
+  return { check, map: base };
 }
 
 /**
@@ -392,12 +434,14 @@ async function securityFixture() {
     rules.push(i % 2 ? `  - service: "team${i}.*"\n    request: [role:team${i}, user:lead${i}]\n    serve: [role:svc${i}]` : `  - service: "svc-${i}"\n    request: [role:client, user:u${i}]`);
   }
   rules.push('  - service: "echo"\n    request: [role:client]\n    serve: [role:worker]');
-  writeFileSync(path.join(dir, 'policy.yaml'), `default: deny\nrules:\n${rules.join('\n')}\n`);
+  const policyText = `default: deny\nrules:\n${rules.join('\n')}\n`;
+  writeFileSync(path.join(dir, 'policy.yaml'), policyText);
   const keys = (c) => ({ curveServerKey: brokerCert.publicKey, curvePublicKey: c.publicKey, curveSecretKey: c.secretKey });
   return {
     args: ['--curve-cert', path.join(dir, 'broker_secret'), '--curve-clients', path.join(dir, 'clients'), '--access-policy', path.join(dir, 'policy.yaml')],
     clientOptions: keys(client),
     workerOptions: keys(worker),
+    policyText,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -487,7 +531,9 @@ if (!quick && !only) {
   --access-policy FILE\` (CURVE on every connection, each client and worker authenticated through ZAP
   against the certificate directory, a 20-rule policy whose rule for the benchmarked service is the
   last) and against the same broker without either, interleaved, best of each; the peers are CURVE
-  clients of the secure broker.`;
+  clients of the secure broker. The access check row times AccessControl.request() in one process for
+  a connection that keeps asking for the same service (what the broker does per request), against a
+  Map.get keyed by the service name built from its bytes.`;
   const doc = `# Benchmarks\n\n<!-- written by \`npm run bench\` (bench/run.mjs); do not edit by hand -->\n\n${about.join('\n')}\n\n${md}\n\n${dMd ? `${dMd}\n\n` : ''}${method}\n${
     notes.length ? `\nProblems in this run:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''
   }`;
