@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lib from 'zeromq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, MdpErrorCode, TitanicClient, type MdpError } from '../../src/mdp/mod.ts';
+import { Client, MdpErrorCode, TitanicClient, Worker, type MdpError } from '../../src/mdp/mod.ts';
 import { buildCli, runCli, spawnCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 import { B, byte, E, parseClientReply, PeerWorker, ProtocolViolation, str, type DialectName } from './dialects.peers.ts';
 
@@ -214,6 +214,24 @@ describe('purezmq broker with CURVE and an access policy, libzmq peers', () => {
     expect(bad.requests).toEqual([]);
     expect(good.requests.length).toBeGreaterThan(0);
     expect(logLines().some((l) => l.msg === 'access denied' && l.action === 'serve' && l.user === 'bad-worker')).toBe(true);
+  });
+
+  it("purezmq's Worker, refused, backs off and says why", async () => {
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { error() {}, info() {}, debug() {}, warn: (msg: string, f?: Record<string, unknown>) => void warnings.push({ msg, ...f }), enabled: () => true };
+    const w = new Worker(eps[0]!, 'echo', () => 'never', {
+      curveServerKey: zcert(join(dir, 'broker')).publicKey,
+      curveCert: zcert(join(dir, 'bad-worker_secret')),
+      reconnectInterval: 2500,
+      logger,
+    });
+    try {
+      await waitFor(() => warnings.length > 0, 'the refusal');
+      expect(warnings[0]).toMatchObject({ msg: 'broker refused the READY with DISCONNECT (not allowed to serve this service?)', service: 'echo', retryInMs: 1000 });
+      expect(w.stats.requests).toBe(0);
+    } finally {
+      await w.close(0);
+    }
   });
 
   it('purezmq Client and CLI: MDP_ACCESS_DENIED (exit 7), MDP_AUTH_REFUSED (exit 8), Titanic checked against its target', async () => {

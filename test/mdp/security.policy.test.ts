@@ -337,7 +337,7 @@ describe('denial answer', () => {
       const asReq = d === 'rfc7' ? f.slice(1) : f; // a REQ socket strips the empty frame
       expect(() => parseClientReply(d, 'echo', asReq), d).toThrow(ProtocolViolation);
       const r = codec.decode(f, Direction.TO_CLIENT);
-      if (r.ok) expect(r.command.command === 'FINAL' && Buffer.from(r.command.service).toString()).toBe(DENIED_SERVICE);
+      if (r.ok) expect(r.command.protocol === 'client' && r.command.command === 'FINAL' && Buffer.from(r.command.service).toString()).toBe(DENIED_SERVICE);
     }
   });
 

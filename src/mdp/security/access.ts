@@ -15,6 +15,7 @@
  * connection, service and policy version, as a JSON line when the log format is json. Runtime-neutral.
  */
 import type { PeerInfo } from '../../mod.ts';
+import { asciiBytes, asciiString as latin1, equals as sameBytes, toString as utf8 } from '../../util/bytes.ts';
 import { MMI_NAMESPACE } from '../constants.ts';
 import type { Logger } from '../log.ts';
 import { Action, Entry, type Decision, type Identity, type Policy } from './policy.ts';
@@ -79,20 +80,6 @@ export interface AccessControlOptions {
   lookup?: KeyLookup;
 }
 
-/** latin1 of some bytes: service names as the broker keys them. */
-function latin1(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-  return s;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-const textDecoder = new TextDecoder();
 
 export class AccessControl {
   private policy: Policy;
@@ -283,11 +270,9 @@ export class AccessControl {
   }
 }
 
-/** latin1 key back to text for logs and metrics (names are UTF-8 bytes). */
+/** A service name keyed as latin1 of its bytes (as the broker keys them), back to text for logs and metrics. */
 function display(name: string): string {
-  const bytes = new Uint8Array(name.length);
-  for (let i = 0; i < name.length; i++) bytes[i] = name.charCodeAt(i);
-  return textDecoder.decode(bytes);
+  return utf8(asciiBytes(name));
 }
 
 function describe(who: Identity): Record<string, unknown> {

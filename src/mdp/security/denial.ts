@@ -18,7 +18,7 @@
  * reply; there the denial uses a command that is not a reply (0x06 and "DISCONNECT": the broker ends
  * the conversation), which their clients refuse with an error at once.
  */
-import { EMPTY, fromString } from '../../util/bytes.ts';
+import { EMPTY, equals, fromString, toString } from '../../util/bytes.ts';
 import { ascii, Direction, H_C02, type MdpCodec } from '../codec.ts';
 import { Dialect } from '../constants.ts';
 
@@ -55,18 +55,12 @@ export function encodeDenial(codec: MdpCodec, service: Uint8Array): Uint8Array[]
   return [...prefix(codec), DENIED, CODE, service, TEXT];
 }
 
-function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  if (a === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** The denial in a message a client of `codec` received, or undefined when it is something else. */
 export function parseDenial(codec: MdpCodec, frames: readonly Uint8Array[]): { service: Uint8Array; code: string; text: string } | undefined {
   const head = prefix(codec);
   if (frames.length < head.length + 3) return undefined;
-  for (let i = 0; i < head.length; i++) if (!same(frames[i], head[i]!)) return undefined;
-  if (!same(frames[head.length], DENIED)) return undefined;
-  const decode = (f: Uint8Array | undefined): string => (f === undefined ? '' : new TextDecoder().decode(f));
-  return { code: decode(frames[head.length + 1]), service: frames[head.length + 2]!, text: decode(frames[head.length + 3]) };
+  for (let i = 0; i < head.length; i++) if (!equals(frames[i]!, head[i]!)) return undefined;
+  if (!equals(frames[head.length]!, DENIED)) return undefined;
+  const text = frames[head.length + 3];
+  return { code: toString(frames[head.length + 1]!), service: frames[head.length + 2]!, text: text === undefined ? '' : toString(text) };
 }

@@ -28,6 +28,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { curveKeyText } from '../../crypto/keys.ts';
+import { asciiString, fromString } from '../../util/bytes.ts';
 import { MMI_NAMESPACE } from '../constants.ts';
 
 export const PolicyEffect = { ALLOW: 'allow', DENY: 'deny' } as const;
@@ -90,10 +91,7 @@ export class Principals {
 
 /** Service names are bytes; the broker keys them as latin1 strings of those bytes, so patterns are too. */
 function latin1OfUtf8(s: string): string {
-  const bytes = new TextEncoder().encode(s);
-  let out = '';
-  for (const b of bytes) out += String.fromCharCode(b);
-  return out;
+  return asciiString(fromString(s));
 }
 
 /**
