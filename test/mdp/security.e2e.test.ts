@@ -312,6 +312,48 @@ describe('purezmq broker with CURVE and an access policy, libzmq peers', () => {
   });
 });
 
+describe('purezmq broker with PLAIN and address lists', () => {
+  it('PLAIN users are user:NAME to the policy; a wrong password and a denied address get no connection', async () => {
+    writeFileSync(join(dir, 'passwords'), '# czmq zauth format\nadmin=s3cret\nguest=guest\nworker=w\n');
+    writeFileSync(join(dir, 'plain-policy.yaml'), 'rules:\n  - service: echo\n    request: [user:admin]\n    serve: [user:worker]\n');
+    const args = ['--bind', 'tcp://127.0.0.1:*', '--plain-passwords', join(dir, 'passwords'), '--access-policy', join(dir, 'plain-policy.yaml'), '--log-format', 'json'];
+    const plain = await startBroker(cli, args);
+    const open: { close(): void }[] = [];
+    const as = (plainUsername: string, plainPassword: string, timeoutMs = 5000): lib.Dealer => {
+      const d = new lib.Dealer({ linger: 0, receiveTimeout: timeoutMs, plainUsername, plainPassword });
+      d.connect(plain.endpoint);
+      open.push(d);
+      return d;
+    };
+    try {
+      const w = new PeerWorker('rfc18', plain.endpoint, 'echo', (body) => body.map((b) => b.toUpperCase()), { socketOptions: { plainUsername: 'worker', plainPassword: 'w' } });
+      open.push(w);
+      expect((await request02(as('admin', 's3cret'), 'echo', 'plain')).map(str).slice(2)).toEqual(['echo', 'PLAIN']);
+      expect((await request02(as('guest', 'guest'), 'echo', 'x')).map(str).slice(2, 4)).toEqual(['mmi.denied', '403']);
+      const wrong = as('admin', 'nope', 400);
+      await wrong.send([B('MDPC02'), byte(0x01), B('echo'), B('x')]);
+      await expect(wrong.receive()).rejects.toMatchObject({ code: 'EAGAIN' });
+      expect(w.requests.map((r) => r.body)).toEqual([['plain']]);
+    } finally {
+      for (const o of open) o.close();
+      await plain.stop();
+    }
+    expect(plain.stderr()).toContain('"msg":"authentication refused","audit":"auth","mechanism":"PLAIN"');
+    // an address list applies to every mechanism: here it shuts out loopback altogether
+    const fenced = await startBroker(cli, [...args, '--deny', '127.0.0.0/8']);
+    try {
+      const d = new lib.Dealer({ linger: 0, receiveTimeout: 400, plainUsername: 'admin', plainPassword: 's3cret' });
+      d.connect(fenced.endpoint);
+      await d.send([B('MDPC02'), byte(0x01), B('mmi.service'), B('echo')]);
+      await expect(d.receive()).rejects.toMatchObject({ code: 'EAGAIN' });
+      d.close();
+      await waitFor(() => fenced.stderr().includes('"reason":"address denied"'), 'the address refusal');
+    } finally {
+      await fenced.stop();
+    }
+  });
+});
+
 describe('purezmq broker refuses bad security configuration (exit 2)', () => {
   it('a bad certificate, with its file and line; CURVE without a clients list; CURVE with PLAIN; a bad policy', async () => {
     const bad = join(dir, 'bad_secret');
