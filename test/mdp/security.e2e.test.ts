@@ -123,6 +123,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of closers.splice(0)) c();
+  // a broker that died mid-file explains every later failure: say how
+  if (broker && (broker.proc.exitCode !== null || broker.proc.signalCode !== null || process.env.PZ_DEBUG_E2E)) {
+    console.error(`broker exit ${broker.proc.exitCode ?? broker.proc.signalCode}; its stderr:\n${broker.stderr().split('\n').slice(-40).join('\n')}`);
+  }
   await broker?.stop();
   rmSync(dir, { recursive: true, force: true });
   cleanup?.();
