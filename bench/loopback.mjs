@@ -144,6 +144,16 @@ export function throughput(impl, { transport, size, warmupMs, windowMs, server =
   });
 }
 
+/** Cold start: the first `count` DEALER -> ROUTER messages two fresh processes exchange (msgs/s). */
+export function coldStart(impl, { transport, size, count }) {
+  return session(async (track) => {
+    const recv = track(peer({ impl, role: 'router-first', endpoint: endpointFor(transport), size, count }));
+    const { ready } = await recv.wait('ready');
+    track(peer({ impl, role: 'dealer-send', endpoint: ready, size }));
+    return recv.wait('done');
+  });
+}
+
 /** 16 B ping-pong DEALER -> ROUTER (echo); p50 and p99 in µs. */
 export function latency(impl, { transport, size, count, warmup, server = {}, client = {} }) {
   return session(async (track) => {
@@ -207,14 +217,16 @@ const CLK_TCK = (() => {
 })();
 
 /** Start a broker process and resolve once it prints "listening on". */
-function startBroker(impl, endpoint, extraArgs = []) {
+function startBroker(impl, endpoint, extraArgs = [], countLogs = false) {
   const args =
     impl === 'purezmq'
       ? [path.join(ROOT, 'dist/cli.js'), 'broker', '--bind', endpoint, '--log-level', 'error', ...extraArgs]
       : [path.join(HERE, 'zeromq-broker.mjs'), '--bind', endpoint];
   const prof = profArgs(`${impl} broker`);
-  const proc = spawn(process.execPath, [...prof, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...prof, ...args], { stdio: ['ignore', 'pipe', countLogs ? 'pipe' : 'inherit'] });
   const child = new Child(proc, `${impl} broker`);
+  child.logBytes = 0;
+  if (countLogs) proc.stderr.on('data', (d) => (child.logBytes += d.length));
   child.profiled = prof.length > 0;
   let out = '';
   child.listening = new Promise((resolve, reject) => {
@@ -253,6 +265,44 @@ export function broker(impl, { clients, inflight, workers, size, warmupMs, windo
     const user = perRequest(cpu1.user - cpu0.user);
     const system = perRequest(cpu1.system - cpu0.system);
     return { ...done, cpuUsPerRequest: user + system, systemUsPerRequest: system, peersCpuUsPerRequest: perRequest(peers1 - peers0) };
+  });
+}
+
+function rssOf(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * A legitimate synchronous client's round trips (p50/p99) before and during an abuse of a purezmq broker
+ * (`kind`: spray, bytes, unknown, mmi; see bench/peer.mjs mdp-attack), with the broker's RSS before and its
+ * peak during the attack, and the bytes it logged (info level, as an operator runs it).
+ */
+export function abuse(kind, { windowMs, brokerArgs = [] }) {
+  return session(async (track) => {
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
+    const b = track(startBroker('purezmq', endpoint, ['--log-level', 'info', ...brokerArgs], true));
+    await b.listening;
+    const w = track(peer({ impl: 'purezmq', role: 'mdp-workers', endpoint, workers: 1 }));
+    await w.wait('ready');
+    const probe = track(peer({ impl: 'purezmq', role: 'mdp-probe', endpoint, size: 16 }));
+    await probe.wait('ready');
+    await new Promise((r) => setTimeout(r, windowMs));
+    const rssBefore = rssOf(b.proc.pid);
+    const logBefore = b.logBytes;
+    const attacker = track(peer({ impl: 'purezmq', role: 'mdp-attack', endpoint, kind, size: 16 }));
+    await attacker.wait('ready');
+    probe.send('attack');
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssOf(b.proc.pid))), 50);
+    await new Promise((r) => setTimeout(r, windowMs));
+    clearInterval(sampler);
+    probe.send('report');
+    const r = await probe.wait('done');
+    return { ...r, rssBefore, rssPeak, logBytes: b.logBytes - logBefore };
   });
 }
 

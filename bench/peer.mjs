@@ -9,6 +9,7 @@
 // roles
 //   router-recv     bind ROUTER, count messages; after warmupMs from the first message, time a window of
 //                   windowMs from one message to a later one (messages/s, MB/s)
+//   router-first    bind ROUTER, time the first `count` messages it receives (cold start)
 //   dealer-send     connect DEALER, `await send(payload)` forever
 //   router-echo     bind ROUTER, echo every message
 //   dealer-ping     connect DEALER, ping-pong: `count` round trips after `warmup` ones; p50/p99
@@ -17,6 +18,11 @@
 //   sub-recv        connect SUB; report the first probe; time messages count/10 .. count
 //   mdp-workers     `workers` MDP/0.2 echo workers (frame by frame, on either library)
 //   mdp-clients     `clients` MDP/0.2 clients with `inflight` requests outstanding each; requests/s over a window
+//   mdp-probe       one synchronous MDP/0.2 client timing each round trip; after an 'attack' message from the
+//                   harness its samples go to a second bucket; 'report' ends it: p50/p99 before and during
+//   mdp-attack      abuse of the broker (kind: spray = new service names, bytes = 256 KiB requests to
+//                   worker-less services, unknown = requests to one worker-less service, mmi = 16 clients
+//                   asking mmi.broker in a loop), until killed
 //   titanic-clients `clients` loops of titanic.request, titanic.reply until 200, titanic.close (MDP/0.2);
 //                   cycles/s over a window, and the p50 of titanic.request
 import { performance } from 'node:perf_hooks';
@@ -87,6 +93,21 @@ async function main() {
         if (timer.tick()) break;
       }
       report({ done: true, ...result, msgsPerSec: (result.msgs / result.ms) * 1000, mbPerSec: (result.msgs * size) / 1e3 / result.ms });
+      break;
+    }
+    case 'router-first': {
+      // cold start: the first `count` messages a fresh process receives, first to last (JIT warm-up included)
+      const s = new zmq.Router(opts);
+      await s.bind(endpoint);
+      report({ ready: s.lastEndpoint });
+      let n = 0;
+      let t0 = 0;
+      for await (const _ of s) {
+        if (n++ === 0) t0 = performance.now();
+        if (n === cfg.count) break;
+      }
+      const ms = performance.now() - t0;
+      report({ done: true, ms, msgsPerSec: ((cfg.count - 1) / ms) * 1000 });
       break;
     }
     case 'dealer-send': {
@@ -247,6 +268,63 @@ async function main() {
       const all = (await Promise.all(Array.from({ length: cfg.clients }, run))).flat().sort((a, b) => a - b);
       report({ done: true, perSec: (result.n / result.ms) * 1000, p50us: all.length ? all[all.length >> 1] * 1000 : undefined });
       break;
+    }
+    case 'mdp-probe': {
+      const C = Buffer.from('MDPC02');
+      const s = new zmq.Dealer({ receiveTimeout: 5000 });
+      s.connect(endpoint);
+      const buckets = [[], []];
+      let phase = 0;
+      let stop = false;
+      process.on('message', (m) => {
+        if (m === 'attack') phase = 1;
+        if (m === 'report') stop = true;
+      });
+      report({ ready: true });
+      while (!stop) {
+        const t0 = performance.now();
+        await s.send([C, Buffer.of(1), Buffer.from('echo'), payload]);
+        try {
+          await s.receive();
+        } catch {
+          // no reply in 5 s (refused, or lost): counted as a 5 s round trip; a late reply is then out of step, so start over
+          buckets[phase].push(5000);
+          break;
+        }
+        buckets[phase].push(performance.now() - t0);
+        if (buckets[phase].length % 64 === 0) await new Promise((r) => setImmediate(r)); // let 'report' in
+      }
+      const pct = (xs, q) => {
+        const sorted = [...xs].sort((a, b) => a - b);
+        return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 1000 : NaN;
+      };
+      report({ done: true, before: { p50us: pct(buckets[0], 0.5), p99us: pct(buckets[0], 0.99), n: buckets[0].length }, during: { p50us: pct(buckets[1], 0.5), p99us: pct(buckets[1], 0.99), n: buckets[1].length } });
+      break;
+    }
+    case 'mdp-attack': {
+      const C = Buffer.from('MDPC02');
+      const request = Buffer.of(1);
+      report({ ready: true });
+      if (cfg.kind === 'mmi') {
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            const s = new zmq.Dealer();
+            s.connect(endpoint);
+            for (;;) {
+              await s.send([C, request, Buffer.from('mmi.broker'), Buffer.alloc(0)]);
+              await s.receive();
+            }
+          }),
+        );
+      }
+      const s = new zmq.Dealer({ sendHighWaterMark: 1000 });
+      s.connect(endpoint);
+      const big = Buffer.alloc(256 * 1024, 0x62);
+      for (let i = 0; ; i++) {
+        if (cfg.kind === 'spray') await s.send([C, request, Buffer.from(`spray-${i}`), payload]);
+        else if (cfg.kind === 'bytes') await s.send([C, request, Buffer.from(`hoard-${i % 2000}`), big]);
+        else await s.send([C, request, Buffer.from('nobody'), payload]);
+      }
     }
     case 'titanic-clients': {
       const C = Buffer.from('MDPC02');

@@ -40,7 +40,7 @@ if (!argv.includes('--no-build')) {
   }
 }
 
-const { throughput, latency, handshakes, fanout, broker, titanic, heap, connections, cleanup } = await import('./loopback.mjs');
+const { throughput, latency, handshakes, fanout, broker, titanic, abuse, coldStart, heap, connections, cleanup } = await import('./loopback.mjs');
 const zmq = await import('zeromq');
 
 // ---- parameters -------------------------------------------------------------------------------------
@@ -92,6 +92,9 @@ for (const transport of ['tcp', 'ipc']) {
     { name: `DEALER→ROUTER ${T16} 16 B`, unit: 'msg/s', target: T('≥', 5), run: (i) => throughput(i, { transport, size: 16, ...win }).then((r) => r.msgsPerSec) },
     { name: `DEALER→ROUTER ${T16} 1 KiB`, unit: 'msg/s', target: T('≥', 3), run: (i) => throughput(i, { transport, size: 1024, ...win }).then((r) => r.msgsPerSec) },
     { name: `DEALER→ROUTER ${T16} 64 KiB`, unit: 'MB/s', target: T('≥', 1), run: (i) => throughput(i, { transport, size: 65536, ...win }).then((r) => r.mbPerSec) },
+    ...(transport === 'tcp'
+      ? [{ name: 'DEALER→ROUTER TCP 1 KiB, first 100 k messages of fresh processes', unit: 'msg/s', target: null, run: (i) => coldStart(i, { transport, size: 1024, count: quick ? 20_000 : 100_000 }).then((r) => r.msgsPerSec) }]
+      : []),
     {
       name: `round trip ${T16} 16 B, p50`,
       unit: 'µs',
@@ -446,6 +449,45 @@ async function securityFixture() {
   };
 }
 
+// ---- abuse (issue 13): a legitimate client's latency and the broker's memory while it is attacked --------
+const abuseRows = []; // { name, p50, p99, rss, logged, target }
+if (!only || only.test('abuse spray flood amplification')) {
+  const abuseStarted = Date.now();
+  const MIB = 1 << 20;
+  const cases = [
+    ['spray: new service names as fast as one client can send', 'spray', [], 'p99'],
+    ['bytes: 256 KiB requests to 2000 worker-less services (budget 64 MiB)', 'bytes', ['--max-queued-bytes', '64MiB'], 'rss'],
+    ['log flood: requests to a worker-less service', 'unknown', [], 'log'],
+    ['mmi.broker amplification: 16 askers in a loop', 'mmi', [], 'p50'],
+  ];
+  for (const [label, kind, brokerArgs, focus] of cases) {
+    try {
+      const r = await abuse(kind, { windowMs: quick ? 1000 : 3000, brokerArgs });
+      const ratio = (x, y) => (Number.isFinite(x / y) ? `${(x / y).toFixed(1)}×` : '—');
+      const target =
+        focus === 'p99'
+          ? `p99 ≤ 2× ${r.during.p99us <= 2 * r.before.p99us ? '✓' : '✗'}`
+          : focus === 'rss'
+            ? `peak ≤ budget + start + 128 MiB ${r.rssPeak <= r.rssBefore + 64 * MIB + 128 * MIB ? '✓' : '✗'}`
+            : focus === 'log'
+              ? 'report'
+              : 'report';
+      abuseRows.push({
+        name: label,
+        p50: `${fmt(r.before.p50us, 'µs')} → ${fmt(r.during.p50us, 'µs')} (${ratio(r.during.p50us, r.before.p50us)})`,
+        p99: `${fmt(r.before.p99us, 'µs')} → ${fmt(r.during.p99us, 'µs')} (${ratio(r.during.p99us, r.before.p99us)})`,
+        rss: `${fmt(r.rssBefore, 'B')} → ${fmt(r.rssPeak, 'B')}`,
+        logged: fmt(r.logBytes, 'B'),
+        target,
+      });
+      log(`  abuse ${kind}: legit p50 ${abuseRows.at(-1).p50}, p99 ${abuseRows.at(-1).p99}, broker rss ${abuseRows.at(-1).rss}, logged ${abuseRows.at(-1).logged}`);
+    } catch (err) {
+      notes.push(`abuse ${kind}: ${String(err.message ?? err).split('\n')[0]}`);
+    }
+  }
+  log(`  (abuse: ${((Date.now() - abuseStarted) / 1000).toFixed(1)} s)`);
+}
+
 cleanup();
 
 // ---- print and write ----------------------------------------------------------------------------------
@@ -461,16 +503,20 @@ const body = table.map((r) => [r.name, r.ours, r.theirs, r.ratio, r.target]);
 const widths = header.map((h, i) => Math.max([...h].length, ...body.map((b) => [...b[i]].length)));
 const line = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join(' | ')} |`;
 const md = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
-/** A purezmq-alone table (measured against a baseline of its own), or '' when it has no rows. */
-function aloneTable(title, rows) {
-  if (!rows.length) return '';
-  const head = [title, 'measured', 'baseline', 'ratio', 'target'];
-  const cells = rows.map((r) => [r.name, r.ours, r.base, r.ratio, r.target]);
+/** A markdown table, columns padded to their widest cell; '' without rows. */
+function mdTable(head, cells) {
+  if (!cells.length) return '';
   const w = head.map((h, i) => Math.max([...h].length, ...cells.map((b) => [...b[i]].length)));
   const row = (cs) => `| ${cs.map((c, i) => c + ' '.repeat(w[i] - [...c].length)).join(' | ')} |`;
   return [row(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...cells.map(row)].join('\n');
 }
+/** A purezmq-alone table: measured against a baseline of its own. */
+const aloneTable = (title, rows) => mdTable([title, 'measured', 'baseline', 'ratio', 'target'], rows.map((r) => [r.name, r.ours, r.base, r.ratio, r.target]));
 const dMd = [aloneTable('durability (purezmq alone)', durability), aloneTable('security (purezmq alone)', security)].filter((t) => t !== '').join('\n\n');
+const aMd = mdTable(
+  ['abuse (purezmq alone)', 'legit p50 before → during', 'legit p99 before → during', 'broker RSS before → peak', 'logged', 'target'],
+  abuseRows.map((r) => [r.name, r.p50, r.p99, r.rss, r.logged, r.target]),
+);
 
 const about = [
   `- Machine: ${machine}; ${versions}.`,
@@ -483,6 +529,10 @@ if (table.length) {
 }
 if (dMd) {
   log(dMd);
+  log('');
+}
+if (aMd) {
+  log(aMd);
   log('');
 }
 for (const a of about) log(a);
@@ -534,7 +584,7 @@ if (!quick && !only) {
   clients of the secure broker. The access check row times AccessControl.request() in one process for
   a connection that keeps asking for the same service (what the broker does per request), against a
   Map.get keyed by the service name built from its bytes.`;
-  const doc = `# Benchmarks\n\n<!-- written by \`npm run bench\` (bench/run.mjs); do not edit by hand -->\n\n${about.join('\n')}\n\n${md}\n\n${dMd ? `${dMd}\n\n` : ''}${method}\n${
+  const doc = `# Benchmarks\n\n<!-- written by \`npm run bench\` (bench/run.mjs); do not edit by hand -->\n\n${about.join('\n')}\n\n${md}\n\n${dMd ? `${dMd}\n\n` : ''}${aMd ? `${aMd}\n\n` : ''}${method}\n${
     notes.length ? `\nProblems in this run:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''
   }`;
   writeFileSync(path.join(HERE, 'results.md'), doc);

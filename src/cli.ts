@@ -22,11 +22,13 @@ import {
   Client,
   Worker,
   createLogger,
+  boundedSink,
   isMdpError,
   MdpErrorCode,
+  MdpError,
+  serviceError,
   TitanicClient,
   TitanicStatus,
-  type MdpError,
   type DeadLetterPage,
   MmiService,
   resolveConfig,
@@ -42,6 +44,8 @@ import {
   type RawLayer,
   type BrokerMetrics,
   type ClientOptions,
+  type ServiceMetrics,
+  type ServicePage,
 } from './mdp/mod.ts';
 import { z85 } from './mod.ts';
 
@@ -60,10 +64,12 @@ export const EXIT = {
   NOT_FOUND: 5,
   /** Titanic: the request is stored but not answered yet (300). */
   PENDING: 6,
+  /** The worker replied that the request failed (purezmq's error reply: a failed or timed-out --exec command). */
+  SERVICE_FAILED: 7,
   /** The broker's access policy denied the request (its denial answer, MDP_ACCESS_DENIED). */
-  DENIED: 7,
+  DENIED: 8,
   /** The broker refused this peer's credentials in the handshake (unknown CURVE key, bad PLAIN password). */
-  AUTH_REFUSED: 8,
+  AUTH_REFUSED: 9,
 } as const;
 
 const EXIT_HELP = `Exit codes:
@@ -75,8 +81,10 @@ const EXIT_HELP = `Exit codes:
   5  service not found (mmi.service 404), MMI query unknown to the broker (501), or Titanic UUID unknown
      or dead-lettered (400)
   6  Titanic request stored but not answered yet (300)
-  7  access denied: the broker's access policy does not let this peer call the service
-  8  authentication refused: the broker does not accept this peer's CURVE key or PLAIN password`;
+  7  the service replied that the request failed (a 'purezmq worker --exec' command that failed or
+     timed out; details on stderr)
+  8  access denied: the broker's access policy does not let this peer call the service
+  9  authentication refused: the broker does not accept this peer's CURVE key or PLAIN password`;
 
 type Section = keyof MdpConfig;
 type FlagSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
@@ -150,7 +158,8 @@ Runs a Majordomo broker serving clients and workers on one ROUTER socket, in eve
 rfc18 (MDP/0.2), rfc7 (MDP/0.1), majortomo and plantd. Each peer's dialect is recognised from its
 messages and answered in it; a client of one dialect is served by a worker of any other.
 Prints one line per bound endpoint on stdout ("listening on EP"); logs go to stderr.
-SIGTERM or SIGINT: stops taking requests, lets in-flight ones finish (shutdown grace), exits 0.
+SIGTERM or SIGINT: stops taking requests, keeps dispatching queued ones to idle workers and lets in-flight
+ones finish (shutdown grace), exits 0; a second signal exits 1 at once.
 
 Options:
 ${sectionHelp('broker')}
@@ -180,6 +189,10 @@ ${EXIT_HELP}`,
 
 Sends one request; each body argument is one frame ('-' reads stdin as one frame; no body = one empty
 frame). Prints each reply frame on its own line; with --stream, PARTIALs are printed as they come.
+Each attempt waits --timeout (default 30s) for the reply; a retry (--retries) sends the request again
+on the same connection, so a late reply to the first attempt is still taken. Execution is
+at-least-once: a retry can run the request a second time while the first run goes on, so keep
+--timeout above what the service takes. A broker that cannot be reached fails an attempt after 3 s.
 
 Options:
 ${sectionHelp('client')}
@@ -191,14 +204,23 @@ ${COMMON_HELP}
 ${EXIT_HELP}`,
   worker: `Usage: purezmq worker <service> --exec <command> [options]
 
-Registers with the broker and, for each request, runs <command> with 'sh -c': the request body goes to
-its stdin (frames separated by newlines) and its stdout is the reply. A command that exits non-zero
-still replies with its stdout unless --on-error requeue, which hands the request back to the broker.
+Registers with the broker and, for each request, runs <command> with 'sh -c' in a process group of its
+own: the request body goes to its stdin (frames separated by newlines) and its stdout is the reply.
+Says "worker ready" once the broker has answered its READY; a broker it cannot reach is logged (with the
+reason) and retried with growing delays.
+
+A command that exits non-zero, is killed, runs past --exec-timeout or writes more than 64 MiB fails the
+request: the reply is purezmq's error reply (two frames: "purezmq/error" and a JSON object with code
+EXEC_FAILED, EXEC_TIMEOUT or OUTPUT_TOO_LARGE, the exit code and the end of stderr), which
+'purezmq request' turns into exit code 7 and purezmq's Client into MdpError MDP_SERVICE_ERROR.
+With --on-error requeue the request is handed back instead: the broker runs it again after a backoff,
+on another worker if one is idle, up to its max_retries (then it goes to the dead letters).
 
 Options:
   --exec CMD                     command run for each request (required)
-  --exec-timeout V               kill the command after this long (default 60s)
-  --on-error reply|requeue       what a failed command does (default reply)
+  --exec-timeout V               after this long, SIGTERM to the command's process group (default 60s)
+  --kill-grace V                 then SIGKILL after this long (default 2s)
+  --on-error reply|requeue       what a failed command does (default reply: an error reply)
 ${sectionHelp('worker')}
 ${COMMON_HELP}
 
@@ -206,7 +228,8 @@ ${EXIT_HELP}`,
   mmi: `Usage: purezmq mmi <query> [arg] [options]
 
 Queries the broker's Majordomo Management Interface:
-  services           table of services with workers, queue, requests, latency (mmi.broker)
+  services           table of services with workers, queue, requests, latency (mmi.broker services,
+                     a page at a time); --prefix P lists the services whose names start with P
   service NAME       does NAME have a worker? (mmi.service: 200 or 404; exit 5 on 404)
   workers [NAME]     number of workers for NAME, or in all (mmi.workers)
   heartbeat          the broker's heartbeat interval and liveness (mmi.heartbeat)
@@ -308,11 +331,24 @@ function loadConfig(values: Parsed['values'], section: Section): MdpConfig {
   }
   if (values['log-level'] !== undefined) flags.log!.level = values['log-level'];
   if (values['log-format'] !== undefined) flags.log!.format = values['log-format'];
-  return resolveConfig({ yaml, yamlPath: path, env: process.env, flags });
+  // only this command's section and the log section: a PUREZMQ_CLIENT_* meant for clients must not
+  // stop a broker on the same host
+  const prefixes = [`PUREZMQ_${section.toUpperCase()}_`, 'PUREZMQ_LOG_'];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PUREZMQ_') || prefixes.some((p) => k.startsWith(p))));
+  const config = resolveConfig({ yaml, yamlPath: path, env, flags });
+  sourcesOf.set(config, {
+    file: path ?? null,
+    env: Object.keys(env).filter((k) => prefixes.some((p) => k.startsWith(p))).sort(),
+    flags: Object.keys(flags[section]!).concat(Object.keys(flags.log!).map((k) => `log-${k}`)).map((k) => `--${k.startsWith('log-') ? k : cliFlag(section, k)}`),
+  });
+  return config;
 }
 
+/** Where a loaded configuration came from, for the start-up banner. */
+const sourcesOf = new WeakMap<MdpConfig, { file: string | null; env: string[]; flags: string[] }>();
+
 function makeLogger(config: MdpConfig): Logger {
-  return createLogger({ level: config.log.level, format: config.log.format, write: (line) => process.stderr.write(line) });
+  return createLogger({ level: config.log.level, format: config.log.format, write: boundedSink(process.stderr, config.log.format) });
 }
 
 /**
@@ -366,6 +402,8 @@ function exitCodeFor(e: unknown): number {
         return EXIT.TIMEOUT;
       case MdpErrorCode.UNKNOWN_SERVICE:
         return EXIT.NOT_FOUND;
+      case MdpErrorCode.SERVICE_ERROR:
+        return EXIT.SERVICE_FAILED;
     }
   }
   return EXIT.FAILURE;
@@ -397,6 +435,22 @@ async function brokerCommand(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const log = makeLogger(config);
+  const b = config.broker;
+  const sources = sourcesOf.get(config);
+  log.info('purezmq broker starting', {
+    version: BROKER_VERSION,
+    node: process.version,
+    configFile: sources?.file ?? undefined,
+    env: sources?.env.length ? sources.env.join(',') : undefined,
+    flags: sources?.flags.length ? sources.flags.join(',') : undefined,
+    bind: b.bind.join(','),
+    dialects: b.dialects.join(','),
+    heartbeat: `${b.heartbeatInterval}ms x ${b.heartbeatLiveness}`,
+    store: b.dataDir === null ? 'memory' : `journal ${b.dataDir} (fsync ${b.fsync})`,
+    limits: `queued ${b.maxQueuedRequests}/service, ${b.maxQueuedBytes} bytes; frame ${b.maxFrameSize} bytes x ${b.maxFrames}`,
+    retries: `${b.maxRetries} (backoff ${b.retryBackoff}-${b.retryBackoffMax}ms), ttl ${b.requestTtl}ms`,
+    http: b.http ?? undefined,
+  });
   const file = configPath(values);
   const broker = new Broker({ ...config.broker, logger: log, repair: values.repair === true, ...(file === undefined ? {} : { configFile: file }) });
   // signal handlers go in before the first "listening on" line, so that a supervisor that
@@ -404,16 +458,21 @@ async function brokerCommand(argv: string[]): Promise<number> {
   let resolveExit!: (code: number) => void;
   const exit = new Promise<number>((r) => (resolveExit = r));
   let stopping = false;
+  let http: { url: string; close(): Promise<void> } | undefined;
   const stop = (signal: string): void => {
     if (stopping) {
-      log.warn('second signal: exiting now', { signal });
-      resolveExit(EXIT.OK);
+      // the operator insists: leave now, and say that the drain did not finish
+      log.warn('second signal: exiting without finishing the drain', { signal });
+      resolveExit(EXIT.FAILURE);
       return;
     }
     stopping = true;
     log.info('shutting down', { signal, graceMs: config.broker.shutdownGrace });
     broker.close().then(
-      () => resolveExit(EXIT.OK),
+      async () => {
+        await http?.close();
+        resolveExit(EXIT.OK);
+      },
       (e: Error) => {
         log.error('shutdown failed', { error: e });
         resolveExit(EXIT.OK);
@@ -422,10 +481,14 @@ async function brokerCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // SIGHUP: re-read the access policy and the client certificates now (a daemon's usual reload signal)
+  // SIGHUP: re-read the access policy and the client certificates (the rest of the configuration
+  // is not reloaded); its default action, dying on the spot, must never happen to a broker
   process.on('SIGHUP', () => {
     broker.reloadSecurity().then(
-      (r) => log.info('SIGHUP: security re-read', { policy: r?.policy ?? 'none', certificates: r?.certificates ?? 'none' }),
+      (r) =>
+        r === undefined
+          ? log.warn('SIGHUP: nothing to reload (no access policy or certificate directory); restart the broker for other changes (SIGTERM drains first)')
+          : log.info('SIGHUP: security re-read', { policy: r.policy, certificates: r.certificates }),
       (e: Error) => log.error('SIGHUP: security not re-read', { error: e }),
     );
   });
@@ -441,11 +504,13 @@ async function brokerCommand(argv: string[]): Promise<number> {
     await broker.close(0);
     return usage ? EXIT.USAGE : EXIT.FAILURE;
   }
+  // every endpoint is bound before any is announced: a supervisor that waits for "listening on" must
+  // not see one for a broker that is about to exit because a later bind failed
+  const bound: string[] = [];
   for (const ep of config.broker.bind) {
     if (stopping) break;
     try {
-      const bound = await broker.bind(ep);
-      out(`listening on ${bound}`);
+      bound.push(await broker.bind(ep));
     } catch (e) {
       log.error('bind failed', { endpoint: ep, error: e as Error });
       err(`purezmq broker: cannot bind ${ep}: ${(e as Error).message}`);
@@ -453,6 +518,20 @@ async function brokerCommand(argv: string[]): Promise<number> {
       return EXIT.FAILURE;
     }
   }
+  if (config.broker.http !== null && !stopping) {
+    try {
+      const { startHttp } = await import('./mdp/http.ts');
+      http = await startHttp(broker, config.broker.http, log);
+      log.info('http endpoint', { url: http.url, paths: '/metrics /healthz /readyz /v1/broker /v1/services' });
+    } catch (e) {
+      log.error('http endpoint failed', { address: config.broker.http, error: e as Error });
+      err(`purezmq broker: cannot serve http on ${config.broker.http}: ${(e as Error).message}`);
+      await broker.close(0);
+      return EXIT.FAILURE;
+    }
+  }
+  for (const ep of bound) out(`listening on ${ep}`);
+  if (http) out(`http on ${http.url}`);
   return exit;
 }
 
@@ -488,6 +567,11 @@ async function requestCommand(argv: string[]): Promise<number> {
       for (const f of reply) out(Buffer.from(f).toString());
     }
     return EXIT.OK;
+  } catch (e) {
+    // the end of a failed command's stderr, as the worker sent it, before the error line
+    const tail = isMdpError(e) && e.code === MdpErrorCode.SERVICE_ERROR ? (e.cause as { stderr?: unknown } | undefined)?.stderr : undefined;
+    if (typeof tail === 'string' && tail !== '') err(tail.trimEnd());
+    throw e;
   } finally {
     client.close();
   }
@@ -501,27 +585,74 @@ function parseDuration(raw: string, name: string): number {
   return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2] ?? 'ms']!;
 }
 
-function runCommand(command: string, input: Uint8Array[], timeoutMs: number, log: Logger): Promise<{ code: number | null; stdout: Buffer }> {
+/** What one run of the worker's command gave. */
+interface CommandResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  /** The last STDERR_TAIL bytes of its stderr (all of it also goes to the worker's stderr). */
+  stderrTail: string;
+  timedOut: boolean;
+  /** stdout passed MAX_OUTPUT: the reply would be cut, so the run counts as failed. */
+  tooLarge: boolean;
+}
+
+const MAX_OUTPUT = 64 * 1024 * 1024;
+const STDERR_TAIL = 4096;
+
+/**
+ * Runs the command in a shell in a process group of its own, so that a timeout ends everything it
+ * started (`sh -c 'sleep 100'` leaves `sleep` behind when only sh is killed): SIGTERM to the group,
+ * then SIGKILL after `killGraceMs`.
+ */
+function runCommand(command: string, input: Uint8Array[], timeoutMs: number, killGraceMs: number, log: Logger): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, { shell: true, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(command, { shell: true, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let size = 0;
-    const MAX = 64 * 1024 * 1024;
+    let tooLarge = false;
+    let timedOut = false;
+    let stderrTail = '';
+    const group = (signal: NodeJS.Signals): void => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
     const timer = setTimeout(() => {
-      log.warn('command timed out: killing it', { command, timeoutMs });
-      child.kill('SIGKILL');
+      timedOut = true;
+      log.warn('command timed out: terminating its process group', { command, timeoutMs, pid: child.pid });
+      group('SIGTERM');
+      killTimer = setTimeout(() => {
+        log.warn('command killed after timeout (it ignored SIGTERM)', { command, pid: child.pid, graceMs: killGraceMs });
+        group('SIGKILL');
+      }, killGraceMs);
     }, timeoutMs);
     child.stdout.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= MAX) chunks.push(c);
+      if (size <= MAX_OUTPUT) chunks.push(c);
+      else if (!tooLarge) {
+        tooLarge = true;
+        log.warn('command output over the limit: the request fails', { command, limitBytes: MAX_OUTPUT });
+      }
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      process.stderr.write(c);
+      stderrTail = (stderrTail + c.toString()).slice(-STDERR_TAIL);
     });
     child.on('error', (e) => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
       reject(e);
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(chunks) });
+      clearTimeout(killTimer);
+      // whatever the shell left running in its group goes with it
+      group('SIGKILL');
+      resolve({ code, signal, stdout: Buffer.concat(chunks), stderrTail, timedOut, tooLarge });
     });
     child.stdin.on('error', () => undefined); // the command may not read its stdin
     const parts: Uint8Array[] = [];
@@ -539,6 +670,7 @@ async function workerCommand(argv: string[]): Promise<number> {
     ...sectionFlags('worker'),
     exec: { type: 'string' },
     'exec-timeout': { type: 'string' },
+    'kill-grace': { type: 'string' },
     'on-error': { type: 'string' },
   });
   if (values.help) {
@@ -553,6 +685,7 @@ async function workerCommand(argv: string[]): Promise<number> {
   const onError = (values['on-error'] as string | undefined) ?? 'reply';
   if (onError !== 'reply' && onError !== 'requeue') throw new UsageError(`--on-error must be reply or requeue, got '${onError}'`);
   const execTimeout = values['exec-timeout'] === undefined ? 60_000 : parseDuration(values['exec-timeout'] as string, 'exec-timeout');
+  const killGrace = values['kill-grace'] === undefined ? 2000 : parseDuration(values['kill-grace'] as string, 'kill-grace');
   const config = loadConfig(values, 'worker');
   const log = makeLogger(config);
   const { broker, curveCert, curveServerKey, ...workerOptions } = config.worker;
@@ -563,12 +696,20 @@ async function workerCommand(argv: string[]): Promise<number> {
       broker,
       service,
       async (request) => {
-        const { code, stdout } = await runCommand(command, request, execTimeout, log);
-        if (code !== 0) {
-          log.warn('command failed', { command, exitCode: code });
-          if (onError === 'requeue') throw new Error(`command exited with ${code}`);
-        }
-        return stdout;
+        const r = await runCommand(command, request, execTimeout, killGrace, log);
+        if (r.code === 0 && !r.tooLarge && !r.timedOut) return r.stdout;
+        const code = r.timedOut ? 'EXEC_TIMEOUT' : r.tooLarge ? 'OUTPUT_TOO_LARGE' : 'EXEC_FAILED';
+        const message = r.timedOut
+          ? `the command did not finish within ${execTimeout} ms and was killed`
+          : r.tooLarge
+            ? `the command wrote more than ${MAX_OUTPUT} bytes`
+            : r.signal
+              ? `the command was killed by ${r.signal}`
+              : `the command exited with ${r.code}`;
+        log.warn('command failed', { command, code, exitCode: r.code ?? undefined, signal: r.signal ?? undefined });
+        // requeue: hand the request back (the broker runs it again after a backoff, on another worker if one is idle)
+        if (onError === 'requeue') throw new MdpError(MdpErrorCode.SERVICE_ERROR, message);
+        return serviceError({ code, message, exitCode: r.code, signal: r.signal, stderr: r.stderrTail });
       },
       { ...options, logger: log },
     );
@@ -597,7 +738,7 @@ function table(header: string[], rows: (string | number | null)[][]): string {
 }
 
 async function mmiCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('client'), json: { type: 'boolean' } });
+  const { values, positionals } = parse(argv, { ...COMMON_FLAGS, ...sectionFlags('client'), json: { type: 'boolean' }, prefix: { type: 'string' } });
   if (values.help) {
     out(HELP.mmi!);
     return EXIT.OK;
@@ -610,17 +751,26 @@ async function mmiCommand(argv: string[]): Promise<number> {
   try {
     switch (query) {
       case 'services': {
-        const [code, doc] = text(await client.request(MmiService.BROKER, ''));
-        if (code !== '200' || doc === undefined) {
-          err(`mmi.broker answered ${code ?? 'nothing'}: not supported by this broker`);
-          return EXIT.NOT_FOUND;
+        // a page at a time (mmi.broker services LIMIT AFTER PREFIX); an older broker answers the
+        // whole document to any body
+        const services: Record<string, ServiceMetrics> = {};
+        let after = '';
+        for (;;) {
+          const [code, doc] = text(await client.request(MmiService.BROKER, ['services', '1000', after, (values.prefix as string | undefined) ?? '']));
+          if (code !== '200' || doc === undefined) {
+            err(`mmi.broker answered ${code ?? 'nothing'}: not supported by this broker`);
+            return EXIT.NOT_FOUND;
+          }
+          const page = JSON.parse(doc) as Partial<ServicePage & BrokerMetrics>;
+          Object.assign(services, page.services ?? {});
+          if (!page.next) break;
+          after = page.next;
         }
-        const m = JSON.parse(doc) as BrokerMetrics;
         if (json) {
-          out(JSON.stringify(m.services, null, 2));
+          out(JSON.stringify(services, null, 2));
           return EXIT.OK;
         }
-        const rows = Object.entries(m.services).map(([name, s]) => {
+        const rows = Object.entries(services).map(([name, s]) => {
           const d = s.drops;
           return [name, s.workers, s.idleWorkers, s.queueDepth, s.requests, s.replies, s.latencyMs.p50, s.latencyMs.p99, d.expired + d.overflow + d.undeliverable + d.abandoned + d.interrupted + d.truncated];
         });
@@ -686,6 +836,10 @@ async function mmiCommand(argv: string[]): Promise<number> {
           rows.push([snakeName(k), typeof v === 'number' ? v : JSON.stringify(v)]);
         }
         // brokers before durability (issue 10) have none of these sections
+        if (m.servicesSummary) {
+          const sum = m.servicesSummary;
+          rows.push(['services', `${sum.count} known, ${sum.withWorkers} with workers${sum.busiest.length ? `; longest queues: ${sum.busiest.map((b) => `${b.service}=${b.queueDepth}`).join(' ')}` : ''}`]);
+        }
         if (m.requests) rows.push(['requests', Object.entries(m.requests).map(([k, v]) => `${snakeName(k)}=${v}`).join(' ')]);
         if (m.lifecycle) rows.push(['lifecycle', Object.entries(m.lifecycle).map(([k, v]) => `${snakeName(k)}=${v}`).join(' ')]);
         if (m.titanic) rows.push(['titanic', `requests=${m.titanic.requests} reply_queries=${m.titanic.replyQueries} closes=${m.titanic.closes} status=${JSON.stringify(m.titanic.status)}`]);
@@ -888,6 +1042,13 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   keygen: keygenCommand,
 };
 
+/** Whether the log format asked for on the command line or in the environment is json (the final error follows it). */
+function jsonLogs(argv: string[]): boolean {
+  const at = argv.indexOf('--log-format');
+  const flag = at >= 0 ? argv[at + 1] : argv.find((a) => a.startsWith('--log-format='))?.slice('--log-format='.length);
+  return (flag ?? process.env.PUREZMQ_LOG_FORMAT) === 'json';
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -909,7 +1070,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const code = exitCodeFor(e);
     const msg = (e as Error).message;
-    err(`purezmq ${command}: ${msg}${code === EXIT.USAGE && !(isMdpError(e) && e.code === MdpErrorCode.CONFIG) ? ` (see purezmq ${command} --help)` : ''}`);
+    const hint = code === EXIT.USAGE && !(isMdpError(e) && e.code === MdpErrorCode.CONFIG) && !msg.includes('--help') ? ` (see purezmq ${command} --help)` : '';
+    if (jsonLogs(rest)) {
+      const fields = isMdpError(e) ? { code: e.code, issues: e.issues.length ? e.issues : undefined } : {};
+      err(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: `purezmq ${command}: ${msg}${hint}`, exitCode: code, ...fields }));
+    } else {
+      err(`purezmq ${command}: ${msg}${hint}`);
+    }
     return code;
   }
 }

@@ -38,11 +38,18 @@ import { EMPTY, fromString, toFrame } from '../util/bytes.ts';
 import { Direction, type MdpCodec } from './codec.ts';
 import { MMI_NAMESPACE, MmiCode, MmiService, type Dialect } from './constants.ts';
 import { resolveDialect } from './dialects/index.ts';
-import { DEFAULT_CONFIG, type ClientConfig } from './config.ts';
+import { checkOptions, DEFAULT_CONFIG, type ClientConfig } from './config.ts';
 import { MdpError, MdpErrorCode, mdpError } from './errors.ts';
+import { decodeServiceError } from './service_error.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { parseDenial } from './security/denial.ts';
 import { peerCurveSocketOptions, type PeerCurveOptions } from './security/peer.ts';
+
+/** ClientOptions that are not config fields. */
+const CLIENT_EXTRA_OPTIONS = ['logger', 'socketOptions', 'diagnose', 'routingId', 'curveCert', 'curveServerKey'] as const;
+
+/** An attempt on a socket that has not connected after this long ends early. */
+const UNREACHABLE_MS = 3000;
 
 /** request()'s signal that a new attempt starts and the PARTIALs so far are void. */
 const RESTART = Symbol('restart');
@@ -131,11 +138,11 @@ export class Client {
   private handshakeError: Error | undefined;
 
   constructor(endpoint: string, options: ClientOptions = {}) {
+    if (typeof endpoint !== 'string') throw mdpError(MdpErrorCode.CONFIG, `Client endpoint must be a string such as tcp://127.0.0.1:5555, got ${JSON.stringify(endpoint)}`, { issues: ['endpoint'] });
     const { broker: _b, curveCert: _c, curveServerKey: _k, ...defaults } = DEFAULT_CONFIG.client;
-    this.config = {
-      ...defaults,
-      ...Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in defaults)),
-    } as Omit<ClientConfig, 'broker' | CurveFields>;
+    // curveCert and curveServerKey are key material here (the config's file names are the CLI's business)
+    const { broker: _ignored, curveCert: _cc, curveServerKey: _ck, ...checked } = checkOptions('client', 'Client', options, CLIENT_EXTRA_OPTIONS);
+    this.config = { ...defaults, ...checked } as Omit<ClientConfig, 'broker' | CurveFields>;
     this.curve = peerCurveSocketOptions(options);
     this.codec = resolveDialect(this.config.dialect, this.config.version);
     this.endpoint = endpoint;
@@ -222,7 +229,7 @@ export class Client {
         for (;;) {
           let msg: Uint8Array[];
           try {
-            msg = await slot.socket.receive();
+            msg = await this.receive(slot, timeout);
           } catch (err) {
             if (this.isClosed) throw mdpError(MdpErrorCode.CLOSED, 'client is closed', { service, cause: err });
             if (slot.refused) throw this.refusedError(slot.refused, service);
@@ -231,11 +238,14 @@ export class Client {
           if (msg.length === 0) {
             this.stats.timeouts++;
             reachedEver ||= slot.reached;
-            if (this.options.routingId !== undefined && partials === 0) {
-              // keep the socket: its routing id is how the broker finds this client again
-              waitAgain = slot.lost;
+            if (slot.reached && partials === 0) {
+              // keep the socket, so that a late reply to this attempt is still taken; the request is
+              // sent again on it (the socket then retires with the request). A client with its own
+              // routing id whose connection dropped meanwhile (the broker restarted) waits instead:
+              // a durable broker sends the reply to that id.
+              waitAgain = this.options.routingId !== undefined && slot.lost;
             } else {
-              // silent broker: drop this socket (a late reply must not reach the next request)
+              // never connected (or a stream cut short): a new socket for the next attempt
               this.discard(slot);
               slot = undefined;
             }
@@ -244,6 +254,13 @@ export class Client {
                 throw mdpError(MdpErrorCode.STREAM_INTERRUPTED, `"${service}" went silent for ${timeout} ms after ${partials} PARTIAL(s); not retried, since they would be sent again`, { service, address: this.endpoint });
               }
               if (attempt < retries) yield RESTART;
+            }
+            // a broker that answers but has no worker for the service: say so now rather than after
+            // every retry (the request stays queued at the broker, so a worker may still come)
+            if (slot?.reached && attempt < retries && partials === 0 && this.options.diagnose !== false && !service.startsWith(MMI_NAMESPACE)) {
+              if ((await this.serviceKnown(service, Math.min(timeout, 1000))) === false) {
+                throw mdpError(MdpErrorCode.UNKNOWN_SERVICE, `no worker serves "${service}" (mmi.service answered 404 after ${timeout} ms)`, { service, address: this.endpoint });
+              }
             }
             break;
           }
@@ -262,6 +279,11 @@ export class Client {
             continue;
           }
           const final = r.command.command === 'FINAL';
+          const failure = final ? decodeServiceError(r.command.body) : undefined;
+          if (failure) {
+            done = true;
+            throw mdpError(MdpErrorCode.SERVICE_ERROR, `"${service}" failed: ${failure.message}`, { service, address: this.endpoint, status: failure.code, cause: failure });
+          }
           if (final) {
             this.stats.replies++;
             done = true;
@@ -319,6 +341,31 @@ export class Client {
     } finally {
       this.discard(slot);
     }
+  }
+
+  /**
+   * The next message on `slot`, or [] after `timeout`; [] sooner (UNREACHABLE_MS) when the socket has
+   * not connected by then: a broker that is down or a wrong port fails fast instead of after the
+   * whole timeout of every attempt.
+   */
+  private receive(slot: Slot, timeout: number): Promise<Uint8Array[]> {
+    const got = slot.socket.receive();
+    if (slot.reached || timeout <= UNREACHABLE_MS) return got;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!slot.reached) resolve([]);
+      }, UNREACHABLE_MS);
+      got.then(
+        (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
   }
 
   private newSlot(): Slot {

@@ -36,6 +36,8 @@ export interface BrokerConfig {
   requestTtl: number;
   /** Queued requests per service; more are dropped. */
   maxQueuedRequests: number;
+  /** Bytes the broker keeps for requests (queued, in flight, replies kept, dead letters); past it new requests are refused. */
+  maxQueuedBytes: number;
   /** Services known at once (with workers or queued requests). */
   maxServices: number;
   /** Workers registered at once. */
@@ -62,6 +64,8 @@ export interface BrokerConfig {
   segmentBytes: number;
   /** Budget of the request store, bytes; past it new requests are refused. */
   maxStoreBytes: number;
+  /** HOST:PORT of the HTTP endpoint (/metrics, /healthz, /readyz, /v1/broker); null = off. */
+  http: string | null;
   /** Largest frame accepted, bytes (socket maxMessageSize). */
   maxFrameSize: number;
   /** Most frames in one message (socket maxMessageFrames). */
@@ -148,7 +152,7 @@ export interface MdpConfig {
   log: LogConfig;
 }
 
-type FieldType = 'duration' | 'int' | 'bytes' | 'path' | 'file' | 'text' | 'endpoint' | 'endpoints' | 'enum' | 'dialects' | 'addresses' | 'policy';
+type FieldType = 'duration' | 'int' | 'bytes' | 'path' | 'address' | 'file' | 'text' | 'endpoint' | 'endpoints' | 'enum' | 'dialects' | 'addresses' | 'policy';
 
 interface Field {
   type: FieldType;
@@ -177,6 +181,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     requestTimeout: 30_000,
     requestTtl: 86_400_000,
     maxQueuedRequests: 1000,
+    maxQueuedBytes: 256 * MIB,
     maxServices: 10_000,
     maxWorkers: 10_000,
     maxRetries: 2,
@@ -190,6 +195,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     fsyncDelay: 0,
     segmentBytes: 64 * MIB,
     maxStoreBytes: GIB,
+    http: null,
     maxFrameSize: 16 * MIB,
     maxFrames: 1024,
     maxReplyBytes: 64 * MIB,
@@ -211,7 +217,9 @@ export const DEFAULT_CONFIG: MdpConfig = {
     broker: DEFAULT_ENDPOINT,
     version: MdpVersion.V02,
     dialect: 'auto',
-    timeout: Defaults.CLIENT_TIMEOUT,
+    // the Guide's 2.5 s (Defaults.CLIENT_TIMEOUT) is shorter than many real jobs: a retry then runs
+    // the job again while the first run goes on (at-least-once); 30 s fits what a command usually takes
+    timeout: 30_000,
     retries: Defaults.CLIENT_RETRIES,
     retryBackoff: 100,
     retryBackoffMax: 5000,
@@ -260,6 +268,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     requestTimeout: { type: 'duration', min: 0, max: DAY, help: 'how long a plain request waits in a queue for a worker, then dead-lettered (0 = forever)' },
     requestTtl: { type: 'duration', min: 0, max: 365 * DAY, help: 'how long any request (Titanic too) may live without a reply, then dead-lettered (0 = forever)' },
     maxQueuedRequests: { type: 'int', min: 1, max: 10_000_000, help: 'queued requests per service' },
+    maxQueuedBytes: { type: 'bytes', min: 64 * KIB, max: 2 ** 50, help: 'bytes kept for requests (queued, in flight, replies, dead letters); new requests are refused beyond' },
     maxServices: { type: 'int', min: 1, max: 10_000_000, help: 'services known at once' },
     maxWorkers: { type: 'int', min: 1, max: 10_000_000, help: 'workers registered at once' },
     maxRetries: { type: 'int', min: 0, max: 100, help: 'dispatches after the first when workers die with a request or hand it back, then dead-lettered' },
@@ -273,6 +282,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     fsyncDelay: { type: 'duration', min: 0, max: 1000, help: 'batch: longest wait after a record to gather more into one sync' },
     segmentBytes: { type: 'bytes', min: 4 * KIB, max: 4 * GIB, help: 'journal segment size (64MiB, 1GiB, …)' },
     maxStoreBytes: { type: 'bytes', min: 64 * KIB, max: 2 ** 50, help: 'request store budget; new requests are refused beyond' },
+    http: { type: 'address', help: 'HOST:PORT for /metrics (Prometheus), /healthz, /readyz and /v1/broker (default: off)' },
     maxFrameSize: { type: 'bytes', min: 64, max: 2 ** 31, help: 'largest frame accepted, bytes' },
     maxFrames: { type: 'int', min: 6, max: 1_000_000, help: 'most frames in one message' },
     maxReplyBytes: { type: 'bytes', min: 1, max: 2 ** 31, help: 'largest merged reply for an MDP/0.1 client or Titanic, bytes' },
@@ -379,6 +389,14 @@ const BYTES = /^(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|tib|kb|mb|gb|tb)?$/i;
 const BYTE_UNIT: Record<string, number> = { b: 1, kib: KIB, mib: MIB, gib: GIB, tib: 1024 * GIB, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
 const ENDPOINT = /^(tcp:\/\/[^\s]+:(\d+|\*)|ipc:\/\/[^\s]+|inproc:\/\/[^\s]+)$/;
 
+/** An endpoint the sockets accept: tcp with a real port (or *), ipc, inproc. */
+function validEndpoint(raw: unknown): raw is string {
+  if (typeof raw !== 'string') return false;
+  const m = ENDPOINT.exec(raw);
+  if (!m) return false;
+  return m[2] === undefined || m[2] === '*' || (Number(m[2]) >= 1 && Number(m[2]) <= 65535);
+}
+
 function show(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? JSON.stringify(v) : String(v);
 }
@@ -415,6 +433,12 @@ function convert(field: Field, raw: unknown): { value: unknown } | { error: stri
       if (field.max !== undefined && n > field.max) return { error: `must be at most ${field.max}${unit}, got ${show(raw)}` };
       return { value: n };
     }
+    case 'address': {
+      if (raw === null || raw === '') return { value: null };
+      const m = typeof raw === 'string' ? /^(?:\[[^\]]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(raw.trim()) : null;
+      if (!m || Number(m[1]) > 65535) return { error: `must be HOST:PORT such as 127.0.0.1:9555 (port 0-65535), got ${show(raw)}` };
+      return { value: (raw as string).trim() };
+    }
     case 'path': {
       if (raw === null || raw === '') return { value: null };
       if (typeof raw !== 'string' || raw.trim() === '') return { error: `must be a directory path, got ${show(raw)}` };
@@ -446,14 +470,14 @@ function convert(field: Field, raw: unknown): { value: unknown } | { error: stri
       return { value: s };
     }
     case 'endpoint': {
-      if (typeof raw !== 'string' || !ENDPOINT.test(raw)) return { error: `must be an endpoint such as tcp://127.0.0.1:5555, got ${show(raw)}` };
+      if (!validEndpoint(raw)) return { error: `must be an endpoint such as tcp://127.0.0.1:5555 (port 1-65535 or *), got ${show(raw)}` };
       return { value: raw };
     }
     case 'endpoints': {
       const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw;
       if (!Array.isArray(list) || list.length === 0) return { error: `must be a list of endpoints, got ${show(raw)}` };
       for (const ep of list) {
-        if (typeof ep !== 'string' || !ENDPOINT.test(ep)) return { error: `must be endpoints such as tcp://127.0.0.1:5555, got ${show(ep)}` };
+        if (!validEndpoint(ep)) return { error: `must be endpoints such as tcp://127.0.0.1:5555 (port 1-65535 or *), got ${show(ep)}` };
       }
       return { value: [...(list as string[])] };
     }
@@ -585,6 +609,56 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
     throw mdpError(MdpErrorCode.CONFIG, `invalid configuration:\n  ${issues.join('\n  ')}`, { issues });
   }
   return config;
+}
+
+/**
+ * Checks the options a library user passes to Broker, Client or Worker against the same schema as
+ * the YAML file and the CLI (values may be numbers or the same strings: '2s', '64MiB'), and returns
+ * them converted. Unknown keys (a typo such as `hearbeatInterval`) and bad values are reported all at
+ * once: MdpError MDP_CONFIG with `issues`. `extra` names the keys that are options but not config
+ * fields (logger, socketOptions, …).
+ */
+export function checkOptions<S extends Section>(
+  section: S,
+  what: string,
+  options: unknown,
+  extra: readonly string[],
+): Partial<MdpConfig[S]> {
+  const issues: string[] = [];
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw mdpError(MdpErrorCode.CONFIG, `${what} options must be an object, got ${show(options)}`, { issues: [`${what}: options must be an object`] });
+  }
+  const fields = SCHEMA[section] as Record<string, Field>;
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(options as Record<string, unknown>)) {
+    if (raw === undefined || extra.includes(key)) continue;
+    const field = fields[key];
+    if (!field) {
+      const near = Object.keys(fields).concat(extra).find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+      issues.push(`${what} option ${key}: unknown${near ? ` (did you mean ${near}?)` : ''}`);
+      continue;
+    }
+    const r = convert(field, raw);
+    if ('error' in r) issues.push(`${what} option ${key}: ${r.error}`);
+    else out[key] = r.value;
+  }
+  if (issues.length > 0) throw mdpError(MdpErrorCode.CONFIG, `invalid ${what} options:\n  ${issues.join('\n  ')}`, { issues });
+  return out as Partial<MdpConfig[S]>;
+}
+
+/** Levenshtein distance, for "did you mean" (keys are short). */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
 }
 
 /** A YAML document with every field at its default, with help comments (for `--print-config`). */

@@ -29,6 +29,8 @@ export const MdpErrorCode = {
   CLOSED: 'MDP_CLOSED',
   /** A well-formed message in a Majordomo dialect the broker does not accept (strict RFC mode). */
   DIALECT_REFUSED: 'MDP_DIALECT_REFUSED',
+  /** The worker replied that the request failed (the purezmq/error reply shape); `status` is its code. */
+  SERVICE_ERROR: 'MDP_SERVICE_ERROR',
   /** A Titanic service answered 400 (unknown or dead-lettered UUID, bad request) or 500 (store failure). */
   TITANIC: 'MDP_TITANIC',
   /** The request store failed to read or write (I/O error, store closed). */

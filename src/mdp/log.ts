@@ -70,14 +70,17 @@ export const silentLogger: Logger = {
  * a counter increment each, not a line each (the counters count them all).
  */
 export class RateLimitedLog {
-  private readonly last = new Map<string, { at: number; suppressed: number }>();
+  private readonly last = new Map<string, { at: number; lines: number; suppressed: number }>();
   private readonly log: Logger;
   private readonly periodMs: number;
+  private readonly burst: number;
   private readonly now: () => number;
 
-  constructor(log: Logger, periodMs = 10_000, now: () => number = () => performance.now()) {
+  /** At most `burst` lines per kind in each `periodMs`. */
+  constructor(log: Logger, periodMs = 10_000, burst = 1, now: () => number = () => performance.now()) {
     this.log = log;
     this.periodMs = periodMs;
+    this.burst = burst;
     this.now = now;
   }
 
@@ -98,11 +101,50 @@ export class RateLimitedLog {
     const t = this.now();
     const last = this.last.get(kind);
     if (last && t - last.at < this.periodMs) {
-      last.suppressed++;
+      if (last.lines < this.burst) {
+        last.lines++;
+        this.log[level](msg, fields);
+      } else last.suppressed++;
       return;
     }
-    // one entry per kind: kinds are a fixed set of call sites, so the map stays small
-    this.last.set(kind, { at: t, suppressed: 0 });
+    // one entry per kind: kinds are a small fixed set (call sites, with a few variants), so the map stays small
+    this.last.set(kind, { at: t, lines: 1, suppressed: 0 });
     this.log[level](msg, last && last.suppressed > 0 ? { ...fields, suppressedSimilar: last.suppressed } : fields);
   }
+}
+
+/** What boundedSink writes to: a Node Writable such as process.stderr, seen through what it needs. */
+export interface LogStream {
+  write(chunk: string): boolean;
+  readonly writableLength: number;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/**
+ * A line sink that never lets a stalled reader grow memory: past `maxBuffered` bytes waiting in the
+ * stream (nobody reads the broker's stderr), lines are dropped and counted, and once the stream drains
+ * one line says how many were lost.
+ */
+export function boundedSink(stream: LogStream, format: LogFormat = 'human', maxBuffered = 1 << 20): (line: string) => void {
+  let dropped = 0;
+  let waiting = false;
+  const write = (line: string): void => {
+    if (stream.writableLength > maxBuffered) {
+      dropped++;
+      if (!waiting) {
+        waiting = true;
+        stream.once('drain', () => {
+          waiting = false;
+          const n = dropped;
+          dropped = 0;
+          const time = new Date().toISOString();
+          const msg = 'log lines dropped: the log output was not being read';
+          write(format === 'json' ? `${JSON.stringify({ time, level: 'warn', msg, dropped: n })}\n` : `${time} WARN  ${msg} dropped=${n}\n`);
+        });
+      }
+      return;
+    }
+    stream.write(line);
+  };
+  return write;
 }

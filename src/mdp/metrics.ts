@@ -53,3 +53,40 @@ export interface LatencySnapshot {
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
+
+/** Upper bounds (ms) of the latency histogram's buckets, as Prometheus histograms want them: fixed. */
+export const LATENCY_BUCKETS_MS: readonly number[] = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+
+/** Latency counts per fixed bucket, exact (no sampling), for /metrics. */
+export class LatencyHistogram {
+  private readonly counts = new Float64Array(LATENCY_BUCKETS_MS.length + 1);
+  private sum = 0;
+  private count = 0;
+
+  record(ms: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[i]!) i++;
+    this.counts[i]!++;
+    this.sum += ms;
+    this.count++;
+  }
+
+  snapshot(): HistogramSnapshot {
+    const cumulative: number[] = [];
+    let running = 0;
+    for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) {
+      running += this.counts[i]!;
+      cumulative.push(running);
+    }
+    return { bucketsMs: LATENCY_BUCKETS_MS, cumulative, sumMs: round(this.sum), count: this.count };
+  }
+}
+
+export interface HistogramSnapshot {
+  /** Upper bounds, ms. */
+  bucketsMs: readonly number[];
+  /** Observations at or below each bound (the +Inf bucket is `count`). */
+  cumulative: number[];
+  sumMs: number;
+  count: number;
+}

@@ -77,10 +77,11 @@ export {
   type ConfigSources,
   type RawLayer,
 } from './config.ts';
-export { createLogger, silentLogger, RateLimitedLog, type Logger, type LogFields } from './log.ts';
+export { createLogger, silentLogger, RateLimitedLog, boundedSink, type Logger, type LogFields, type LogStream } from './log.ts';
+export { serviceError, decodeServiceError, SERVICE_ERROR_MARKER, type ServiceErrorInfo } from './service_error.ts';
 export { TitanicClient, type TitanicReply, type TitanicCallOptions } from './titanic_client.ts';
 export { TitanicService, TitanicStatus, statusCode as titanicStatusCode } from './titanic.ts';
-export type { RecoverySummary, RequestGauges, TitanicCounters, LifecycleCounters } from './broker/metrics.ts';
+export type { RecoverySummary, RequestGauges, TitanicCounters, LifecycleCounters, ServicePage } from './broker/metrics.ts';
 export type { DeadLetterView, DeadLetterPage } from './broker/mmi.ts';
 export { FsyncPolicy, type RequestStore, type StoreStats, type StoreRecovery } from './store/store.ts';
 export { RecordType, RequestKind, DeadReason, type StoreRecord, type StoredRequest } from './store/records.ts';

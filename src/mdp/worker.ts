@@ -15,16 +15,16 @@
  * - close() lets the current request finish (bounded), sends DISCONNECT and closes the socket.
  * - Security (issue 12): `curveServerKey` and `curveCert` make the DEALER a CURVE client of the broker.
  *   A broker that sends DISCONNECT before anything else (its access policy does not let this worker
- *   serve the service) is retried with a doubling delay, up to REFUSED_RETRY_MAX_MS, not every second.
+ *   serve the service) is retried with a doubling delay, up to RECONNECT_MAX_MS, not every second.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
 import { toFrame } from '../util/bytes.ts';
 import { Direction, type MdpCodec } from './codec.ts';
 import { MMI_NAMESPACE, type Dialect } from './constants.ts';
 import { resolveDialect } from './dialects/index.ts';
-import { DEFAULT_CONFIG, type WorkerConfig } from './config.ts';
+import { checkOptions, DEFAULT_CONFIG, type WorkerConfig } from './config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from './errors.ts';
-import { silentLogger, type Logger } from './log.ts';
+import { RateLimitedLog, silentLogger, type Logger } from './log.ts';
 import { peerCurveSocketOptions, type PeerCurveOptions } from './security/peer.ts';
 
 export interface RequestContext {
@@ -55,7 +55,10 @@ export interface WorkerOptions extends Partial<Omit<WorkerConfig, 'broker' | Cur
 }
 
 export type WorkerEvent =
+  /** The broker answered (its first heartbeat or request) after a READY: the worker is registered. */
   | { type: 'ready' }
+  /** A connection attempt to the broker failed (refused, unreachable, name not resolved); it is retried with backoff. */
+  | { type: 'connect-failed'; error: Error; retryInMs: number }
   | { type: 'request' }
   | { type: 'disconnect'; reason: 'broker-disconnect' | 'broker-silent' | 'handler-error' }
   | { type: 'closed' }
@@ -71,8 +74,10 @@ export interface WorkerStats {
 }
 
 const MAX_BACKLOG = 16;
-/** Longest wait before registering again with a broker that keeps refusing the READY at once. */
-const REFUSED_RETRY_MAX_MS = 30_000;
+/** Longest wait between connection attempts, and between conversations with a silent broker (or one that keeps refusing the READY). */
+const RECONNECT_MAX_MS = 30_000;
+/** WorkerOptions that are not config fields (curveCert and curveServerKey are key material here, not file names). */
+const WORKER_EXTRA_OPTIONS = ['logger', 'onDisconnect', 'errorReply', 'socketOptions', 'curveCert', 'curveServerKey'] as const;
 
 function toFrames(body: MessageLike | MessageLike[]): MessageLike[] {
   const list = Array.isArray(body) ? body : [body];
@@ -93,6 +98,11 @@ export class Worker {
   private readonly listeners = new Set<(e: WorkerEvent) => void>();
   private socket: Dealer | undefined;
   private generation = 0;
+  /** The broker has answered since the last READY. */
+  private registered = false;
+  /** Conversations in a row that ended with a silent broker: the next one waits longer. */
+  private silentRestarts = 0;
+  private readonly limited: RateLimitedLog;
   private timer: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private lastHeard = 0;
@@ -103,23 +113,19 @@ export class Worker {
   private isClosed = false;
   private closing: Promise<void> | undefined;
   private readonly curve: Partial<SocketOptions>;
-  /** Nothing but DISCONNECT has come from the broker on this conversation yet. */
-  private silentSoFar = true;
   /** Conversations in a row that the broker ended with DISCONNECT before anything else. */
   private refusedInARow = 0;
 
   constructor(endpoint: string, service: string, handler: WorkerHandler, options: WorkerOptions = {}) {
-    if (service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a worker needs a service name');
+    if (typeof service !== 'string' || service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a worker needs a service name', { issues: ['service'] });
     if (service.startsWith(MMI_NAMESPACE)) {
       throw mdpError(MdpErrorCode.CONFIG, `service names starting with "${MMI_NAMESPACE}" are reserved for the broker (8/MMI)`, { service });
     }
+    if (typeof endpoint !== 'string') throw mdpError(MdpErrorCode.CONFIG, `Worker endpoint must be a string such as tcp://127.0.0.1:5555, got ${JSON.stringify(endpoint)}`, { issues: ['endpoint'] });
+    if (typeof handler !== 'function') throw mdpError(MdpErrorCode.CONFIG, 'Worker needs a handler function', { issues: ['handler'] });
     const { broker: _b, curveCert: _c, curveServerKey: _k, ...defaults } = DEFAULT_CONFIG.worker;
-    this.config = {
-      ...defaults,
-      ...Object.fromEntries(
-        Object.entries(options).filter(([k, v]) => v !== undefined && k in defaults),
-      ),
-    } as Omit<WorkerConfig, 'broker' | CurveFields>;
+    const { broker: _ignored, curveCert: _cc, curveServerKey: _ck, ...checked } = checkOptions('worker', 'Worker', options, WORKER_EXTRA_OPTIONS);
+    this.config = { ...defaults, ...checked } as Omit<WorkerConfig, 'broker' | CurveFields>;
     this.curve = peerCurveSocketOptions(options);
     this.codec = resolveDialect(this.config.dialect, this.config.version);
     this.endpoint = endpoint;
@@ -128,6 +134,7 @@ export class Worker {
     this.handler = handler;
     this.options = options;
     this.log = options.logger ?? silentLogger;
+    this.limited = new RateLimitedLog(this.log, 30_000);
     this.connect();
     this.timer = setInterval(() => this.tick(), this.config.heartbeatInterval);
   }
@@ -163,15 +170,20 @@ export class Worker {
     this.reconnectTimer = undefined;
     if (this.isClosed || this.closing) return;
     const gen = ++this.generation;
-    const socket = new Dealer({ linger: 1000, ...this.curve, ...this.options.socketOptions });
-    this.silentSoFar = true;
+    // ZMTP reconnects back off exponentially (a broker that is down is not hammered every 100 ms)
+    const socket = new Dealer({ linger: 1000, reconnectMaxInterval: RECONNECT_MAX_MS, ...this.curve, ...this.options.socketOptions });
     this.socket = socket;
+    socket.events.on('connect:retry', (e) => {
+      if (gen !== this.generation || !e.error) return;
+      this.limited.warn('connect-failed', 'cannot reach the broker: retrying', { broker: this.endpoint, service: this.service, code: e.error.code, error: e.error.message, retryInMs: e.interval });
+      this.emit({ type: 'connect-failed', error: e.error, retryInMs: e.interval });
+    });
     socket.connect(this.endpoint);
+    this.registered = false;
     const t = performance.now();
     this.lastHeard = t;
     this.send(this.codec.encode({ protocol: 'worker', command: 'READY', version: this.codec.version, service: this.serviceFrame }, Direction.TO_BROKER));
-    this.log.info('worker ready', { service: this.service, broker: this.endpoint, dialect: this.codec.dialect });
-    this.emit({ type: 'ready' });
+    this.log.debug('READY sent: waiting for the broker to answer', { service: this.service, broker: this.endpoint, dialect: this.codec.dialect });
     void this.receiveLoop(socket, gen);
   }
 
@@ -224,8 +236,15 @@ export class Worker {
     const t = performance.now();
     const interval = this.config.heartbeatInterval;
     if (!this.busy && t - this.lastHeard > interval * this.config.heartbeatLiveness) {
-      this.log.warn('broker silent: reconnecting', { broker: this.endpoint, service: this.service });
-      this.restart('broker-silent', false, this.config.reconnectInterval);
+      // a broker that never answered, or stopped: each conversation in a row waits twice as long, up to a cap
+      const delay = Math.min(RECONNECT_MAX_MS, this.config.reconnectInterval * 2 ** Math.min(this.silentRestarts, 16));
+      this.silentRestarts++;
+      this.limited.warn('broker-silent', this.registered ? 'broker silent: registering again' : 'no answer from the broker: registering again', {
+        broker: this.endpoint,
+        service: this.service,
+        retryInMs: delay,
+      });
+      this.restart('broker-silent', false, delay);
       return;
     }
     if (t - this.lastSent >= interval / 2) {
@@ -244,9 +263,14 @@ export class Worker {
     }
     this.lastHeard = performance.now();
     const cmd = r.command;
-    if (cmd.command !== 'DISCONNECT') {
-      this.silentSoFar = false;
+    if (!this.registered && cmd.command !== 'DISCONNECT') {
+      // "ready" only once the broker is known to be there: a wrong port or a broker that is down
+      // must not look like a worker at work
+      this.registered = true;
+      this.silentRestarts = 0;
       this.refusedInARow = 0;
+      this.log.info('worker ready', { service: this.service, broker: this.endpoint, dialect: this.codec.dialect });
+      this.emit({ type: 'ready' });
     }
     switch (cmd.command) {
       case 'REQUEST':
@@ -271,12 +295,12 @@ export class Worker {
    */
   private disconnectDelay(): number {
     const base = Math.min(this.config.reconnectInterval, 1000);
-    if (!this.silentSoFar) {
+    if (this.registered) {
       this.log.info('broker sent DISCONNECT', { service: this.service });
       return base;
     }
     this.refusedInARow++;
-    const delay = Math.min(REFUSED_RETRY_MAX_MS, Math.max(base, 250) * 2 ** (this.refusedInARow - 1));
+    const delay = Math.min(RECONNECT_MAX_MS, Math.max(base, 250) * 2 ** (this.refusedInARow - 1));
     this.log.warn('broker refused the READY with DISCONNECT (not allowed to serve this service?)', { service: this.service, broker: this.endpoint, retryInMs: delay });
     return delay;
   }

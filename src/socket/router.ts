@@ -72,6 +72,15 @@ export class Router extends SocketBase {
     if (this.byId.get(key) === pipe) this.byId.delete(key);
   }
 
+  /**
+   * purezmq extension: whether a peer with this routing id is connected now, so that a send to it
+   * would not fail with EHOSTUNREACH. A broker asks before it records a reply as delivered.
+   */
+  hasPeer(routingId: Uint8Array): boolean {
+    const pipe = this.byId.get(routingKey(routingId));
+    return pipe !== undefined && pipe.active;
+  }
+
   private generateId(): Uint8Array {
     return this.ids.generate((key) => this.byId.has(key));
   }

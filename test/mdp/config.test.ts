@@ -77,7 +77,41 @@ describe('MDP configuration', () => {
     expect(issues).toContain('broker.max_workers (from PUREZMQ_BROKER_MAX_WORKERS): must be an integer, got "lots"');
     expect(issues.find((i) => i.startsWith('PUREZMQ_BROKER_NOPE: unknown variable'))).toBeDefined();
     expect(issues).toContain('log.level (from --log-level): must be one of silent, error, warn, info, debug, got "loud"');
-    expect(issues).toContain('broker.bind (from --bind): must be endpoints such as tcp://127.0.0.1:5555, got "udp://x"');
+    expect(issues).toContain('broker.bind (from --bind): must be endpoints such as tcp://127.0.0.1:5555 (port 1-65535 or *), got "udp://x"');
+  });
+
+  it('refuses ports out of range, and checks the HTTP address', () => {
+    expect(issuesOf(() => resolveConfig({ flags: { broker: { bind: ['tcp://127.0.0.1:99999'] } } }))[0]).toMatch(/port 1-65535/);
+    expect(issuesOf(() => resolveConfig({ flags: { broker: { bind: ['tcp://127.0.0.1:0'] } } }))[0]).toMatch(/port 1-65535/);
+    expect(resolveConfig({ flags: { broker: { bind: ['tcp://127.0.0.1:*', 'tcp://[::1]:65535'] } } }).broker.bind).toHaveLength(2);
+    expect(resolveConfig({ flags: { broker: { http: '127.0.0.1:9555' } } }).broker.http).toBe('127.0.0.1:9555');
+    expect(resolveConfig({ flags: { broker: { http: '[::1]:0' } } }).broker.http).toBe('[::1]:0');
+    expect(issuesOf(() => resolveConfig({ flags: { broker: { http: '127.0.0.1:70000' } } }))[0]).toMatch(/HOST:PORT/);
+    expect(issuesOf(() => resolveConfig({ flags: { broker: { http: '9555' } } }))[0]).toMatch(/HOST:PORT/);
+  });
+
+  it('library options are checked like the config file: bad values, typos and wrong arguments throw MDP_CONFIG', async () => {
+    const { Broker, Client, Worker } = await import('../../src/mdp/mod.ts');
+    const issues = (fn: () => unknown): string[] => {
+      try {
+        fn();
+      } catch (e) {
+        expect((e as { code: string }).code).toBe('MDP_CONFIG');
+        return [...(e as { issues: string[] }).issues];
+      }
+      throw new Error('expected MDP_CONFIG');
+    };
+    expect(issues(() => new Broker({ heartbeatInterval: 'abc' as unknown as number }))).toEqual([
+      'Broker option heartbeatInterval: must be a duration such as 2500, "2500ms", "2.5s", "1m" or "1d", got "abc"',
+    ]);
+    expect(issues(() => new Broker({ hearbeatInterval: 100 } as never))).toEqual(['Broker option hearbeatInterval: unknown (did you mean heartbeatInterval?)']);
+    expect(issues(() => new Client(['a', 'b'] as unknown as string))).toEqual(['endpoint']);
+    expect(issues(() => new Client('tcp://127.0.0.1:5555', { timeout: -1, retrys: 2 } as never))).toHaveLength(2);
+    expect(issues(() => new Worker('tcp://127.0.0.1:5555', 'svc', () => 'x', { heartbeatLiveness: 0 }))).toEqual(['Worker option heartbeatLiveness: must be at least 1, got 0']);
+    // strings are understood as in the YAML file
+    const c = new Client('tcp://127.0.0.1:5555', { timeout: '2s' as unknown as number });
+    expect(c.config.timeout).toBe(2000);
+    c.close();
   });
 
   it('refuses YAML that does not parse or is not a mapping', () => {

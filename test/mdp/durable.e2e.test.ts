@@ -71,7 +71,7 @@ describe('purezmq broker --data-dir, killed with SIGKILL', () => {
       uuids.push(r![1]!);
     }
     b = await crashAndRestart(b, dir);
-    await waitFor(() => /store recovered.*requests=20 queued=20/.test(b.stderr()), 'the recovery line');
+    await waitFor(() => /store recovered.*requests=20 queued=20/.test(b.stderr()), 'the recovery line', 15_000);
     const w = new ReviveWorker(b.endpoint, 't-echo', (body) => [Buffer.from(`done:${body[0]}`)]);
     stops.push(() => w.stop());
     for (const [i, uuid] of uuids.entries()) {
@@ -81,7 +81,7 @@ describe('purezmq broker --data-dir, killed with SIGKILL', () => {
     // replies are on disk: two more kills, and titanic.reply still answers them
     b = await crashAndRestart(b, dir);
     b = await crashAndRestart(b, dir);
-    await waitFor(() => /titanicReplies=20/.test(b.stderr()), 'the recovery line');
+    await waitFor(() => /titanicReplies=20/.test(b.stderr()), 'the recovery line', 15_000);
     for (const [i, uuid] of uuids.entries()) expect(await titanic(b.endpoint, 'titanic.reply', [uuid])).toEqual(['200', `done:job-${i}`]);
     // close is stored too, and unknown UUIDs get the RFC's answers
     expect(await titanic(b.endpoint, 'titanic.close', [uuids[0]!])).toEqual(['200']);
@@ -99,10 +99,10 @@ describe('purezmq broker --data-dir, killed with SIGKILL', () => {
     stops.push(...clients.map((c) => () => c.close()));
     for (const [n, c] of clients.entries()) for (let i = 0; i < 5; i++) await c.send('p-echo', `c${n}-r${i}`);
     // queued (there is no worker yet) means journalled: the broker queues a request once it is stored
-    await waitFor(async () => (await metrics(b.endpoint)).requests.queued === 15, '15 queued requests');
+    await waitFor(async () => (await metrics(b.endpoint)).requests.queued === 15, '15 queued requests', 15_000);
     b = await crashAndRestart(b, dir);
     // stderr may come after stdout's "listening on"
-    await waitFor(() => /requests=15 queued=15/.test(b.stderr()), 'the recovery line');
+    await waitFor(() => /requests=15 queued=15/.test(b.stderr()), 'the recovery line', 15_000);
     const w = new ReviveWorker(b.endpoint, 'p-echo', (body) => body);
     stops.push(() => w.stop());
     for (const [n, c] of clients.entries()) for (let i = 0; i < 5; i++) expect(await c.waitFor(`c${n}-r${i}`, 10_000)).toBe(true);
@@ -181,13 +181,30 @@ describe('purezmq broker --data-dir, killed with SIGKILL', () => {
     const client = new Client(b.endpoint, { routingId: 'durable-client', timeout: 1500, retries: 5 });
     stops.push(() => client.close());
     const reply = client.request('slow-once', 'payload');
-    await waitFor(() => calls === 1, 'the first dispatch');
+    await waitFor(() => calls === 1, 'the first dispatch', 15_000);
     b = await crashAndRestart(b, dir);
     expect((await reply).map(String)).toEqual(['ok:payload']);
     expect(calls).toBe(2); // at-least-once: the run the crash cut short, and the one after the restart
     const m = await metrics(b.endpoint);
     expect(m.lifecycle.accepted).toBe(0); // the restarted broker never saw the request again: it replayed it
     expect(m.lifecycle.delivered).toBe(1);
+  });
+
+  it('SIGTERM keeps what it could not finish for the next start', async () => {
+    const dir = dataDir();
+    let b = await broker(dir, 'tcp://127.0.0.1:*', ['--shutdown-grace', '200ms']);
+    const c = new NamedClient(b.endpoint, 'term-client');
+    stops.push(() => c.close());
+    for (let i = 0; i < 3; i++) await c.send('after-term', `t${i}`);
+    await waitFor(async () => (await metrics(b.endpoint)).requests.queued === 3, 'three queued', 15_000);
+    expect(await b.stop('SIGTERM')).toBe(0);
+    brokers.splice(brokers.indexOf(b), 1);
+    expect(b.stderr()).toMatch(/requests kept for the next start queued=3/);
+    b = await broker(dir, b.endpoint);
+    await waitFor(() => /requests=3 queued=3/.test(b.stderr()), 'the recovery line', 15_000);
+    const w = new ReviveWorker(b.endpoint, 'after-term', (body) => body);
+    stops.push(() => w.stop());
+    for (let i = 0; i < 3; i++) expect(await c.waitFor(`t${i}`, 10_000)).toBe(true);
   });
 
   it('refuses a second broker on the same data directory', async () => {
@@ -216,7 +233,7 @@ describe('purezmq broker --data-dir, killed with SIGKILL', () => {
     expect(refused.stderr).toMatch(/at byte \d+/);
     expect(refused.stderr).toMatch(/--repair/);
     b = await broker(dir, 'tcp://127.0.0.1:*', ['--repair']);
-    await waitFor(() => /quarantine/.test(b.stderr()), 'the repair report');
+    await waitFor(() => /quarantine/.test(b.stderr()), 'the repair report', 15_000);
     expect(readdirSync(join(dir, 'quarantine'))).toHaveLength(1);
   });
 
@@ -250,7 +267,7 @@ describe('purezmq broker --data-dir, killed with SIGKILL', () => {
     stops.push(() => c.close());
     await c.send('later', 'one');
     await c.send('later', 'two');
-    await waitFor(async () => (await metrics(b.endpoint)).requests.deadLetters === 2, 'two dead letters');
+    await waitFor(async () => (await metrics(b.endpoint)).requests.deadLetters === 2, 'two dead letters', 15_000);
     b = await crashAndRestart(b, dir, ['--request-timeout', '200ms']); // dead letters are on disk too
     const list = await runCli(cli, ['dlq', 'list', '--broker', b.endpoint, '--json']);
     expect(list.code).toBe(0);

@@ -39,6 +39,7 @@ export interface BrokerProcess {
   proc: ChildProcess;
   endpoints: string[];
   endpoint: string;
+  stdout(): string;
   stderr(): string;
   /** Sends a signal and resolves with the exit code (null when killed by a signal). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -70,6 +71,7 @@ export async function startBroker(cli: string, args: string[], expectEndpoints =
     proc,
     endpoints,
     endpoint: endpoints[0]!,
+    stdout: () => out,
     stderr: () => errText,
     stop: async (signal = 'SIGTERM') => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
@@ -161,4 +163,11 @@ export async function libRequest01(endpoint: string, service: string, body: (str
 export async function libMmi(endpoint: string, service: string, body: string[] = ['']): Promise<string[]> {
   const { replies } = await libRequest02(endpoint, service, body);
   return replies[replies.length - 1]!.slice(3).map(s);
+}
+
+/** One service's metrics through mmi.broker's paged detail ("services LIMIT AFTER PREFIX"). */
+export async function libServiceMetrics(endpoint: string, service: string): Promise<Record<string, any> | undefined> {
+  const [code, doc] = await libMmi(endpoint, 'mmi.broker', ['services', '10', '', service]);
+  if (code !== '200') throw new Error(`mmi.broker services answered ${code}`);
+  return JSON.parse(doc!).services[service];
 }

@@ -238,7 +238,7 @@ describe('purezmq broker with CURVE and an access policy, libzmq peers', () => {
     }
   });
 
-  it('purezmq Client and CLI: MDP_ACCESS_DENIED (exit 7), MDP_AUTH_REFUSED (exit 8), Titanic checked against its target', async () => {
+  it('purezmq Client and CLI: MDP_ACCESS_DENIED (exit 8), MDP_AUTH_REFUSED (exit 9), Titanic checked against its target', async () => {
     worker('good-worker', 'echo');
     const serverKey = zcert(join(dir, 'broker')).publicKey;
     const keys = (name: string) => ({ curveServerKey: serverKey, curveCert: zcert(join(dir, `${name}_secret`)) });
@@ -262,9 +262,9 @@ describe('purezmq broker with CURVE and an access policy, libzmq peers', () => {
     }
     const common = ['--broker', eps[0]!, '--curve-server-key', join(dir, 'broker'), '--timeout', '5s', '--retries', '0'];
     const denied = await runCli(cli, ['request', 'echo', 'x', '--curve-cert', join(dir, 'bob_secret'), ...common]);
-    expect([denied.code, denied.stderr.trim()]).toEqual([7, 'purezmq request: the broker\'s access policy does not let this client call "echo" (403 access denied)']);
+    expect([denied.code, denied.stderr.trim()]).toEqual([8, 'purezmq request: the broker\'s access policy does not let this client call "echo" (403 access denied)']);
     const unknown = await runCli(cli, ['request', 'echo', 'x', '--curve-cert', join(dir, 'eve_secret'), ...common]);
-    expect(unknown.code).toBe(8);
+    expect(unknown.code).toBe(9);
     // the broker's key as Z85 text this time, instead of its certificate file
     const ok = await runCli(cli, ['request', 'echo', 'cli', '--curve-cert', join(dir, 'alice_secret'), '--broker', eps[0]!, '--curve-server-key', serverKey]);
     expect([ok.code, ok.stdout]).toEqual([0, 'CLI\n']);

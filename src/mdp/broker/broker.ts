@@ -49,19 +49,20 @@ import { copyBytes, fromString } from '../../util/bytes.ts';
 import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from '../codec.ts';
 import { BROKER_VERSION, DIALECTS, type Dialect } from '../constants.ts';
 import { codecForDialect, expandDialects, isDialect, parseAny, type DialectGroup } from '../dialects/index.ts';
-import { DEFAULT_CONFIG, type BrokerConfig } from '../config.ts';
+import { checkOptions, DEFAULT_CONFIG, type BrokerConfig } from '../config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from '../errors.ts';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.ts';
-import { LatencyReservoir } from '../metrics.ts';
+import { LatencyHistogram, LatencyReservoir } from '../metrics.ts';
 import { DeadReason, RecordType, REQUEST_ID_BYTES, RequestKind, requestKey, type StoreRecord, type StoredRequest } from '../store/records.ts';
 import { openRequestStore } from '../store/index.ts';
 import type { RequestStore } from '../store/store.ts';
 import { answerTitanic, isTitanicService, type TitanicHost, type TitanicLookup, type TitanicStatus } from '../titanic.ts';
 import { DeadLetterIndex, Lifecycle } from './lifecycle.ts';
 import { mmiHandlers, notImplemented, type MmiAnswer, type MmiHost } from './mmi.ts';
-import type { BrokerCounters, BrokerMetrics, DialectMetrics, RecoverySummary, ServiceMetrics, TitanicCounters } from './metrics.ts';
+import type { BrokerCounters, BrokerMetrics, DialectMetrics, RecoverySummary, ServiceMetrics, ServicePage, TitanicCounters } from './metrics.ts';
 import {
   appendIdle,
+  frameBytes,
   hexId,
   isGeneratedId,
   isMmiName,
@@ -98,9 +99,16 @@ const CLIENT_WINDOW_MS = 60_000;
 const MAX_TRACKED_CLIENTS = 100_000;
 /** Held replies: first delivery retry after this long, doubling up to the cap. */
 const DELIVERY_RETRY_MS = 50;
-const DELIVERY_RETRY_MAX_MS = 1000;
+const DELIVERY_RETRY_MAX_MS = 500;
+/** mmi.broker's summary and its sorted service names are rebuilt at most this often. */
+const METRICS_CACHE_MS = 1000;
+/** Services listed in the summary, the longest queues first. */
+const BUSIEST = 10;
 /** The address a Titanic request carries to its worker, before its 16 id bytes (workers echo it back). */
 const TITANIC_ADDRESS_PREFIX = fromString('titanic/');
+
+/** BrokerOptions that are not config fields. */
+const BROKER_EXTRA_OPTIONS = ['logger', 'store', 'repair', 'security', 'configFile'] as const;
 
 export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects'>> {
   /** Dialects accepted (default all): names, or the groups `all` and `rfc` (strict). */
@@ -143,13 +151,20 @@ export class Broker {
   readonly ready: Promise<RecoverySummary | undefined>;
   private readonly log: Logger;
   private readonly limited: RateLimitedLog;
+  /** Lines about peers coming and going: a burst is shown, a flood of connections is summarised. */
+  private readonly peerLog: RateLimitedLog;
   private readonly router: Router;
   private store!: RequestStore;
   private readonly lifecycle: Lifecycle;
-  private readonly dead = new DeadLetterIndex<StoredRequest>();
+  private readonly dead = new DeadLetterIndex<StoredRequest>((s) => frameBytes(s.body));
   private readonly ids = new IdSource();
   private readonly workers = new Map<PeerKey, WorkerRecord>();
   private readonly services = new Map<string, Service>();
+  /**
+   * Services that hold nothing (no worker, no live request), in the order they became so: eviction
+   * takes the first. Kept by holdService/releaseService and worker registration.
+   */
+  private readonly evictable = new Map<string, Service>();
   /** Requests in the store that are not dead letters, by store key (Titanic look-ups, closes). */
   private readonly byKey = new Map<string, Request>();
   /** The service of the last lookup by name (clients of one service repeat it): skips building its key. */
@@ -178,13 +193,19 @@ export class Broker {
     requestsDropped: 0,
     undeliverable: 0,
     connectionErrors: 0,
+    bytesRefused: 0,
     internalErrors: 0,
     dialectRefused: 0,
   };
   private readonly titanicCounters: TitanicCounters = { requests: 0, replyQueries: 0, closes: 0, status: {} };
   /** Requests by where they are (the rest are in service queues, the retry heap, or the store). */
-  private readonly gauge = { journalling: 0, queued: 0, inFlight: 0, replying: 0, retryWaiting: 0, held: 0, titanicLive: 0, titanicReplies: 0 };
+  private readonly gauge = { journalling: 0, queued: 0, inFlight: 0, replying: 0, retryWaiting: 0, held: 0, titanicLive: 0, titanicReplies: 0, bytes: 0 };
   private recovery: RecoverySummary | undefined;
+  /** Peers connected now (handshakes done, not yet disconnected). */
+  private connections = 0;
+  private storeOpen = false;
+  private scanCache: { at: number; clients: Record<Dialect, number>; summary: NonNullable<BrokerMetrics['servicesSummary']> } | undefined;
+  private namesCache: { at: number; services: Service[] } | undefined;
   private readonly accepted: ReadonlySet<Dialect>;
   private readonly byDialect = Object.fromEntries(
     DIALECTS.map((d) => [d, { messagesIn: 0, messagesOut: 0, requests: 0, partials: 0, replies: 0, workersRegistered: 0, invalid: 0, refused: 0 }]),
@@ -214,9 +235,10 @@ export class Broker {
   private access: AccessControl | undefined;
 
   constructor(options: BrokerOptions = {}) {
-    const { logger, store, repair, security, configFile, ...rest } = options;
+    const { logger, store, repair, security, configFile } = options;
+    const checked = checkOptions('broker', 'Broker', options, BROKER_EXTRA_OPTIONS);
     const config: BrokerConfig = { ...DEFAULT_CONFIG.broker, bind: [...DEFAULT_CONFIG.broker.bind] };
-    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(checked)) (config as unknown as Record<string, unknown>)[k] = v;
     const dialects = expandDialects(config.dialects);
     if ('error' in dialects) throw mdpError(MdpErrorCode.CONFIG, `dialects: ${dialects.error}`, { issues: [`broker.dialects: ${dialects.error}`] });
     config.dialects = dialects.dialects;
@@ -224,6 +246,7 @@ export class Broker {
     this.accepted = new Set(config.dialects);
     this.log = logger ?? silentLogger;
     this.limited = new RateLimitedLog(this.log);
+    this.peerLog = new RateLimitedLog(this.log, 10_000, 20);
     this.lifecycle = new Lifecycle(config, this.log);
     this.router = new Router({
       mandatory: true,
@@ -234,7 +257,14 @@ export class Broker {
       maxMessageFrames: config.maxFrames,
       linger: 1000,
     });
+    this.router.events.on('accept', (e) => this.log.debug('connection accepted', { address: e.address }));
+    this.router.events.on('handshake', (e) => {
+      this.connections++;
+      this.log.debug('connection ready', { address: e.address, connections: this.connections });
+    });
     this.router.events.on('disconnect', (e) => {
+      this.connections--;
+      this.log.debug('connection closed', { address: e.address, connections: this.connections });
       if (e.error) {
         this.counters.connectionErrors++;
         this.log.debug('connection dropped', { address: e.address, code: e.error.code, error: e.error.message });
@@ -269,6 +299,18 @@ export class Broker {
     return next;
   }
 
+  /**
+   * Whether the broker can take work (/readyz): it is bound, its store is open, and it is not shutting
+   * down; `reasons` says what is missing.
+   */
+  health(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.storeOpen) reasons.push('request store not open');
+    if (this.bound.length === 0) reasons.push('no endpoint bound');
+    if (this.draining) reasons.push('shutting down');
+    return { ready: reasons.length === 0, reasons };
+  }
+
   /** Endpoints bound so far, resolved. */
   get endpoints(): string[] {
     return [...this.bound];
@@ -294,6 +336,7 @@ export class Broker {
         logger: this.log,
       }));
     const recovered = await this.store.open();
+    this.storeOpen = true;
     if (!this.store.durable) {
       this.log.warn('request store in memory: Titanic requests and replies do not survive a restart (--data-dir DIR keeps them on disk)');
       return undefined;
@@ -349,7 +392,8 @@ export class Broker {
     req.failures = stored.attempts;
     req.lastError = stored.lastError;
     req.orphan = this.orphaned(stored, codec);
-    service.live++;
+    this.holdService(service);
+    this.gauge.bytes += req.bytes;
     if (titanic) this.gauge.titanicLive++;
     this.byKey.set(stored.key, req);
     if (stored.reply && req.orphan) {
@@ -358,7 +402,7 @@ export class Broker {
       return;
     }
     if (stored.reply) {
-      req.reply = stored.reply as Uint8Array[];
+      this.attachReply(req, stored.reply as Uint8Array[]);
       if (titanic) {
         req.phase = Phase.REPLIED;
         this.gauge.titanicReplies++;
@@ -504,6 +548,16 @@ export class Broker {
       return;
     }
     const req = this.newRequest(RequestKind.PLAIN, id, codec, service, cmd.body, t, Date.now());
+    // the budget is for what waits: a request an idle worker takes at once is not refused because
+    // others filled the queues of services nobody serves (in-flight bytes are bounded by the workers)
+    const waits = service.idleHead === undefined || service.queued > 0 || this.store.durable;
+    if (waits && !this.roomFor(req.bytes)) {
+      service.drops.overflow++;
+      this.counters.requestsDropped++;
+      this.counters.bytesRefused++;
+      this.limited.warn('bytes-full', 'request dropped: max_queued_bytes reached', { service: service.display, bytes: req.bytes, held: this.gauge.bytes, limit: this.config.maxQueuedBytes });
+      return;
+    }
     this.accept(req);
     if (!this.store.durable) {
       this.enqueue(req, t);
@@ -520,6 +574,7 @@ export class Broker {
       clientCodec: codec,
       service,
       body,
+      bytes: frameBytes(body),
       receivedAt: t,
       ttlFrom: wallNow,
       id: undefined,
@@ -546,12 +601,52 @@ export class Broker {
   /** Counts a request in: it holds its service until it is gone. */
   private accept(req: Request): void {
     const service = req.service;
-    service.live++;
+    this.holdService(service);
+    this.gauge.bytes += req.bytes;
     service.queued++;
     if (req.kind === RequestKind.PLAIN) service.plainQueued++;
     else this.gauge.titanicLive++;
     this.gauge.queued++;
     this.lifecycle.counters.accepted++;
+  }
+
+  /** Keeps a reply with its request (held for a client, or a Titanic reply): its bytes count too. */
+  private attachReply(req: Request, reply: Uint8Array[]): void {
+    const n = frameBytes(reply);
+    req.reply = reply;
+    req.bytes += n;
+    this.gauge.bytes += n;
+  }
+
+  /**
+   * Whether `bytes` more fit the budget for requests held in memory (max_queued_bytes): queued, in
+   * flight, waiting out a retry, replies kept, dead letters. Dead letters give way first.
+   */
+  private roomFor(bytes: number): boolean {
+    const max = this.config.maxQueuedBytes;
+    if (this.gauge.bytes + this.dead.bytes + bytes <= max) return true;
+    this.evictDeadLetters(max - bytes - this.gauge.bytes);
+    return this.gauge.bytes + this.dead.bytes + bytes <= max;
+  }
+
+  /** Drops the oldest dead letters until they keep at most `maxBytes` and number max_dead_letters. */
+  private evictDeadLetters(maxBytes: number): void {
+    while (this.dead.size > 0 && (this.dead.size > this.config.maxDeadLetters || this.dead.bytes > Math.max(0, maxBytes))) {
+      const oldest = this.dead.oldest()!;
+      const stored = this.dead.get(oldest);
+      this.dead.remove(oldest);
+      this.lifecycle.counters.evicted++;
+      if (stored) this.store.append({ type: RecordType.DONE, id: stored.id }).catch((err: MdpError) => this.storeFailed('done', err));
+    }
+  }
+
+  /** A live request holds its service record (it is not evicted meanwhile). */
+  private holdService(service: Service): void {
+    if (service.live++ === 0) this.evictable.delete(service.key);
+  }
+
+  private releaseService(service: Service): void {
+    if (--service.live === 0 && service.workers.size === 0) this.evictable.set(service.key, service);
   }
 
   /** Gives a request an id in the store. */
@@ -624,7 +719,8 @@ export class Broker {
   private retire(req: Request, detail?: Record<string, unknown>): void {
     if (req.phase === Phase.GONE) return;
     this.lifecycle.move(req, Phase.GONE, detail);
-    req.service.live--;
+    this.releaseService(req.service);
+    this.gauge.bytes -= req.bytes;
     if (req.kind === RequestKind.TITANIC) this.gauge.titanicLive--;
     if (req.storeKey !== undefined && this.byKey.get(req.storeKey) === req) this.byKey.delete(req.storeKey);
   }
@@ -671,8 +767,9 @@ export class Broker {
       }
       // not finished after all: it holds its service again until the reply is delivered or dropped
       req.phase = Phase.REPLYING;
-      req.service.live++;
-      req.reply = reply.map(copyBytes); // kept for a while: not views of read buffers
+      this.holdService(req.service);
+      this.gauge.bytes += req.bytes; // retire() counted it out
+      this.attachReply(req, reply.map(copyBytes)); // kept for a while: not views of read buffers
       this.hold(req, now());
       if (this.store.durable && (req.phase as Phase) === Phase.HELD) this.storeHeld(req);
     });
@@ -715,34 +812,47 @@ export class Broker {
   }
 
   /** Retires a request and closes it in the store if it is there. */
-  private forget(req: Request): void {
+  private forget(req: Request, detail?: Record<string, unknown>): void {
     const id = req.id;
     const stored = req.storeKey !== undefined && this.byKey.get(req.storeKey) === req;
-    this.retire(req);
+    this.retire(req, detail);
     if (stored) this.store.append({ type: RecordType.DONE, id: id! }).catch((err: MdpError) => this.storeFailed('done', err));
   }
 
   /** A held reply's turn: send it if its client is back (then it is done), else wait longer. */
   private tryHeld(req: Request, t: number): void {
-    const frames = this.clientFrames(req, 'FINAL', req.reply!);
-    frames.unshift(req.client);
-    this.byDialect[req.clientCodec!.dialect].messagesOut++;
-    this.router.send(frames).then(
+    const later = (): void => {
+      if (t >= req.heldUntil || this.isClosed) {
+        this.dropHeld(req, `reply_ttl (${this.config.replyTtl} ms) passed`);
+        return;
+      }
+      req.deliveryBackoff = Math.min(DELIVERY_RETRY_MAX_MS, req.deliveryBackoff * 2);
+      this.schedule(req, now() + req.deliveryBackoff);
+    };
+    if (!this.router.hasPeer(req.client)) {
+      later();
+      return;
+    }
+    const send = (): void => {
+      this.gauge.held--;
+      const reply = req.reply!;
+      this.retire(req, { delivered: true, held: true });
+      this.deliver(req, reply);
+    };
+    if (req.storeKey === undefined) {
+      send();
+      return;
+    }
+    // at most once, as for any reply: the delivery is on record before the reply goes to the socket
+    this.store.append({ type: RecordType.DONE, id: req.id! }).then(
       () => {
         if (req.phase !== Phase.HELD) return;
-        this.gauge.held--;
-        this.lifecycle.counters.delivered++;
-        // the send came first here: a crash before this record is durable sends it once more after the restart
-        this.forget(req);
+        if (this.router.hasPeer(req.client)) send();
+        else later(); // gone again meanwhile: its record is closed, the reply stays in memory
       },
-      () => {
-        if (req.phase !== Phase.HELD) return;
-        if (t >= req.heldUntil || this.isClosed) {
-          this.dropHeld(req, `reply_ttl (${this.config.replyTtl} ms) passed`);
-          return;
-        }
-        req.deliveryBackoff = Math.min(DELIVERY_RETRY_MAX_MS, req.deliveryBackoff * 2);
-        this.schedule(req, now() + req.deliveryBackoff);
+      (err: MdpError) => {
+        this.storeFailed('done', err);
+        if (req.phase === Phase.HELD) later();
       },
     );
   }
@@ -768,7 +878,8 @@ export class Broker {
     return {
       workersOf: (name) => (name === undefined ? this.workers.size : (this.services.get(key(name))?.workers.size ?? 0)),
       heartbeat: () => ({ interval: this.config.heartbeatInterval, liveness: this.config.heartbeatLiveness }),
-      metrics: () => this.metrics(),
+      summary: () => fromString(JSON.stringify(this.summary())),
+      servicePage: (after, limit, prefix) => this.servicePage(after, limit, prefix),
       activeServiceNames: () => [...this.services.values()].filter((s) => s.workers.size > 0).map((s) => s.name),
       deadLetterPage: (after, limit) => ({
         total: this.dead.size,
@@ -875,6 +986,10 @@ export class Broker {
         req.id = id;
         req.storeKey = requestKey(id);
         service.requests++;
+        if (!this.roomFor(req.bytes)) {
+          this.counters.bytesRefused++;
+          throw mdpError(MdpErrorCode.LIMIT, `max_queued_bytes (${this.config.maxQueuedBytes}) reached`);
+        }
         this.accept(req);
         await this.persist(req);
         return req.storeKey;
@@ -984,9 +1099,10 @@ export class Broker {
         };
         this.workers.set(wkey, w);
         service.workers.add(w);
+        this.evictable.delete(service.key);
         this.counters.workersRegistered++;
         this.byDialect[codec.dialect].workersRegistered++;
-        this.log.info('worker ready', { service: display, worker: hexId(id), dialect: codec.dialect });
+        this.peerLog.info('worker-ready', 'worker ready', { service: display, worker: hexId(id), dialect: codec.dialect });
         this.makeIdle(w, t);
         return;
       }
@@ -1020,7 +1136,7 @@ export class Broker {
       case 'DISCONNECT':
         if (!worker) return;
         this.counters.workersDisconnected++;
-        this.log.info('worker disconnected', { service: worker.service.display, worker: hexId(id) });
+        this.peerLog.info('worker-disconnected', 'worker disconnected', { service: worker.service.display, worker: hexId(id) });
         this.removeWorker(worker, { disconnect: false, why: 'worker sent DISCONNECT' });
         return;
       case 'REQUEST':
@@ -1059,6 +1175,7 @@ export class Broker {
     service.replies++;
     this.counters.replies++;
     service.latency.record(t - req.receivedAt);
+    service.histogram.record(t - req.receivedAt);
     worker.request = undefined;
     req.worker = undefined;
     this.gauge.inFlight--;
@@ -1079,7 +1196,7 @@ export class Broker {
       const visible = (): void => {
         this.gauge.replying--;
         if (req.phase !== Phase.REPLYING) return; // closed meanwhile
-        req.reply = kept;
+        this.attachReply(req, kept);
         this.gauge.titanicReplies++;
         this.lifecycle.move(req, Phase.REPLIED);
       };
@@ -1099,8 +1216,16 @@ export class Broker {
       return;
     }
     if (req.storeKey === undefined) {
-      this.retire(req);
+      this.retire(req, { delivered: true, latencyMs: Math.round((now() - req.receivedAt) * 1000) / 1000 });
       this.deliver(req, reply);
+      return;
+    }
+    if (!this.router.hasPeer(req.client) && !isGeneratedId(req.client)) {
+      // its client is not connected (a broker restart, a reconnect): the reply goes on record under the
+      // request's own key and waits for the client; it is delivered (once) when the client is back
+      this.attachReply(req, reply.map(copyBytes));
+      this.store.append({ type: RecordType.REPLY, id: req.id!, body: req.reply! }).catch((err: MdpError) => this.storeFailed('held reply', err));
+      this.hold(req, now());
       return;
     }
     // at most once: the delivery is on record before the reply is handed to the socket
@@ -1109,7 +1234,7 @@ export class Broker {
     const id = req.id!;
     const go = (): void => {
       this.gauge.replying--;
-      this.retire(req);
+      this.retire(req, { delivered: true, latencyMs: Math.round((now() - req.receivedAt) * 1000) / 1000 });
       this.deliver(req, reply);
       this.checkDrained();
     };
@@ -1151,6 +1276,7 @@ export class Broker {
     this.workers.delete(worker.key);
     const service = worker.service;
     service.workers.delete(worker);
+    if (service.workers.size === 0 && service.live === 0) this.evictable.set(service.key, service);
     unlinkIdle(service, worker);
     if (how.disconnect) this.sendDisconnect(worker.id, worker.codec);
     const req = worker.request;
@@ -1246,13 +1372,7 @@ export class Broker {
       dead: { reason, error, at },
       bytes: 0,
     });
-    while (this.dead.size > this.config.maxDeadLetters) {
-      const oldest = this.dead.oldest()!;
-      const stored = this.dead.get(oldest);
-      this.dead.remove(oldest);
-      this.lifecycle.counters.evicted++;
-      if (stored) this.store.append({ type: RecordType.DONE, id: stored.id }).catch((err: MdpError) => this.storeFailed('done', err));
-    }
+    this.evictDeadLetters(this.config.maxQueuedBytes - this.gauge.bytes);
   }
 
   // ---- dispatch -------------------------------------------------------------------------------
@@ -1283,7 +1403,7 @@ export class Broker {
   private workerUnreachable(worker: WorkerRecord, err: ZmqError): void {
     if (worker.gone) return;
     this.counters.workersLost++;
-    this.log.info('worker lost', { service: worker.service.display, worker: hexId(worker.id), code: err.code });
+    this.peerLog.info('worker-lost', 'worker lost', { service: worker.service.display, worker: hexId(worker.id), code: err.code });
     this.removeWorker(worker, { disconnect: false, why: `worker unreachable (${err.code})` });
   }
 
@@ -1322,16 +1442,12 @@ export class Broker {
       return existing;
     }
     if (this.services.size >= this.config.maxServices) {
-      // evict the oldest record that holds nothing (its metrics go with it)
-      let victim: Service | undefined;
-      for (const s of this.services.values()) {
-        if (s.workers.size === 0 && s.live === 0) {
-          victim = s;
-          break;
-        }
-      }
+      // evict the record that has held nothing for longest (its metrics go with it): the first of
+      // `evictable`, so that a spray of new names costs O(1) each, not a scan of every service
+      const victim = this.evictable.values().next().value as Service | undefined;
       if (!victim && !force) return undefined;
       if (victim) {
+        this.evictable.delete(victim.key);
         this.services.delete(victim.key);
         if (this.lastService === victim) this.lastService = undefined;
       }
@@ -1349,6 +1465,7 @@ export class Broker {
       idleTail: undefined,
       idleCount: 0,
       latency: new LatencyReservoir(this.config.latencySamples),
+      histogram: new LatencyHistogram(),
       requests: 0,
       replies: 0,
       partials: 0,
@@ -1356,6 +1473,7 @@ export class Broker {
       drops: { expired: 0, overflow: 0, undeliverable: 0, abandoned: 0, interrupted: 0, truncated: 0 },
     };
     this.services.set(k, s);
+    this.evictable.set(k, s);
     this.lastService = s;
     return s;
   }
@@ -1416,7 +1534,7 @@ export class Broker {
       const silent = t - w.lastHeard;
       if (silent > (w.request ? busyLimit : idleLimit)) {
         this.counters.workersExpired++;
-        this.log.info('worker expired', { service: w.service.display, worker: hexId(w.id), silentMs: Math.round(silent), busy: w.request !== undefined });
+        this.peerLog.info('worker-expired', 'worker expired', { service: w.service.display, worker: hexId(w.id), silentMs: Math.round(silent), busy: w.request !== undefined });
         // 7/MDP: stop sending anything to a dead worker
         this.removeWorker(w, { disconnect: false, why: 'worker expired' });
         continue;
@@ -1455,33 +1573,107 @@ export class Broker {
         const ttl = this.config.requestTtl > 0 && wallNow - head.ttlFrom > this.config.requestTtl;
         this.deadLetter(head, DeadReason.EXPIRED, ttl ? `request_ttl (${this.config.requestTtl} ms) passed in the queue` : `waited ${this.config.requestTimeout} ms in the queue for a worker`);
       }
-      if (expired > 0) this.log.info('queued requests expired', { service: s.display, count: expired, workers: s.workers.size });
+      if (expired > 0) this.peerLog.info('queued-expired', 'queued requests expired', { service: s.display, count: expired, workers: s.workers.size });
     }
   }
 
   // ---- metrics ----------------------------------------------------------------------------------
 
-  metrics(): BrokerMetrics {
-    const services: Record<string, ServiceMetrics> = {};
-    for (const s of this.services.values()) {
-      services[s.display] = {
-        workers: s.workers.size,
-        idleWorkers: s.idleCount,
-        busyWorkers: s.workers.size - s.idleCount,
-        queueDepth: s.queued,
-        requests: s.requests,
-        replies: s.replies,
-        partials: s.partials,
-        requeued: s.requeued,
-        drops: { ...s.drops },
-        latencyMs: s.latency.snapshot(),
+  private serviceMetrics(s: Service): ServiceMetrics {
+    return {
+      workers: s.workers.size,
+      idleWorkers: s.idleCount,
+      busyWorkers: s.workers.size - s.idleCount,
+      queueDepth: s.queued,
+      requests: s.requests,
+      replies: s.replies,
+      partials: s.partials,
+      requeued: s.requeued,
+      drops: { ...s.drops },
+      latencyMs: s.latency.snapshot(),
+      latencyHistogram: s.histogram.snapshot(),
+    };
+  }
+
+  /**
+   * mmi.broker's default answer: the document without per-service detail, with a summary of the
+   * services instead. Its counters are current; what needs a walk over every service or client (the
+   * summary, the clients per dialect) is redone at most once per METRICS_CACHE_MS. A 40-byte request
+   * must not make the broker serialise ten thousand services, nor sixteen askers make it walk them
+   * sixteen times.
+   */
+  summary(): BrokerMetrics {
+    const t = now();
+    if (!this.scanCache || t - this.scanCache.at >= METRICS_CACHE_MS) {
+      let withWorkers = 0;
+      const busiest: { service: string; queueDepth: number; workers: number }[] = [];
+      for (const s of this.services.values()) {
+        if (s.workers.size > 0) withWorkers++;
+        if (s.queued > 0) busiest.push({ service: s.display, queueDepth: s.queued, workers: s.workers.size });
+      }
+      busiest.sort((a, b) => b.queueDepth - a.queueDepth);
+      this.scanCache = {
+        at: t,
+        clients: this.clientsByDialect(t),
+        summary: { count: this.services.size, withWorkers, busiest: busiest.slice(0, BUSIEST) },
       };
     }
+    const m = this.metrics({ services: false, clients: this.scanCache.clients });
+    m.servicesSummary = this.scanCache.summary;
+    return m;
+  }
+
+  private clientsByDialect(t: number): Record<Dialect, number> {
+    const counts = Object.fromEntries(DIALECTS.map((d) => [d, 0])) as Record<Dialect, number>;
+    for (const c of this.clients.values()) if (t - c.lastSeen <= CLIENT_WINDOW_MS) counts[c.dialect]++;
+    return counts;
+  }
+
+  /** A page of per-service metrics in name order, after `after`, names starting with `prefix`. */
+  servicePage(after: string | undefined, limit: number, prefix: string): ServicePage {
+    const t = now();
+    if (!this.namesCache || t - this.namesCache.at >= METRICS_CACHE_MS) {
+      const sorted = [...this.services.values()].sort((a, b) => (a.display < b.display ? -1 : a.display > b.display ? 1 : 0));
+      this.namesCache = { at: t, services: sorted };
+    }
+    const list = this.namesCache.services;
+    // the first name past the cursor, or the first at or past the prefix: a binary search
+    const strict = after !== undefined && after >= prefix;
+    const bound = strict ? after : prefix;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const name = list[mid]!.display;
+      if (strict ? name <= bound : name < bound) lo = mid + 1;
+      else hi = mid;
+    }
+    const services: Record<string, ServiceMetrics> = {};
+    let last: string | null = null;
+    let n = 0;
+    for (let i = lo; i < list.length && n < limit; i++) {
+      const s = list[i]!;
+      if (!s.display.startsWith(prefix)) break;
+      if (this.services.get(s.key) !== s) continue; // evicted since the list was made
+      services[s.display] = this.serviceMetrics(s);
+      last = s.display;
+      n++;
+    }
+    return { total: this.services.size, services, next: n === limit ? last : null };
+  }
+
+  /**
+   * Everything the broker counts; `services: false` leaves out the per-service detail (`clients`:
+   * per-dialect client counts already made, for mmi.broker's cached summary).
+   */
+  metrics(options: { services?: boolean; clients?: Record<Dialect, number> } = {}): BrokerMetrics {
+    const services: Record<string, ServiceMetrics> = {};
+    if (options.services !== false) for (const s of this.services.values()) services[s.display] = this.serviceMetrics(s);
     const dialects = {} as Record<Dialect, DialectMetrics>;
     for (const d of DIALECTS) dialects[d] = { accepted: this.accepted.has(d), workers: 0, clients: 0, ...this.byDialect[d] };
     for (const w of this.workers.values()) dialects[w.codec.dialect].workers++;
-    const t = now();
-    for (const c of this.clients.values()) if (t - c.lastSeen <= CLIENT_WINDOW_MS) dialects[c.dialect].clients++;
+    const clients = options.clients ?? this.clientsByDialect(now());
+    for (const d of DIALECTS) dialects[d].clients = clients[d];
     // the MDP versions of the accepted RFC dialects (majortomo and plantd are listed under `dialects`)
     const protocols: string[] = [];
     if (this.accepted.has('rfc7')) protocols.push('MDP/0.1');
@@ -1493,6 +1685,7 @@ export class Broker {
       endpoints: this.endpoints,
       heartbeat: { intervalMs: this.config.heartbeatInterval, liveness: this.config.heartbeatLiveness },
       workers: this.workers.size,
+      connections: this.connections,
       counters: { ...this.counters, invalidByReason: { ...this.counters.invalidByReason } },
       services,
       acceptedDialects: DIALECTS.filter((d) => this.accepted.has(d)),
@@ -1500,13 +1693,15 @@ export class Broker {
       lifecycle: { ...this.lifecycle.counters },
       requests: {
         journalling: this.gauge.journalling,
-        queued: this.gauge.queued,
+        // gauge.queued counts what was accepted and not dispatched, which includes what is being stored
+        queued: this.gauge.queued - this.gauge.journalling,
         inFlight: this.gauge.inFlight,
         retryWaiting: this.gauge.retryWaiting,
         heldReplies: this.gauge.held,
         titanicPending: this.gauge.titanicLive - this.gauge.titanicReplies,
         titanicReplies: this.gauge.titanicReplies,
         deadLetters: this.dead.size,
+        bytes: this.gauge.bytes + this.dead.bytes,
       },
       titanic: { ...this.titanicCounters, status: { ...this.titanicCounters.status } },
       store: { ...(this.store?.stats() ?? { kind: 'opening', durable: false, requests: 0, liveBytes: 0, bytes: 0, maxBytes: 0, appends: 0, refusedFull: 0, errors: 0, compactions: 0 }), recovery: this.recovery },

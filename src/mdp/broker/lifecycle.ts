@@ -226,6 +226,18 @@ export class DeadLetterIndex<V = unknown> {
   private slots: (string | undefined)[] = [];
   private readonly position = new Map<string, number>();
   private readonly values = new Map<string, V>();
+  private readonly sizeOf: (value: V) => number;
+  private total = 0;
+
+  /** `sizeOf`: the bytes one entry keeps in memory (the broker's byte budget counts them). */
+  constructor(sizeOf: (value: V) => number = () => 0) {
+    this.sizeOf = sizeOf;
+  }
+
+  /** Bytes the entries keep. */
+  get bytes(): number {
+    return this.total;
+  }
   /** No live key sits before this slot (evicting the oldest does not rescan the holes it leaves). */
   private first = 0;
 
@@ -242,7 +254,10 @@ export class DeadLetterIndex<V = unknown> {
   }
 
   add(key: string, value: V): void {
+    const old = this.values.get(key);
+    if (old !== undefined) this.total -= this.sizeOf(old);
     this.values.set(key, value);
+    this.total += this.sizeOf(value);
     if (this.position.has(key)) return;
     this.position.set(key, this.slots.length);
     this.slots.push(key);
@@ -252,6 +267,7 @@ export class DeadLetterIndex<V = unknown> {
     const at = this.position.get(key);
     if (at === undefined) return false;
     this.position.delete(key);
+    this.total -= this.sizeOf(this.values.get(key)!);
     this.values.delete(key);
     this.slots[at] = undefined;
     if (this.slots.length > 64 && this.position.size < this.slots.length / 2) this.repack();

@@ -1,6 +1,6 @@
 /** What mmi.broker reports: the types of the broker's metrics document. */
 import type { Dialect } from '../constants.ts';
-import type { LatencySnapshot } from '../metrics.ts';
+import type { HistogramSnapshot, LatencySnapshot } from '../metrics.ts';
 import type { StoreRecovery, StoreStats } from '../store/store.ts';
 import type { AccessMetrics } from '../security/access.ts';
 import type { LifecycleCounters } from './lifecycle.ts';
@@ -20,6 +20,8 @@ export interface ServiceMetrics {
   drops: ServiceDrops;
   /** Broker-side latency (request received to FINAL relayed), ms. */
   latencyMs: LatencySnapshot;
+  /** The same latencies, counted exactly in fixed buckets (for Prometheus). */
+  latencyHistogram: HistogramSnapshot;
 }
 
 export interface BrokerCounters {
@@ -51,6 +53,8 @@ export interface BrokerCounters {
   undeliverable: number;
   /** Connections closed by the socket layer for protocol errors or limits (oversized frames, …). */
   connectionErrors: number;
+  /** Requests refused because max_queued_bytes was reached (also counted in requestsDropped or a Titanic 500). */
+  bytesRefused: number;
   internalErrors: number;
   /** Messages in a dialect the broker does not accept (dropped without an answer). */
   dialectRefused: number;
@@ -89,6 +93,8 @@ export interface BrokerMetrics {
   endpoints: string[];
   heartbeat: { intervalMs: number; liveness: number };
   workers: number;
+  /** Peer connections open now (clients and workers). */
+  connections: number;
   counters: BrokerCounters;
   services: Record<string, ServiceMetrics>;
   /** Dialects accepted, in canonical order. */
@@ -101,8 +107,19 @@ export interface BrokerMetrics {
   requests: RequestGauges;
   titanic: TitanicCounters;
   store: StoreStats & { recovery: RecoverySummary | undefined };
+  /** In mmi.broker's default (summary) answer, in place of the per-service detail. */
+  servicesSummary?: { count: number; withWorkers: number; busiest: { service: string; queueDepth: number; workers: number }[] };
   /** Access decisions and the policy in force (only with an access policy; src/mdp/security/). */
   access?: AccessMetrics;
+}
+
+/** A page of per-service metrics (mmi.broker services [LIMIT] [AFTER] [PREFIX]). */
+export interface ServicePage {
+  /** Services known. */
+  total: number;
+  services: Record<string, ServiceMetrics>;
+  /** Pass as AFTER for the next page; null at the end. */
+  next: string | null;
 }
 
 /** Requests held now, by where they are in their life. */
@@ -119,6 +136,8 @@ export interface RequestGauges {
   titanicPending: number;
   titanicReplies: number;
   deadLetters: number;
+  /** Bytes held in memory for requests (bodies, replies kept, dead letters): bounded by max_queued_bytes. */
+  bytes: number;
 }
 
 export interface TitanicCounters {

@@ -6,7 +6,9 @@
  *   mmi.service NAME      → 200 / 404 (a worker is registered; titanic.* is always 200)
  *   mmi.workers [NAME]    → 200, count (all workers for an empty NAME)
  *   mmi.heartbeat         → 200, interval ms, liveness
- *   mmi.broker            → 200, JSON metrics
+ *   mmi.broker            → 200, JSON metrics without per-service detail (a summary instead), cached 1 s
+ *   mmi.broker services [LIMIT] [AFTER] [PREFIX] → 200, JSON { total, services, next }: a page of
+ *                           per-service metrics in name order (LIMIT default 100, at most 1000)
  *   mmi.services          → 200, names of services with workers
  *   mmi.dlq.list [LIMIT] [AFTER]   → 200, JSON { total, items, next } (LIMIT default 100, at most 1000)
  *   mmi.dlq.replay UUID...|all     → 200, JSON { replayed, notFound } | 500 store error
@@ -18,7 +20,7 @@ import { MmiCode, MmiService } from '../constants.ts';
 import { isMdpError } from '../errors.ts';
 import { parseRequestKey, type StoredRequest } from '../store/records.ts';
 import { uuidOf } from '../titanic.ts';
-import type { BrokerMetrics } from './metrics.ts';
+import type { ServicePage } from './metrics.ts';
 import { hexId, isTitanicName } from './registry.ts';
 
 /** One dead letter as mmi.dlq.list shows it. */
@@ -48,7 +50,9 @@ export interface DeadLetterPage {
 export interface MmiHost {
   workersOf(service: Uint8Array | undefined): number;
   heartbeat(): { interval: number; liveness: number };
-  metrics(): BrokerMetrics;
+  /** The metrics document without per-service detail, as JSON (cached by the broker). */
+  summary(): Uint8Array;
+  servicePage(after: string | undefined, limit: number, prefix: string): ServicePage;
   activeServiceNames(): Uint8Array[];
   deadLetterPage(after: string | undefined, limit: number): { total: number; items: StoredRequest[] };
   /** Runs dead letters again; `keys` undefined = all. Resolves once the store holds the change. */
@@ -129,7 +133,15 @@ export function mmiHandlers(host: MmiHost): Record<string, (body: Uint8Array[]) 
       const hb = host.heartbeat();
       return [code(MmiCode.OK), fromString(String(hb.interval)), fromString(String(hb.liveness))];
     },
-    [MmiService.BROKER]: () => [code(MmiCode.OK), fromString(JSON.stringify(host.metrics()))],
+    [MmiService.BROKER]: (body) => {
+      const words = body.map(toString);
+      if (words.length <= 1 && (words[0] ?? '') === '') return [code(MmiCode.OK), host.summary()];
+      if (words[0] !== 'services') return [code(MmiCode.BAD_REQUEST), fromString('mmi.broker takes no body (summary), or: services [LIMIT] [AFTER] [PREFIX]')];
+      const limit = words[1] === undefined || words[1] === '' ? DEFAULT_PAGE : Number(words[1]);
+      if (!Number.isInteger(limit) || limit < 1) return [code(MmiCode.BAD_REQUEST), fromString(`limit must be a positive integer, got "${words[1]}"`)];
+      const after = words[2] === undefined || words[2] === '' ? undefined : words[2];
+      return [code(MmiCode.OK), fromString(JSON.stringify(host.servicePage(after, Math.min(limit, MAX_PAGE), words[3] ?? '')))];
+    },
     [MmiService.SERVICES]: () => [code(MmiCode.OK), ...host.activeServiceNames()],
     [MmiService.DLQ_LIST]: (body) => {
       const limitText = body[0] === undefined ? '' : toString(body[0]);

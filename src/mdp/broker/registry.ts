@@ -6,7 +6,7 @@
 import type { ZmqError } from '../../errors.ts';
 import type { MdpCodec } from '../codec.ts';
 import { MMI_NAMESPACE } from '../constants.ts';
-import type { LatencyReservoir } from '../metrics.ts';
+import type { LatencyHistogram, LatencyReservoir } from '../metrics.ts';
 import type { RequestKind } from '../store/records.ts';
 import { Deque } from './deque.ts';
 
@@ -68,6 +68,13 @@ export function hexId(bytes: Uint8Array): string {
   return s;
 }
 
+/** Bytes of a list of frames. */
+export function frameBytes(frames: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let i = 0; i < frames.length; i++) n += frames[i]!.length;
+  return n;
+}
+
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -102,6 +109,8 @@ export interface Request {
   readonly clientCodec: MdpCodec | undefined;
   readonly service: Service;
   readonly body: Uint8Array[];
+  /** Bytes it keeps in memory: its body, and its reply once it has one (max_queued_bytes counts them). */
+  bytes: number;
   /** performance.now() at arrival (latency). */
   readonly receivedAt: number;
   /** Wall-clock ms the TTL counts from (acceptance, or the last replay out of the dead letters). */
@@ -184,6 +193,7 @@ export interface Service {
   idleTail: WorkerRecord | undefined;
   idleCount: number;
   readonly latency: LatencyReservoir;
+  readonly histogram: LatencyHistogram;
   requests: number;
   replies: number;
   partials: number;
