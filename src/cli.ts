@@ -487,7 +487,7 @@ async function brokerCommand(argv: string[]): Promise<number> {
     broker.reloadSecurity().then(
       (r) =>
         r === undefined
-          ? log.warn('SIGHUP: nothing to reload (no access policy or certificate directory); restart the broker for other changes (SIGTERM drains first)')
+          ? log.warn('SIGHUP ignored: the broker does not reload its configuration (only an access policy and client certificates); restart it (SIGTERM drains first)')
           : log.info('SIGHUP: security re-read', { policy: r.policy, certificates: r.certificates }),
       (e: Error) => log.error('SIGHUP: security not re-read', { error: e }),
     );
