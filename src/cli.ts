@@ -853,7 +853,9 @@ async function mmiCommand(argv: string[]): Promise<number> {
           const a = m.access;
           const p = a.policy;
           rows.push(['access', `policy=${JSON.stringify(p.source)} digest=${p.digest} version=${p.version} default=${p.default} rules=${p.rules} allowed=${a.allowed} denied=${a.denied} reloads=${a.reloads} rejected=${a.rejected}`]);
-          for (const [svc, c] of Object.entries(a.services)) {
+          // the summary lists the most denied services; full metrics (Broker.metrics()) have every one
+          const rowsOf = a.services ? Object.entries(a.services) : (a.mostDenied ?? []).map((c) => [c.service, c] as const);
+          for (const [svc, c] of rowsOf) {
             rows.push([`access.${svc}`, `request_allowed=${c.requestAllowed} request_denied=${c.requestDenied} serve_allowed=${c.serveAllowed} serve_denied=${c.serveDenied}`]);
           }
         }

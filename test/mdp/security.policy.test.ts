@@ -276,8 +276,12 @@ describe('AccessControl (the broker side)', () => {
     expect(access.serve(alice, enc('echo'))).toBeDefined();
     expect(access.request(bob, enc('mmi.service'), [enc('echo')])).toBeUndefined();
     const m = access.metrics();
-    expect(m.services.echo).toEqual({ requestAllowed: 3, requestDenied: 5, serveAllowed: 0, serveDenied: 1 });
+    expect(m.services!.echo).toEqual({ requestAllowed: 3, requestDenied: 5, serveAllowed: 0, serveDenied: 1 });
     expect([m.allowed, m.denied]).toEqual([4, 6]);
+    // mmi.broker's summary: the sums and the most denied services, no per-service map
+    const summary = access.metrics(false);
+    expect(summary.services).toBeUndefined();
+    expect([summary.allowed, summary.denied, summary.mostDenied]).toEqual([4, 6, [{ service: 'echo', requestAllowed: 3, requestDenied: 5, serveAllowed: 0, serveDenied: 1 }]]);
     expect(m.policy).toMatchObject({ source: 'p.yaml', version: 1, default: 'deny', rules: 1 });
     // JSON lines: one for bob's requests (5 denials), one for alice's READY
     const audit = lines.map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -57,7 +57,7 @@ describe('broker security set-up', () => {
       expect([err.code, err.service]).toEqual([MdpErrorCode.ACCESS_DENIED, 'closed']);
       // no file to read again: nothing changes
       expect(await broker.reloadSecurity()).toEqual({ policy: 'none', certificates: 'none' });
-      expect(broker.metrics().access?.services.closed).toEqual({ requestAllowed: 0, requestDenied: 1, serveAllowed: 0, serveDenied: 0 });
+      expect(broker.metrics().access?.services?.closed).toEqual({ requestAllowed: 0, requestDenied: 1, serveAllowed: 0, serveDenied: 0 });
     } finally {
       client.close();
       await broker.close(0);

@@ -1705,7 +1705,7 @@ export class Broker {
       },
       titanic: { ...this.titanicCounters, status: { ...this.titanicCounters.status } },
       store: { ...(this.store?.stats() ?? { kind: 'opening', durable: false, requests: 0, liveBytes: 0, bytes: 0, maxBytes: 0, appends: 0, refusedFull: 0, errors: 0, compactions: 0 }), recovery: this.recovery },
-      ...(this.access ? { access: this.access.metrics() } : {}),
+      ...(this.access ? { access: this.access.metrics(options.services !== false) } : {}),
     };
   }
 

@@ -23,6 +23,9 @@ import { Action, Entry, type Decision, type Identity, type Policy } from './poli
 const MAX_CACHED_SERVICES = 256;
 const MAX_COUNTED_SERVICES = 10_000;
 const OTHER = '(other)';
+/** Services listed in the summary's mostDenied, and how long that list is reused (a walk over every counted service). */
+const MOST_DENIED = 10;
+const SUMMARY_CACHE_MS = 1000;
 /** The dead-letter services (list, replay, purge): the `admin` entry, not `mmi`. */
 const DLQ_PREFIX = 'mmi.dlq.';
 const TITANIC_REQUEST = 'titanic.request';
@@ -43,7 +46,10 @@ export interface AccessMetrics {
   /** Every decision, summed over services. */
   allowed: number;
   denied: number;
-  services: Record<string, AccessCounts>;
+  /** Per service (the full metrics only: mmi.broker's summary has `mostDenied` instead). */
+  services?: Record<string, AccessCounts>;
+  /** The services with the most denials (at most MOST_DENIED), in the summary. */
+  mostDenied?: ({ service: string } & AccessCounts)[];
 }
 
 /** A request or READY the policy refused. */
@@ -94,6 +100,8 @@ export class AccessControl {
   private readonly lookup: KeyLookup | undefined;
   private readonly caches = new WeakMap<PeerInfo, ConnectionCache>();
   private readonly counts = new Map<string, AccessCounts>();
+  /** Sums and the most denied services, from the last walk over `counts` (redone at most once per SUMMARY_CACHE_MS). */
+  private walked: { at: number; allowed: number; denied: number; mostDenied: ({ service: string } & AccessCounts)[] } | undefined;
 
   constructor(options: AccessControlOptions) {
     this.policy = options.policy;
@@ -249,24 +257,37 @@ export class AccessControl {
     });
   }
 
-  metrics(): AccessMetrics {
-    const services: Record<string, AccessCounts> = {};
-    let allowed = 0;
-    let denied = 0;
-    for (const [name, c] of this.counts) {
-      services[display(name)] = { ...c };
-      allowed += c.requestAllowed + c.serveAllowed;
-      denied += c.requestDenied + c.serveDenied;
-    }
+  /**
+   * The policy in force and the decisions counted. `detail`: every service's counts; otherwise (for
+   * mmi.broker's summary, which must stay small and cheap) the sums and the most denied services, from
+   * a walk redone at most once a second.
+   */
+  metrics(detail = true): AccessMetrics {
     const p = this.policy;
-    return {
+    const head = {
       policy: { source: this.source, digest: p.digest, version: this.version, loadedAt: this.loadedAt.toISOString(), default: p.effect, rules: p.rules.length },
       reloads: this.reloads,
       rejected: this.rejected,
-      allowed,
-      denied,
-      services,
     };
+    const t = performance.now();
+    if (detail || !this.walked || t - this.walked.at >= SUMMARY_CACHE_MS) {
+      let allowed = 0;
+      let denied = 0;
+      const ranked: ({ service: string } & AccessCounts)[] = [];
+      for (const [name, c] of this.counts) {
+        allowed += c.requestAllowed + c.serveAllowed;
+        denied += c.requestDenied + c.serveDenied;
+        if (c.requestDenied + c.serveDenied > 0) ranked.push({ service: name, ...c });
+      }
+      ranked.sort((a, b) => b.requestDenied + b.serveDenied - (a.requestDenied + a.serveDenied));
+      const mostDenied = ranked.slice(0, MOST_DENIED).map((r) => ({ ...r, service: display(r.service) }));
+      this.walked = { at: t, allowed, denied, mostDenied };
+    }
+    const w = this.walked;
+    if (!detail) return { ...head, allowed: w.allowed, denied: w.denied, mostDenied: w.mostDenied };
+    const services: Record<string, AccessCounts> = {};
+    for (const [name, c] of this.counts) services[display(name)] = { ...c };
+    return { ...head, allowed: w.allowed, denied: w.denied, services };
   }
 }
 
