@@ -71,10 +71,17 @@ export async function writeCertificatePair(base: string, cert: CurveCertificate,
   }
   // O_EXCL without force: a file created since the check above is not clobbered either
   const flag = options.force ? 'w' : 'wx';
-  await fs.writeFile(secretFile, sec, { mode: 0o600, flag });
-  // writeFile's mode applies only to a file it creates
-  if (process.platform !== 'win32') await fs.chmod(secretFile, 0o600);
-  await fs.writeFile(publicFile, pub, { mode: 0o644, flag });
+  const write = async (file: string, text: string, mode: number): Promise<void> => {
+    try {
+      await fs.writeFile(file, text, { mode, flag });
+      // writeFile's mode applies only to a file it creates
+      if (process.platform !== 'win32') await fs.chmod(file, mode);
+    } catch (err) {
+      throw mdpError(MdpErrorCode.CONFIG, `cannot write ${file}: ${(err as Error).message}`, { file, cause: err });
+    }
+  };
+  await write(secretFile, sec, 0o600);
+  await write(publicFile, pub, 0o644);
   return { publicFile, secretFile };
 }
 
