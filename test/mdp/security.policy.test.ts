@@ -200,6 +200,17 @@ describe('compiled decisions', () => {
       }),
       { numRuns: 2000 },
     );
+    // longer ones, where several pieces between stars must be placed
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ab*]{1,9}$/), fc.stringMatching(/^[ab]{0,12}$/), (p, n) => {
+        expect(new ServicePattern(p).matches(n)).toBe(naiveGlob(p, n));
+      }),
+      { numRuns: 3000 },
+    );
+    // linear in the name: a client's 1 MB name against a pattern a backtracking matcher would choke on
+    const t0 = performance.now();
+    expect(new ServicePattern('*a*a*a*a*a*a*b').matches('a'.repeat(1 << 20))).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(500);
     // service names are bytes: a UTF-8 name matches its pattern
     const utf8 = (s: string): string => String.fromCharCode(...enc(s));
     expect(new ServicePattern('café.*').matches(utf8('café.au-lait'))).toBe(true);

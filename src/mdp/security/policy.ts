@@ -95,31 +95,46 @@ function latin1OfUtf8(s: string): string {
 }
 
 /**
- * A service pattern compiled once: an exact name compares as a string, a glob (`*` = any run of
- * characters, `.` included) is one anchored RegExp.
+ * A service pattern compiled once: an exact name compares as a string; a glob (`*` = any run of
+ * characters, `.` included) becomes its literal pieces, matched as a prefix, a suffix and, in between,
+ * each piece at its leftmost place (which is optimal when `*` is the only wildcard). Linear in the
+ * name, whatever the pattern: service names come from clients, and a backtracking RegExp over a
+ * 16 MiB name with a few stars would stall the broker.
  */
 export class ServicePattern {
   readonly source: string;
   private readonly exact: string | undefined;
-  private readonly re: RegExp | undefined;
+  private readonly prefix: string = '';
+  private readonly suffix: string = '';
+  private readonly middle: readonly string[] = [];
+  private readonly minLength: number = 0;
 
   constructor(source: string) {
     this.source = source;
     const bytes = latin1OfUtf8(source);
-    if (!source.includes('*')) {
+    const parts = bytes.split('*');
+    if (parts.length === 1) {
       this.exact = bytes;
       return;
     }
-    const body = bytes
-      .split('*')
-      .map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, '\\$&'))
-      .join('[\\s\\S]*');
-    this.re = new RegExp(`^${body}$`);
+    this.prefix = parts[0]!;
+    this.suffix = parts[parts.length - 1]!;
+    this.middle = parts.slice(1, -1).filter((p) => p !== '');
+    this.minLength = parts.reduce((n, p) => n + p.length, 0);
   }
 
   /** `name`: the service name as the broker keys it (latin1 of its bytes). */
   matches(name: string): boolean {
-    return this.exact !== undefined ? this.exact === name : this.re!.test(name);
+    if (this.exact !== undefined) return this.exact === name;
+    if (name.length < this.minLength || !name.startsWith(this.prefix) || !name.endsWith(this.suffix)) return false;
+    let at = this.prefix.length;
+    const end = name.length - this.suffix.length;
+    for (const piece of this.middle) {
+      const i = name.indexOf(piece, at);
+      if (i < 0 || i + piece.length > end) return false;
+      at = i + piece.length;
+    }
+    return true;
   }
 }
 
