@@ -317,6 +317,14 @@ describe('AccessControl (the broker side)', () => {
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 600; i++) expect(access.request(p, enc(`s${i}`), [enc('')]) === undefined).toBe(naiveGlob('s1*', `s${i}`));
     }
+    // a client-chosen name of a megabyte is decided, not cached or counted by name, and logged short
+    const lines: string[] = [];
+    const big = new AccessControl({ policy: compiled({ rules: [{ service: 'x*', request: 'none' }] }), source: 't', logger: createLogger({ level: 'info', format: 'json', write: (l) => lines.push(l) }) });
+    const huge = enc(`x${'y'.repeat(1 << 20)}`);
+    for (let i = 0; i < 3; i++) expect(big.request(p, huge, [enc('')])).toBeDefined();
+    expect(Object.keys(big.metrics().services!)).toEqual(['(other)']);
+    expect(lines.every((l) => l.length < 1000)).toBe(true);
+    expect(JSON.parse(lines[0]!).service).toMatch(/^xy+… \(1048577 bytes\)$/);
     // a connection without a PeerInfo (never, on a ROUTER) is nobody
     expect(access.request(undefined, enc('s1'), [enc('')])).toBeUndefined();
     expect(access.request(undefined, enc('t'), [enc('')])).toBeDefined();

@@ -12,15 +12,28 @@
  * MAX_COUNTED_SERVICES service names counted (then they share one `(other)` row).
  *
  * Every decision is counted, per service; a denial is logged (identity, service, rule) once per
- * connection, service and policy version, as a JSON line when the log format is json. Runtime-neutral.
+ * connection, service and policy version, at most AUDIT_BURST lines per period and action, as a JSON
+ * line when the log format is json. Names longer than MAX_NAME are neither cached nor counted by name
+ * (clients choose them, and a frame may be megabytes). Runtime-neutral.
  */
 import type { PeerInfo } from '../../mod.ts';
 import { asciiBytes, asciiString as latin1, equals as sameBytes, toString as utf8 } from '../../util/bytes.ts';
 import { MMI_NAMESPACE } from '../constants.ts';
-import type { Logger } from '../log.ts';
+import { RateLimitedLog, type Logger } from '../log.ts';
 import { Action, Entry, type Decision, type Identity, type Policy } from './policy.ts';
 
 const MAX_CACHED_SERVICES = 256;
+/**
+ * Longest service name (bytes) that is cached or counted under its own name. Names come from clients
+ * and a frame may be megabytes: longer ones are decided afresh each time (the policy walk is linear)
+ * and counted under `(other)`, so that no table holds client-chosen megabytes.
+ */
+const MAX_NAME = 255;
+/** Characters of a service name shown in a log line. */
+const MAX_LOGGED_NAME = 120;
+/** Audit lines per action (request, serve) in AUDIT_PERIOD_MS, past which they are counted, not written. */
+const AUDIT_BURST = 100;
+const AUDIT_PERIOD_MS = 10_000;
 const MAX_COUNTED_SERVICES = 10_000;
 const OTHER = '(other)';
 /** Services listed in the summary's mostDenied, and how long that list is reused (a walk over every counted service). */
@@ -97,6 +110,8 @@ export class AccessControl {
   /** Grows with every change of policy or certificates: caches from before are stale. */
   private generation = 0;
   private readonly log: Logger;
+  /** Denials are logged once per connection, service and policy version, and at most AUDIT_BURST per period. */
+  private readonly auditLog: RateLimitedLog;
   private readonly lookup: KeyLookup | undefined;
   private readonly caches = new WeakMap<PeerInfo, ConnectionCache>();
   private readonly counts = new Map<string, AccessCounts>();
@@ -107,6 +122,7 @@ export class AccessControl {
     this.policy = options.policy;
     this.source = options.source;
     this.log = options.logger;
+    this.auditLog = new RateLimitedLog(options.logger, AUDIT_PERIOD_MS, AUDIT_BURST);
     this.lookup = options.lookup;
   }
 
@@ -166,7 +182,7 @@ export class AccessControl {
   private countsOf(name: string): AccessCounts {
     let c = this.counts.get(name);
     if (c === undefined) {
-      const key = this.counts.size < MAX_COUNTED_SERVICES ? name : OTHER;
+      const key = this.counts.size < MAX_COUNTED_SERVICES && name.length <= MAX_NAME ? name : OTHER;
       c = this.counts.get(key) ?? { requestAllowed: 0, requestDenied: 0, serveAllowed: 0, serveDenied: 0 };
       this.counts.set(key, c);
     }
@@ -186,15 +202,16 @@ export class AccessControl {
       const titanic = name === TITANIC_REQUEST;
       const target = titanic && body.length > 0 ? latin1(body[0]!) : '';
       const k = titanic ? `${name}\u0000${target}` : name;
-      v = c.byName.get(k);
+      const cacheable = k.length <= MAX_NAME;
+      v = cacheable ? c.byName.get(k) : undefined;
       if (v === undefined) {
         v = this.decideRequest(c.who, name, target);
         if (c.byName.size >= MAX_CACHED_SERVICES) c.byName.clear();
-        c.byName.set(k, v);
+        if (cacheable) c.byName.set(k, v);
         if (!v.allowed) this.audit(c.who, peer, Action.REQUEST, v.service, v);
         else if (this.log.enabled('debug')) this.log.debug('access allowed', { audit: 'access', action: Action.REQUEST, service: display(v.service), ...describe(c.who), rule: v.rule });
       }
-      if (!titanic) {
+      if (!titanic && cacheable) {
         // a copy: `service` is a view of a read buffer
         c.lastName = service.slice();
         c.last = v;
@@ -245,7 +262,7 @@ export class AccessControl {
   }
 
   private audit(who: Identity, peer: PeerInfo | undefined, action: Action, name: string, d: Decision): void {
-    this.log.warn('access denied', {
+    this.auditLog.warn(`access-denied:${action}`, 'access denied', {
       audit: 'access',
       decision: 'deny',
       action,
@@ -293,7 +310,8 @@ export class AccessControl {
 
 /** A service name keyed as latin1 of its bytes (as the broker keys them), back to text for logs and metrics. */
 function display(name: string): string {
-  return utf8(asciiBytes(name));
+  const text = utf8(asciiBytes(name.length > MAX_LOGGED_NAME * 4 ? name.slice(0, MAX_LOGGED_NAME * 4) : name));
+  return text.length > MAX_LOGGED_NAME ? `${text.slice(0, MAX_LOGGED_NAME)}… (${name.length} bytes)` : text;
 }
 
 function describe(who: Identity): Record<string, unknown> {
