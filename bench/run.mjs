@@ -345,12 +345,14 @@ const security = []; // { name, ours, base, ratio, target }
 if (!only || only.test('security curve policy')) {
   const securityStarted = Date.now();
   const fx = await securityFixture();
-  const runs = { secure: [], plain: [] };
+  const runs = { secure: [], plain: [], curve: [] };
   try {
     for (let k = 0; k < reps; k++) {
-      for (const mode of ['secure', 'plain']) {
+      for (const mode of ['secure', 'plain', 'curve']) {
         try {
-          const extra = mode === 'secure' ? { extraArgs: fx.args, workerOptions: fx.workerOptions, clientOptions: fx.clientOptions } : {};
+          // curve: CURVE alone (any client key, no policy), to tell the policy's cost from CURVE's
+          const args = mode === 'secure' ? fx.args : mode === 'curve' ? [...fx.args.slice(0, 2), '--curve-clients', 'any'] : undefined;
+          const extra = args ? { extraArgs: args, workerOptions: fx.workerOptions, clientOptions: fx.clientOptions } : {};
           runs[mode].push(await broker('purezmq', { clients: 8, inflight: MDP_WINDOW, workers: 4, size: 16, peers: 'purezmq', ...brokerWin, ...extra }));
         } catch (err) {
           notes.push(`security broker (${mode}): ${String(err.message ?? err).split('\n')[0]}`);
@@ -361,12 +363,13 @@ if (!only || only.test('security curve policy')) {
     fx.cleanup();
   }
   const best = (xs, pick, lower = false) => (xs.length ? (lower ? Math.min : Math.max)(...xs.map(pick)) : NaN);
-  const [sq, pq] = [best(runs.secure, (r) => r.perSec), best(runs.plain, (r) => r.perSec)];
+  const [sq, pq, cq] = [best(runs.secure, (r) => r.perSec), best(runs.plain, (r) => r.perSec), best(runs.curve, (r) => r.perSec)];
   const [sc, pc] = [best(runs.secure, (r) => r.cpuUsPerRequest, true), best(runs.plain, (r) => r.cpuUsPerRequest, true)];
-  log(`  security: CURVE + policy [${runs.secure.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  plain [${runs.plain.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  → ${(sq / pq).toFixed(2)}×`);
+  log(`  security: CURVE + policy [${runs.secure.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  plain [${runs.plain.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  CURVE alone [${runs.curve.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  → ${(sq / pq).toFixed(2)}×`);
   const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
   security.push({ name: 'Majordomo broker, 8 clients × 4 workers: CURVE + 20-rule policy / plain', ours: fmt(sq, 'req/s'), base: fmt(pq, 'req/s'), ratio: ratio(sq, pq), target: verdict(sq / pq, T('≥', 0.6)) });
   security.push({ name: 'Majordomo broker: broker CPU / request, CURVE + policy / plain', ours: fmt(sc, 'µs'), base: fmt(pc, 'µs'), ratio: ratio(sc, pc), target: 'report' });
+  security.push({ name: 'Majordomo broker: CURVE + ZAP + 20-rule policy / CURVE alone (any key)', ours: fmt(sq, 'req/s'), base: fmt(cq, 'req/s'), ratio: ratio(sq, cq), target: 'report' });
   const check = await accessCheckCost(fx.policyText);
   log(`  access check: ${check.check.toFixed(1)} ns (a Map.get of the service name: ${check.map.toFixed(1)} ns)`);
   security.push({ name: 'access check per request (20 rules, cached) / a Map.get', ours: fmt(check.check, 'ns'), base: fmt(check.map, 'ns'), ratio: ratio(check.check, check.map), target: `≤ 2× ${check.check <= 2 * check.map ? '✓' : '✗'}` });
@@ -580,8 +583,8 @@ if (!quick && !only) {
 - Security (purezmq alone): the Majordomo row's set-up against \`broker --curve-cert … --curve-clients DIR
   --access-policy FILE\` (CURVE on every connection, each client and worker authenticated through ZAP
   against the certificate directory, a 20-rule policy whose rule for the benchmarked service is the
-  last) and against the same broker without either, interleaved, best of each; the peers are CURVE
-  clients of the secure broker. The access check row times AccessControl.request() in one process for
+  last), against the same broker without either, and against CURVE alone (\`--curve-clients any\`, no
+  policy), interleaved, best of each; the peers are CURVE clients of the secure brokers. The access check row times AccessControl.request() in one process for
   a connection that keeps asking for the same service (what the broker does per request), against a
   Map.get keyed by the service name built from its bytes.`;
   const doc = `# Benchmarks\n\n<!-- written by \`npm run bench\` (bench/run.mjs); do not edit by hand -->\n\n${about.join('\n')}\n\n${md}\n\n${dMd ? `${dMd}\n\n` : ''}${aMd ? `${aMd}\n\n` : ''}${method}\n${
