@@ -1,4 +1,6 @@
 /** purezmq public API: mirrors zeromq.js v6, so switching is a change of import. */
+// gives ZAP the sockets it runs on (src/zap sits below the socket layer and imports none)
+import './socket/zap_sockets.ts';
 export { Dealer, type DealerOptions } from './socket/dealer.ts';
 export { Router, type RouterOptions } from './socket/router.ts';
 export { Request, type RequestOptions } from './socket/request.ts';

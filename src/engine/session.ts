@@ -40,6 +40,13 @@ export interface SessionHost {
 const Phase = { GREETING: 0, HANDSHAKE: 1, TRAFFIC: 2, CLOSED: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
+/**
+ * Largest frame accepted before the handshake completes, whatever maxMessageSize says: the
+ * biggest ZMTP command (a CURVE INITIATE with its metadata) is a few hundred bytes, and without a
+ * cap an unauthenticated peer could make us buffer up to the message limit (libzmq has none).
+ */
+export const MAX_HANDSHAKE_FRAME = 64 * 1024;
+
 /** How long an ended connection may take to deliver its last bytes before it is destroyed. */
 const END_GRACE_MS = 2000;
 /** Bytes encoded per flush before yielding to the transport. */
@@ -89,7 +96,8 @@ export class Session implements Engine, Flushable {
         onFrame: (flags, body) => this.onFrame(flags, body),
         onDecodeError: (err) => this.fail(err),
       },
-      { maxFrameSize: opts.maxFrameSize },
+      // until the handshake is done only command frames are expected, and none needs more
+      { maxFrameSize: Math.min(opts.maxFrameSize, MAX_HANDSHAKE_FRAME) },
     );
     connection.setHandler({
       onData: (chunk) => {
@@ -281,6 +289,7 @@ export class Session implements Engine, Flushable {
     };
     // TRAFFIC before the host sees us, so it can send (subscriptions) from sessionReady
     this.phase = Phase.TRAFFIC;
+    this.decoder.setLimits({ maxFrameSize: this.opts.maxFrameSize });
     const pipe = this.host.sessionReady(this, info);
     if (!('pushIncoming' in pipe)) {
       this.fail(pipe);

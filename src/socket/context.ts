@@ -34,26 +34,66 @@ const CONTEXT_DEFAULTS: ContextOptions = {
  * purezmq has no I/O threads to configure; what a context still decides here is how many sockets
  * it may hold (`maxSockets`) and the `ipv6` default of its sockets.
  */
-export class Context implements ContextOptions {
-  blocky = CONTEXT_DEFAULTS.blocky;
-  ioThreads = CONTEXT_DEFAULTS.ioThreads;
-  maxMessageSize = CONTEXT_DEFAULTS.maxMessageSize;
-  maxSockets = CONTEXT_DEFAULTS.maxSockets;
-  ipv6 = CONTEXT_DEFAULTS.ipv6;
-  threadPriority = CONTEXT_DEFAULTS.threadPriority;
-  threadSchedulingPolicy = CONTEXT_DEFAULTS.threadSchedulingPolicy;
+/** Option values of each context, kept off the public object (as zeromq.js's hold none of their own). */
+const contextValues = new WeakMap<Context, ContextOptions>();
 
-  constructor(options: Partial<ContextOptions> = {}) {
+export class Context implements ContextOptions {
+  // Options live beside the context (contextValues) behind accessors on the prototype (installed
+  // below the class), so that a value of the wrong type throws when set, as in zeromq.js.
+  declare blocky: boolean;
+  declare ioThreads: number;
+  declare maxMessageSize: number;
+  declare maxSockets: number;
+  declare ipv6: boolean;
+  declare threadPriority: number;
+  declare threadSchedulingPolicy: number;
+
+  constructor(options: Partial<ContextOptions> = {}, ...extra: unknown[]) {
+    // zeromq.js checks its arguments, and seals the context so that a misspelt option throws
+    if (extra.length > 0) throw new TypeError('Expected 1 argument');
+    if (options === null || typeof options !== 'object') throw new TypeError('Options must be an object');
+    contextValues.set(this, { ...CONTEXT_DEFAULTS });
+    Object.seal(this);
     for (const [key, value] of Object.entries(options)) {
       if (value === undefined) continue;
-      if (!(key in CONTEXT_DEFAULTS)) throw createError(ErrorCode.EINVAL, `Unknown option '${key}' for a context`);
-      const expected = typeof CONTEXT_DEFAULTS[key as keyof ContextOptions];
-      if (typeof value !== expected) throw createError(ErrorCode.EINVAL, `Context option '${key}' must be a ${expected}`);
-      if (expected === 'number' && key !== 'threadPriority' && key !== 'threadSchedulingPolicy' && !(Number.isInteger(value) && (value as number) >= 0)) {
-        throw createError(ErrorCode.EINVAL, `Context option '${key}' must be a non-negative integer`);
-      }
       (this as Record<string, unknown>)[key] = value;
     }
+  }
+
+  /** libzmq's ZMQ_SOCKET_LIMIT: the largest maxSockets it accepts (read-only, as in zeromq.js). */
+  get maxSocketsLimit(): number {
+    return MAX_SOCKETS_LIMIT;
+  }
+
+  set maxSocketsLimit(_value: unknown) {
+    throw new TypeError('Cannot set property maxSocketsLimit of #<Context> which has only a getter');
+  }
+}
+
+for (const key of Object.keys(CONTEXT_DEFAULTS) as (keyof ContextOptions)[]) {
+  Object.defineProperty(Context.prototype, key, {
+    get(this: Context) {
+      return contextValues.get(this)![key];
+    },
+    set(this: Context, value: unknown) {
+      checkContextOption(key, value);
+      (contextValues.get(this) as unknown as Record<string, unknown>)[key] = value;
+    },
+    configurable: true,
+  });
+}
+
+/** libzmq's socket limit on Linux (ZMQ_SOCKET_LIMIT), which zeromq.js reports. */
+const MAX_SOCKETS_LIMIT = 65535;
+
+/** A value of the wrong type is zeromq.js's TypeError; one libzmq refuses is EINVAL. */
+function checkContextOption(key: keyof ContextOptions, value: unknown): void {
+  const expected = typeof CONTEXT_DEFAULTS[key];
+  if (typeof value !== expected) throw new TypeError(`Option value must be a ${expected}`);
+  // libzmq: at least one socket, any number of I/O threads from 0; the thread options are free
+  const min = key === 'maxSockets' ? 1 : 0;
+  if (expected === 'number' && key !== 'threadPriority' && key !== 'threadSchedulingPolicy' && !(Number.isInteger(value) && (value as number) >= min)) {
+    throw createError(ErrorCode.EINVAL, `Invalid argument: context option '${key}' must be an integer >= ${min}`);
   }
 }
 

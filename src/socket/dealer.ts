@@ -1,5 +1,7 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import type { Message } from '../engine/link.ts';
 import { LoadBalancedSocket } from './load_balanced.ts';
+import { CONFIGURED_BY_SUBCLASS } from './socket_base.ts';
 import type { SocketOptions } from './options.ts';
 
 export interface DealerOptions extends SocketOptions {
@@ -12,11 +14,11 @@ export interface DealerOptions extends SocketOptions {
 /** DEALER: round-robin out, fair-queue in, no envelope. */
 export class Dealer extends LoadBalancedSocket {
   constructor(options: Partial<DealerOptions> = {}) {
-    super('DEALER');
+    super(SOCKET_TYPE_NUMBERS.DEALER, CONFIGURED_BY_SUBCLASS);
     this.configure(options, { conflate: 'boolean', probeRouter: 'boolean' });
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     return this.fairRecv();
   }
 }

@@ -14,6 +14,11 @@ export class InprocLink implements Link {
   private remoteFull = false;
   private pumping = false;
   closed = false;
+  /**
+   * Subscriptions sent before both ends have taken their peer (each socket's xpeer runs in turn,
+   * and a PUB starts its peer's subscription set there): held, then delivered by open().
+   */
+  private held: [Uint8Array, boolean][] | undefined = [];
 
   constructor(local: Pipe, remote: Pipe, onClose: (link: InprocLink) => void) {
     this.local = local;
@@ -54,7 +59,16 @@ export class InprocLink implements Link {
   }
 
   sendSubscription(topic: Uint8Array, subscribe: boolean): void {
-    if (!this.closed) this.remote.onSubscription(topic, subscribe);
+    if (this.closed) return;
+    if (this.held) this.held.push([topic, subscribe]);
+    else this.remote.onSubscription(topic, subscribe);
+  }
+
+  /** Both sockets took their peer: subscriptions flow from now on. */
+  open(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held) for (const [topic, subscribe] of held) this.sendSubscription(topic, subscribe);
   }
 
   /** Inproc messages already sit in the peer's queue, so there is nothing to linger for. */

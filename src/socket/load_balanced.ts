@@ -24,7 +24,7 @@ export abstract class LoadBalancedSocket extends SocketBase {
     this.lb.remove(pipe);
   }
 
-  protected xsend(msg: Message): boolean {
+  protected override xsend(msg: Message): boolean {
     return this.lb.send(msg) !== undefined;
   }
 }

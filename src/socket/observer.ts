@@ -1,5 +1,6 @@
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import { Fifo } from '../util/fifo.ts';
+import { hold, release } from '../util/keepalive.ts';
 
 /** Monitor events, named as in zeromq.js. */
 export type Event =
@@ -18,9 +19,16 @@ export type Event =
   | { type: 'handshake'; address: string }
   | { type: 'handshake:error:protocol'; address: string; error: ZmqError }
   | { type: 'handshake:error:auth'; address: string; error: ZmqError }
-  | { type: 'handshake:error:other'; address: string; error: ZmqError };
+  | { type: 'handshake:error:other'; address: string; error: ZmqError }
+  /** zeromq.js's name for a libzmq event it does not know; purezmq emits none. */
+  | { type: 'unknown' };
 export type EventType = Event['type'];
 export type EventOfType<T extends EventType> = Extract<Event, { type: T }>;
+
+/** zeromq.js: reading events after the socket's 'end' is EBADF. */
+function endedError(): ZmqError {
+  return createError(ErrorCode.EBADF, 'Socket is closed');
+}
 
 /** Events kept for `receive()`/`for await` when nobody reads them; older ones are dropped and counted. */
 const MAX_QUEUED_EVENTS = 1000;
@@ -34,6 +42,8 @@ export class Observer implements AsyncIterable<Event> {
   private readonly queue = new Fifo<Event>();
   private readonly waiters = new Fifo<{ resolve: (e: Event) => void; reject: (err: Error) => void }>();
   private ended = false;
+  /** on() was used: receive() throws (as in zeromq.js). */
+  private emitterMode = false;
   /** Events dropped because the queue was full. */
   droppedEvents = 0;
 
@@ -45,6 +55,8 @@ export class Observer implements AsyncIterable<Event> {
     let set = this.listeners.get(type);
     if (!set) this.listeners.set(type, (set = new Set()));
     set.add(listener as (e: Event) => void);
+    // from now on receive() throws, as in zeromq.js; an iteration already under way goes on
+    this.emitterMode = true;
     return this;
   }
 
@@ -54,9 +66,22 @@ export class Observer implements AsyncIterable<Event> {
   }
 
   receive(): Promise<Event> {
+    if (this.emitterMode) {
+      // thrown, not a rejection: mixing the two ways is a programming error (zeromq.js does the same)
+      throw createError(
+        ErrorCode.EINVAL,
+        'Observer is in event emitter mode. After a call to events.on() it is not possible to read events with events.receive().',
+      );
+    }
     const e = this.queue.shift();
     if (e) return Promise.resolve(e);
-    if (this.ended) return Promise.reject(createError(ErrorCode.ETERM, 'Socket is closed; no more events'));
+    if (this.ended) return Promise.reject(endedError());
+    return this.wait();
+  }
+
+  /** A pending read keeps the process alive, as in zeromq.js. */
+  private wait(): Promise<Event> {
+    hold();
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
@@ -69,7 +94,7 @@ export class Observer implements AsyncIterable<Event> {
       }
       if (this.ended) return;
       try {
-        yield await new Promise<Event>((resolve, reject) => this.waiters.push({ resolve, reject }));
+        yield await this.wait();
       } catch {
         return;
       }
@@ -80,7 +105,10 @@ export class Observer implements AsyncIterable<Event> {
   close(): void {
     if (this.ended) return;
     this.ended = true;
-    for (const w of this.waiters.drain()) w.reject(createError(ErrorCode.ETERM, 'Socket is closed; no more events'));
+    for (const w of this.waiters.drain()) {
+      release();
+      w.reject(endedError());
+    }
   }
 
   /** @internal */
@@ -101,6 +129,7 @@ export class Observer implements AsyncIterable<Event> {
     }
     const w = this.waiters.shift();
     if (w) {
+      release();
       w.resolve(event);
     } else {
       this.queue.push(event);

@@ -64,6 +64,8 @@ export interface SocketOptions {
   zapDomain: string | null;
   /** ZMQ_ZAP_ENFORCE_DOMAIN: a CURVE server (or NULL with zapDomain) fails handshakes when no ZAP handler is bound. */
   zapEnforceDomain: boolean;
+  /** ZMQ_SOCKS_PROXY: `host:port` of a SOCKS5 proxy (no authentication) that TCP connects go through. */
+  socksProxy: string | null;
 }
 
 /**
@@ -102,10 +104,11 @@ export const DEFAULT_OPTIONS: SocketOptions = {
   curveServerKey: null,
   zapDomain: null,
   zapEnforceDomain: false,
+  socksProxy: null,
 };
 
 const CURVE_KEY_OPTIONS: ReadonlySet<string> = new Set(['curvePublicKey', 'curveSecretKey', 'curveServerKey']);
-const STRING_255_OPTIONS: ReadonlySet<string> = new Set(['plainUsername', 'plainPassword', 'zapDomain']);
+const STRING_255_OPTIONS: ReadonlySet<string> = new Set(['plainUsername', 'plainPassword', 'zapDomain', 'socksProxy']);
 
 const INTEGER_MIN: Partial<Record<keyof SocketOptions, number>> = {
   linger: -1,
@@ -159,7 +162,6 @@ export const UNSUPPORTED_OPTIONS: Readonly<Record<string, unknown>> = {
   tcpMaxRetransmitTimeout: 0,
   typeOfService: 0,
   tcpAcceptFilter: null,
-  socksProxy: null,
   interface: null,
   gssapiServer: false,
   gssapiPrincipal: null,
@@ -167,29 +169,146 @@ export const UNSUPPORTED_OPTIONS: Readonly<Record<string, unknown>> = {
   gssapiPlainText: false,
 };
 
-/** Validates one option value; throws EINVAL with the option's name. */
+/** How the numeric option API (getInt32Option(id) and friends) reads and writes an option. */
+export const OptionType = { BOOL: 'bool', INT32: 'int32', INT64: 'int64', UINT64: 'uint64', STRING: 'string' } as const;
+export type OptionType = (typeof OptionType)[keyof typeof OptionType];
+
+interface OptionSpec {
+  /** libzmq's option number (zmq.h), for getInt32Option(id) and friends. */
+  readonly id: number;
+  readonly type: OptionType;
+  /**
+   * Takes effect on connections that exist already. The others apply from the next connect or
+   * bind, and setting them on a socket with endpoints warns, as zeromq.js does.
+   */
+  readonly immediate?: true;
+}
+
+const { BOOL, INT32, INT64, UINT64, STRING } = OptionType;
+
+/**
+ * Every option zeromq.js exposes, by property name: libzmq's number and type. Options of one
+ * socket type only (mandatory, correlate, …) are listed too, so the numeric API finds them on the
+ * sockets that have them.
+ */
+export const OPTION_SPECS: Readonly<Record<string, OptionSpec>> = {
+  affinity: { id: 4, type: UINT64 },
+  routingId: { id: 5, type: STRING },
+  rate: { id: 8, type: INT32 },
+  recoveryInterval: { id: 9, type: INT32 },
+  sendBufferSize: { id: 11, type: INT32 },
+  receiveBufferSize: { id: 12, type: INT32 },
+  linger: { id: 17, type: INT32, immediate: true },
+  reconnectInterval: { id: 18, type: INT32 },
+  backlog: { id: 19, type: INT32 },
+  reconnectMaxInterval: { id: 21, type: INT32 },
+  maxMessageSize: { id: 22, type: INT64 },
+  // libzmq 4.2+ applies high-water marks to existing pipes too
+  sendHighWaterMark: { id: 23, type: INT32, immediate: true },
+  receiveHighWaterMark: { id: 24, type: INT32, immediate: true },
+  multicastHops: { id: 25, type: INT32 },
+  // read at each call here, as in zeromq.js
+  receiveTimeout: { id: 27, type: INT32, immediate: true },
+  sendTimeout: { id: 28, type: INT32, immediate: true },
+  mandatory: { id: 33, type: BOOL, immediate: true },
+  tcpKeepalive: { id: 34, type: INT32 },
+  tcpKeepaliveCount: { id: 35, type: INT32 },
+  tcpKeepaliveIdle: { id: 36, type: INT32 },
+  tcpKeepaliveInterval: { id: 37, type: INT32 },
+  tcpAcceptFilter: { id: 38, type: STRING },
+  immediate: { id: 39, type: BOOL },
+  ipv6: { id: 42, type: BOOL },
+  plainServer: { id: 44, type: BOOL },
+  plainUsername: { id: 45, type: STRING },
+  plainPassword: { id: 46, type: STRING },
+  curveServer: { id: 47, type: BOOL },
+  curvePublicKey: { id: 48, type: STRING },
+  curveSecretKey: { id: 49, type: STRING },
+  curveServerKey: { id: 50, type: STRING },
+  probeRouter: { id: 51, type: BOOL, immediate: true },
+  correlate: { id: 52, type: BOOL, immediate: true },
+  relaxed: { id: 53, type: BOOL, immediate: true },
+  conflate: { id: 54, type: BOOL },
+  zapDomain: { id: 55, type: STRING },
+  handover: { id: 56, type: BOOL, immediate: true },
+  typeOfService: { id: 57, type: INT32 },
+  gssapiServer: { id: 62, type: BOOL },
+  gssapiPrincipal: { id: 63, type: STRING },
+  gssapiServicePrincipal: { id: 64, type: STRING },
+  gssapiPlainText: { id: 65, type: BOOL },
+  handshakeInterval: { id: 66, type: INT32 },
+  socksProxy: { id: 68, type: STRING },
+  noDrop: { id: 69, type: BOOL },
+  welcomeMessage: { id: 72, type: STRING },
+  notify: { id: 73, type: BOOL },
+  invertMatching: { id: 74, type: BOOL },
+  heartbeatInterval: { id: 75, type: INT32 },
+  heartbeatTimeToLive: { id: 76, type: INT32 },
+  heartbeatTimeout: { id: 77, type: INT32 },
+  connectTimeout: { id: 79, type: INT32 },
+  tcpMaxRetransmitTimeout: { id: 80, type: INT32 },
+  multicastMaxTransportDataUnit: { id: 84, type: INT32 },
+  interface: { id: 92, type: STRING },
+  zapEnforceDomain: { id: 93, type: BOOL },
+  loopbackFastPath: { id: 94, type: BOOL },
+};
+
+/** Option name by libzmq option number. */
+export const OPTION_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(OPTION_SPECS).map(([name, s]) => [s.id, name]));
+
+/** Options of the numeric API that may be read or set on a socket (of the kinds that have them). */
+export function optionByNumber(id: number): string {
+  const name = OPTION_NAMES.get(id);
+  if (name === undefined) throw createError(ErrorCode.EINVAL, `Unknown socket option number ${id}`);
+  return name;
+}
+
+function typeError(message: string): TypeError {
+  return new TypeError(message);
+}
+
+/** The JavaScript type an option takes; a value of another type is a TypeError, as in zeromq.js. */
+function checkType(name: string, value: unknown): void {
+  const spec = OPTION_SPECS[name];
+  const type = spec?.type ?? (typeof (DEFAULT_OPTIONS as unknown as Record<string, unknown>)[name] === 'boolean' ? BOOL : INT32);
+  if (type === BOOL) {
+    if (typeof value !== 'boolean') throw typeError('Option value must be a boolean');
+  } else if (type === STRING) {
+    if (value !== null && typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      throw typeError('Option value must be a string or buffer');
+    }
+  } else if (typeof value !== 'number') {
+    throw typeError('Option value must be a number');
+  }
+}
+
+/**
+ * Validates one option value: a value of the wrong type is a TypeError (zeromq.js), a value of the
+ * right type that libzmq refuses is EINVAL naming the option.
+ */
 export function checkOption(name: string, value: unknown): void {
+  checkType(name, value);
   const min = INTEGER_MIN[name as keyof SocketOptions];
   if (min !== undefined) {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    if (!Number.isInteger(value) || (value as number) < min) {
       throw createError(ErrorCode.EINVAL, `Option '${name}' must be an integer >= ${min}, got ${String(value)}`);
     }
   } else if (name === 'routingId') {
-    if (value !== null && typeof value !== 'string' && !(value instanceof Uint8Array)) {
-      throw createError(ErrorCode.EINVAL, `Option 'routingId' must be a string or null`);
-    }
     const len = value === null ? 0 : typeof value === 'string' ? new TextEncoder().encode(value).length : (value as Uint8Array).length;
     if (len > 255) throw createError(ErrorCode.EINVAL, `Option 'routingId' must be at most 255 bytes`);
   } else if (CURVE_KEY_OPTIONS.has(name)) {
     if (value !== null) curveKeyBytes(value as string | Uint8Array, `Option '${name}'`);
   } else if (STRING_255_OPTIONS.has(name)) {
-    if (value !== null && typeof value !== 'string') throw createError(ErrorCode.EINVAL, `Option '${name}' must be a string or null`);
-    if (value !== null && new TextEncoder().encode(value).length > 255) {
+    if (value !== null && (typeof value === 'string' ? new TextEncoder().encode(value).length : (value as Uint8Array).length) > 255) {
       throw createError(ErrorCode.EINVAL, `Option '${name}' must be at most 255 bytes`);
     }
-  } else if (name === 'plainServer' || name === 'curveServer' || name === 'zapEnforceDomain') {
-    if (typeof value !== 'boolean') throw createError(ErrorCode.EINVAL, `Option '${name}' must be a boolean`);
-  } else if (name === 'immediate' || name === 'ipv6') {
-    if (typeof value !== 'boolean') throw createError(ErrorCode.EINVAL, `Option '${name}' must be a boolean`);
+  }
+}
+
+/** Options zeromq.js has that purezmq accepts without effect, or accepts at their default only. */
+export function checkForeignOption(name: string, value: unknown): void {
+  checkType(name, value);
+  if (name in UNSUPPORTED_OPTIONS && value !== UNSUPPORTED_OPTIONS[name]) {
+    throw createError(ErrorCode.ENOTSUP, `Option '${name}' is not supported by purezmq (only its default, ${String(UNSUPPORTED_OPTIONS[name])})`);
   }
 }

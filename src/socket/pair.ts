@@ -1,7 +1,8 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import type { Message } from '../engine/link.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
-import { SocketBase } from './socket_base.ts';
+import { CONFIGURED_BY_SUBCLASS, SocketBase } from './socket_base.ts';
 
 /**
  * PAIR (RFC 31): exactly one peer. A second connection is kept open but ignored, as libzmq does:
@@ -11,7 +12,7 @@ export class Pair extends SocketBase {
   private pipe: Pipe | undefined;
 
   constructor(options: Partial<SocketOptions> = {}) {
-    super('PAIR');
+    super(SOCKET_TYPE_NUMBERS.PAIR, CONFIGURED_BY_SUBCLASS);
     this.configure(options);
   }
 
@@ -28,17 +29,19 @@ export class Pair extends SocketBase {
     if (this.pipe === pipe) this.pipe = undefined;
   }
 
-  protected xsend(msg: Message): boolean {
+  protected override xsend(msg: Message): boolean {
     const pipe = this.pipe;
     if (!pipe || !pipe.writable) return false;
     pipe.write(msg);
     return true;
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     for (;;) {
+      // the peer's pipe as it was: reading the last message of a departed peer detaches its pipe
+      const peer = this.pipe;
       const msg = this.fairRecv();
-      if (!msg || this.lastPipe === this.pipe) return msg;
+      if (!msg || this.lastPipe === peer) return msg;
       this.droppedMessages++;
     }
   }

@@ -48,6 +48,18 @@ export class Pipe implements PipeEnd {
     this.recvHwm = recvHwm <= 0 ? Infinity : recvHwm;
   }
 
+  /** The socket's high-water marks changed: they apply to this pipe at once, as in libzmq 4.2+. */
+  setHighWaterMarks(sendHwm: number, recvHwm: number): void {
+    const wasWritable = this.writable;
+    this.sendHwm = sendHwm <= 0 ? Infinity : sendHwm;
+    this.recvHwm = recvHwm <= 0 ? Infinity : recvHwm;
+    if (this.inputBlocked && this.incoming.length < this.recvHwm) {
+      this.inputBlocked = false;
+      this.link?.incomingSpace();
+    }
+    if (!wasWritable && this.writable) this.owner.onPipeWritable(this);
+  }
+
   /** Below the send high-water mark. */
   get writable(): boolean {
     return this.conflate || this.outgoing.length < this.sendHwm;

@@ -1,6 +1,6 @@
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import type { SocketType } from '../zmtp/socket_types.ts';
-import type { SocketBase } from './socket_base.ts';
+import { SocketBase } from './socket_base.ts';
 
 /** Socket types that never receive (their receive() is ENOTSUP) or never send. */
 const SEND_ONLY: ReadonlySet<SocketType> = new Set(['PUB', 'PUSH']);
@@ -28,7 +28,13 @@ export class Proxy<F extends SocketBase = SocketBase, B extends SocketBase = Soc
   private resumed: Promise<void> | undefined;
   private wake: (() => void) | undefined;
 
-  constructor(frontEnd: F, backEnd: B) {
+  constructor(frontEnd: F, backEnd: B, ...extra: unknown[]) {
+    // zeromq.js checks its arguments the same way
+    if (extra.length > 0) throw new TypeError('Expected 2 arguments');
+    if (frontEnd === null || typeof frontEnd !== 'object') throw new TypeError('Front-end must be a socket object');
+    if (backEnd === null || typeof backEnd !== 'object') throw new TypeError('Back-end must be a socket object');
+    if (!(frontEnd instanceof SocketBase)) throw createError(ErrorCode.EINVAL, 'Invalid argument: the front end is not a purezmq socket');
+    if (!(backEnd instanceof SocketBase)) throw createError(ErrorCode.EINVAL, 'Invalid argument: the back end is not a purezmq socket');
     this.frontEnd = frontEnd;
     this.backEnd = backEnd;
   }
@@ -37,9 +43,9 @@ export class Proxy<F extends SocketBase = SocketBase, B extends SocketBase = Soc
   async run(): Promise<void> {
     if (this.state === State.TERMINATED) throw closedError();
     if (this.state !== State.IDLE) throw createError(ErrorCode.EBUSY, 'The proxy is already running');
-    if (this.frontEnd.closed || this.backEnd.closed) throw closedError();
-    if (!this.frontEnd.hasEndpoints) throw createError(ErrorCode.EINVAL, 'Front-end socket must be bound or connected');
-    if (!this.backEnd.hasEndpoints) throw createError(ErrorCode.EINVAL, 'Back-end socket must be bound or connected');
+    // zeromq.js: EINVAL for a socket that is closed as well as for one with no endpoint
+    if (this.frontEnd.closed || !this.frontEnd.hasEndpoints) throw createError(ErrorCode.EINVAL, 'Front-end socket must be bound or connected');
+    if (this.backEnd.closed || !this.backEnd.hasEndpoints) throw createError(ErrorCode.EINVAL, 'Back-end socket must be bound or connected');
     this.state = State.RUNNING;
     try {
       await Promise.all([this.forward(this.frontEnd, this.backEnd), this.forward(this.backEnd, this.frontEnd)]);
@@ -89,7 +95,7 @@ export class Proxy<F extends SocketBase = SocketBase, B extends SocketBase = Soc
   }
 
   private async forward(from: SocketBase, to: SocketBase): Promise<void> {
-    if (SEND_ONLY.has(from.type) || RECEIVE_ONLY.has(to.type)) return;
+    if (SEND_ONLY.has(from.socketType) || RECEIVE_ONLY.has(to.socketType)) return;
     for await (const msg of from) {
       if (this.resumed) await this.resumed;
       if (this.terminated) return;

@@ -1,9 +1,10 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import { createError, ErrorCode } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
 import { ENCODED, encodeOnce, type MaybeEncoded } from '../engine/writer.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
-import { SocketBase } from './socket_base.ts';
+import { CONFIGURED_BY_SUBCLASS, SocketBase } from './socket_base.ts';
 import { SubscriptionSet } from './subscriptions.ts';
 
 export interface PublisherOptions extends SocketOptions {
@@ -29,7 +30,7 @@ export class Publisher extends SocketBase {
   invertMatching = false;
 
   constructor(options: Partial<PublisherOptions> = {}, type: 'PUB' | 'XPUB' = 'PUB') {
-    super(type);
+    super(SOCKET_TYPE_NUMBERS[type], CONFIGURED_BY_SUBCLASS);
     if (type === 'PUB') this.configure(options, { ...PUBLISHER_OPTIONS, conflate: 'boolean' });
   }
 
@@ -71,7 +72,7 @@ export class Publisher extends SocketBase {
     }
   }
 
-  protected xsend(msg: Message): boolean {
+  protected override xsend(msg: Message): boolean {
     const first = msg[0];
     if (this.noDrop) {
       for (const pipe of this.pipes) {
@@ -96,7 +97,7 @@ export class Publisher extends SocketBase {
     return true;
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     throw createError(ErrorCode.ENOTSUP, 'Socket type PUB cannot receive');
   }
 }

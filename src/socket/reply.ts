@@ -1,7 +1,8 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import type { Message } from '../engine/link.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
-import { SocketBase } from './socket_base.ts';
+import { CONFIGURED_BY_SUBCLASS, SocketBase } from './socket_base.ts';
 
 /**
  * REP (RFC 28): strips the envelope (every frame up to and including the first empty one),
@@ -14,11 +15,15 @@ export class Reply extends SocketBase {
   private replyPipe: Pipe | undefined;
 
   constructor(options: Partial<SocketOptions> = {}) {
-    super('REP');
+    super(SOCKET_TYPE_NUMBERS.REP, CONFIGURED_BY_SUBCLASS);
     this.configure(options);
   }
 
-  protected xsend(msg: Message): boolean {
+  protected override outOfTurn(op: 'send' | 'receive'): boolean {
+    return op === 'send' ? this.envelope === undefined : this.envelope !== undefined;
+  }
+
+  protected override xsend(msg: Message): boolean {
     const envelope = this.envelope;
     const pipe = this.replyPipe;
     if (!envelope || !pipe) return false; // its turn comes with the next request
@@ -33,7 +38,7 @@ export class Reply extends SocketBase {
     return true;
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     if (this.envelope) return undefined; // its turn comes with the reply
     for (;;) {
       const msg = this.fairRecv();

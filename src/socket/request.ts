@@ -1,7 +1,9 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import type { Message } from '../engine/link.ts';
 import { alloc, EMPTY, readU32, writeU32 } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
 import { LoadBalancedSocket } from './load_balanced.ts';
+import { CONFIGURED_BY_SUBCLASS } from './socket_base.ts';
 import type { Pipe } from './pipe.ts';
 
 export interface RequestOptions extends SocketOptions {
@@ -29,8 +31,17 @@ export class Request extends LoadBalancedSocket {
   private requestId = (Math.random() * 0xffffffff) >>> 0;
 
   constructor(options: Partial<RequestOptions> = {}) {
-    super('REQ');
+    super(SOCKET_TYPE_NUMBERS.REQ, CONFIGURED_BY_SUBCLASS);
     this.configure(options, REQUEST_OPTIONS);
+  }
+
+  protected override outOfTurn(op: 'send' | 'receive'): boolean {
+    return op === 'send' ? this.awaitingReply && !this.relaxed : !this.awaitingReply;
+  }
+
+  /** False while a reply is awaited, as libzmq's REQ reports it (unless relaxed). */
+  override get writable(): boolean {
+    return !this.outOfTurn('send') && super.writable;
   }
 
   protected override xsend(msg: Message): boolean {
@@ -51,7 +62,7 @@ export class Request extends LoadBalancedSocket {
     return true;
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     if (!this.awaitingReply) return undefined; // its turn comes with the next request
     for (;;) {
       const msg = this.fairRecv();

@@ -1,10 +1,11 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
 import { EMPTY } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
 import { RoutingIdGenerator, routingKey } from './routing_id.ts';
-import { SocketBase } from './socket_base.ts';
+import { CONFIGURED_BY_SUBCLASS, SocketBase } from './socket_base.ts';
 
 export interface RouterOptions extends SocketOptions {
   /** Fail with EHOSTUNREACH for unknown peers (and wait, not drop, when a peer is full). */
@@ -35,7 +36,7 @@ export class Router extends SocketBase {
   private readonly ids = new RoutingIdGenerator();
 
   constructor(options: Partial<RouterOptions> = {}) {
-    super('ROUTER');
+    super(SOCKET_TYPE_NUMBERS.ROUTER, CONFIGURED_BY_SUBCLASS);
     this.configure(options, ROUTER_OPTIONS);
   }
 
@@ -59,8 +60,20 @@ export class Router extends SocketBase {
     return undefined;
   }
 
+  /**
+   * A pipe from connect(addr, { routingId }) is addressable at once, as in libzmq (which creates
+   * the pipe at connect time): messages to it queue until the connection is up.
+   */
+  protected override xattach(pipe: Pipe): void {
+    const id = pipe.fixedRoutingId;
+    if (!id || this.byId.has(routingKey(id))) return;
+    pipe.routingId = id;
+    this.byId.set(routingKey(id), pipe);
+  }
+
   protected override xpeerGone(pipe: Pipe): void {
-    this.forget(pipe);
+    // a connect-side pipe named by connect() keeps its name (and its queue) across reconnects
+    if (!pipe.fixedRoutingId || pipe.detached) this.forget(pipe);
   }
 
   protected override xdetach(pipe: Pipe): void {
@@ -85,12 +98,12 @@ export class Router extends SocketBase {
     return this.ids.generate((key) => this.byId.has(key));
   }
 
-  protected xsend(msg: Message): boolean {
+  protected override xsend(msg: Message): boolean {
     if (msg.length < 2) {
       throw createError(ErrorCode.EINVAL, 'ROUTER messages need a routing id frame and a body');
     }
     const pipe = this.byId.get(routingKey(msg[0]!));
-    if (!pipe || !pipe.active) {
+    if (!pipe || (!pipe.active && !pipe.fixedRoutingId)) {
       if (this.mandatory) throw createError(ErrorCode.EHOSTUNREACH, 'Host unreachable');
       this.droppedMessages++;
       return true;
@@ -104,7 +117,7 @@ export class Router extends SocketBase {
     return true;
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     for (;;) {
       const msg = this.fairRecv();
       if (!msg) return undefined;

@@ -7,25 +7,33 @@ import { zapHook } from '../zap/client.ts';
 import { parseEndpoint } from '../transport/endpoint.ts';
 import { netTransport } from '../transport/tcp.ts';
 import type { Connection, Listener, ParsedEndpoint, StreamTransport } from '../transport/transport.ts';
-import { EMPTY, fromString, toFrame, type MessageLike } from '../util/bytes.ts';
+import { EMPTY, fromString, toFrame, toString, type MessageLike } from '../util/bytes.ts';
 import { Fifo } from '../util/fifo.ts';
 import { attachSocket, context as defaultContext, Context, detachSocket } from './context.ts';
 import { afterTurn, burstTooLong, clearTimer, unrefTimer, type TimerHandle } from '../util/timers.ts';
 import { Metadata } from '../zmtp/metadata.ts';
-import { isCompatible, sendsIdentity, type SocketType } from '../zmtp/socket_types.ts';
+import { isCompatible, sendsIdentity, SOCKET_TYPE_NUMBERS, socketTypeName, type SocketType } from '../zmtp/socket_types.ts';
 import { InprocLink } from './inproc.ts';
 import { Observer, type Event } from './observer.ts';
-import { checkOption, DEFAULT_OPTIONS, HARD_MAX_FRAME_SIZE, NO_EFFECT_OPTIONS, UNSUPPORTED_OPTIONS } from './options.ts';
+import {
+  checkForeignOption, checkOption, DEFAULT_OPTIONS, HARD_MAX_FRAME_SIZE, NO_EFFECT_OPTIONS, OPTION_SPECS, optionByNumber, UNSUPPORTED_OPTIONS,
+} from './options.ts';
+import { emitWarning } from '../util/warn.ts';
+import { hold, release } from '../util/keepalive.ts';
+import { forgetForExit, registerForExit } from './exit.ts';
 import { Pipe, type PipeOwner } from './pipe.ts';
 
 export type { Message };
 export type { MessageLike };
 
+/** A pending send() or receive(); it keeps the process alive until settled (util/keepalive.ts). */
 interface Waiter<T> {
   resolve: (value: T) => void;
   reject: (err: Error) => void;
   timer: TimerHandle | undefined;
   done: boolean;
+  /** Holds the process (sockets ZAP runs on do not). */
+  held: boolean;
 }
 interface SendWaiter extends Waiter<void> {
   msg: Message;
@@ -95,42 +103,48 @@ function toMessage(message: MessageLike | MessageLike[]): Message {
  * Everything socket types share: endpoints, connections, reconnects, pipes, waiting senders and
  * receivers, monitor events. A socket type supplies only its routing rules through the x* hooks.
  */
-export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message> {
-  readonly type: SocketType;
+export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message> {
+  /** @internal the type as ZMTP names it (Socket-Type) */
+  readonly socketType: SocketType;
   readonly events = new Observer();
   lastEndpoint: string | null = null;
 
-  routingId: string | null = DEFAULT_OPTIONS.routingId;
-  linger = DEFAULT_OPTIONS.linger;
-  sendHighWaterMark = DEFAULT_OPTIONS.sendHighWaterMark;
-  receiveHighWaterMark = DEFAULT_OPTIONS.receiveHighWaterMark;
-  sendTimeout = DEFAULT_OPTIONS.sendTimeout;
-  receiveTimeout = DEFAULT_OPTIONS.receiveTimeout;
-  reconnectInterval = DEFAULT_OPTIONS.reconnectInterval;
-  reconnectMaxInterval = DEFAULT_OPTIONS.reconnectMaxInterval;
-  connectTimeout = DEFAULT_OPTIONS.connectTimeout;
-  handshakeInterval = DEFAULT_OPTIONS.handshakeInterval;
-  maxMessageSize = DEFAULT_OPTIONS.maxMessageSize;
-  heartbeatInterval = DEFAULT_OPTIONS.heartbeatInterval;
-  heartbeatTimeToLive = DEFAULT_OPTIONS.heartbeatTimeToLive;
-  heartbeatTimeout = DEFAULT_OPTIONS.heartbeatTimeout;
-  immediate = DEFAULT_OPTIONS.immediate;
-  ipv6 = DEFAULT_OPTIONS.ipv6;
-  /** The context the socket was created on (zeromq.js's `context` option; `zmq.context` by default). */
-  context: Context = defaultContext;
-  maxMessageFrames = DEFAULT_OPTIONS.maxMessageFrames;
-  backlog = DEFAULT_OPTIONS.backlog;
-  tcpKeepalive = DEFAULT_OPTIONS.tcpKeepalive;
-  tcpKeepaliveIdle = DEFAULT_OPTIONS.tcpKeepaliveIdle;
-  plainServer = DEFAULT_OPTIONS.plainServer;
-  plainUsername = DEFAULT_OPTIONS.plainUsername;
-  plainPassword = DEFAULT_OPTIONS.plainPassword;
-  curveServer = DEFAULT_OPTIONS.curveServer;
-  curvePublicKey = DEFAULT_OPTIONS.curvePublicKey;
-  curveSecretKey = DEFAULT_OPTIONS.curveSecretKey;
-  curveServerKey = DEFAULT_OPTIONS.curveServerKey;
-  zapDomain = DEFAULT_OPTIONS.zapDomain;
-  zapEnforceDomain = DEFAULT_OPTIONS.zapEnforceDomain;
+  // Options live in `options` behind accessors on the prototype (installed below the class): a
+  // setter validates as zeromq.js does, warns when the value only applies to the next connect or
+  // bind, and applies high-water marks to existing pipes.
+  declare routingId: string | null;
+  declare linger: number;
+  declare sendHighWaterMark: number;
+  declare receiveHighWaterMark: number;
+  declare sendTimeout: number;
+  declare receiveTimeout: number;
+  declare reconnectInterval: number;
+  declare reconnectMaxInterval: number;
+  declare connectTimeout: number;
+  declare handshakeInterval: number;
+  declare maxMessageSize: number;
+  declare heartbeatInterval: number;
+  declare heartbeatTimeToLive: number;
+  declare heartbeatTimeout: number;
+  declare immediate: boolean;
+  declare ipv6: boolean;
+  declare maxMessageFrames: number;
+  declare backlog: number;
+  declare tcpKeepalive: number;
+  declare tcpKeepaliveIdle: number;
+  declare plainServer: boolean;
+  declare plainUsername: string | null;
+  declare plainPassword: string | null;
+  declare curveServer: boolean;
+  declare curvePublicKey: string | Uint8Array | null;
+  declare curveSecretKey: string | Uint8Array | null;
+  declare curveServerKey: string | Uint8Array | null;
+  declare zapDomain: string | null;
+  declare zapEnforceDomain: boolean;
+  declare socksProxy: string | null;
+  /** @internal option values, behind the accessors */
+  readonly options: Record<string, unknown> = { ...DEFAULT_OPTIONS, ...FOREIGN_DEFAULTS };
+  private socketContext: Context | undefined = defaultContext;
 
   /** Messages dropped where ZeroMQ semantics drop (PUB/XPUB at HWM, ROUTER to an unknown peer, REP to a gone peer). */
   droppedMessages = 0;
@@ -152,45 +166,141 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   private readonly sendWaiters = new Fifo<SendWaiter>();
   private readonly recvWaiters = new Fifo<Waiter<Message>>();
   private isClosed = false;
+  /** A bind() or unbind() is under way (zeromq.js's "blocked" state). */
+  private blocked = false;
+  /** close() was called while blocked: it happens when the bind or unbind finishes. */
+  private closeRequested = false;
   private wakingSenders = false;
+  /** @internal a pending call on this socket keeps the process alive (false for the sockets ZAP runs on). */
+  keepsProcessAlive = true;
   /** @internal the byte-stream transport; tests may swap it. */
   transport: StreamTransport = netTransport;
 
-  constructor(type: SocketType) {
-    this.type = type;
+  /**
+   * zeromq.js's `new Socket(type, options)`: `type` is libzmq's number (ZMQ_ROUTER = 6). A
+   * socket built directly, or through a subclass of Socket, routes nothing (send and receive
+   * throw ENOTSUP): the typed classes (Dealer, Router, …) are what carry routing rules.
+   */
+  constructor(type: number, options?: object, ...extra: unknown[]) {
+    if (typeof type !== 'number') throw new TypeError('Socket type must be a number');
+    if (extra.length > 0) throw new TypeError('Expected 2 arguments');
+    if (options !== undefined && options !== CONFIGURED_BY_SUBCLASS && (options === null || typeof options !== 'object')) {
+      throw new TypeError('Options must be an object');
+    }
+    const name = socketTypeName(type);
+    if (name === undefined) throw createError(ErrorCode.EINVAL, `Invalid argument: ${type} is not a socket type`);
+    this.socketType = name;
+    // the socket types configure themselves once their own fields exist
+    if (options !== CONFIGURED_BY_SUBCLASS) this.configure(options ?? {});
+  }
+
+  /** libzmq's socket type number (ZMQ_ROUTER = 6), as zeromq.js's `type`. */
+  get type(): number {
+    return SOCKET_TYPE_NUMBERS[this.socketType];
   }
 
   /**
-   * Applies constructor options. Called by each socket type after its own fields exist
-   * (subclass field initialisers run after this base constructor).
+   * The context the socket was created on (zeromq.js's `context` option; `zmq.context` by
+   * default). A closed socket lets go of it, as zeromq.js's does: then undefined.
+   */
+  get context(): Context {
+    return this.socketContext!;
+  }
+
+  /**
+   * Applies constructor options and seals the socket, so that an unknown property throws, as in
+   * zeromq.js. Called by each socket type after its own fields exist (subclass field initialisers
+   * run after this base constructor).
    */
   protected configure(options: object, typeOptions: Readonly<Record<string, 'boolean' | 'string' | 'number'>> = {}): void {
+    if (options === null || typeof options !== 'object') throw new TypeError('Options must be an object');
     // the context first: it gives defaults (ipv6) that the other options may override
     const ctx = (options as { context?: unknown }).context ?? defaultContext;
-    if (!(ctx instanceof Context)) throw createError(ErrorCode.EINVAL, "Option 'context' must be a Context");
-    this.ipv6 = ctx.ipv6;
+    if (!(ctx instanceof Context)) throw createError(ErrorCode.EINVAL, "Invalid argument: option 'context' must be a Context");
+    this.options.ipv6 = ctx.ipv6;
     for (const [key, value] of Object.entries(options)) {
       if (value === undefined || key === 'context') continue;
       const kind = typeOptions[key];
       if (kind) {
         if (typeof value !== kind && !(kind === 'string' && value === null)) {
-          throw createError(ErrorCode.EINVAL, `Option '${key}' must be a ${kind}`);
+          throw new TypeError(`Option value must be a ${kind}`);
         }
-      } else if (key in DEFAULT_OPTIONS) {
-        checkOption(key, value);
-      } else if (key in UNSUPPORTED_OPTIONS) {
-        if (value !== UNSUPPORTED_OPTIONS[key]) {
-          throw createError(ErrorCode.ENOTSUP, `Option '${key}' is not supported by purezmq (only its default, ${String(UNSUPPORTED_OPTIONS[key])})`);
-        }
-      } else if (!(key in NO_EFFECT_OPTIONS)) {
-        throw createError(ErrorCode.EINVAL, `Unknown option '${key}' for ${this.type}`);
+        (this as Record<string, unknown>)[key] = value;
+      } else if (key in this && !TYPE_OPTIONS.has(key)) {
+        // an option's accessor validates; a read-only property throws zeromq.js's TypeError
+        (this as Record<string, unknown>)[key] = value;
+      } else {
+        // unknown, or an option of other socket types (conflate on a ROUTER, say)
+        throw new TypeError(`Cannot add property ${key}, object is not extensible`);
       }
-      (this as Record<string, unknown>)[key] = value;
     }
     // a slot on the context only once every option was accepted (a throwing constructor holds none)
     attachSocket(ctx);
     unclosed.register(this, ctx, this);
-    this.context = ctx;
+    this.socketContext = ctx;
+    registerForExit(this);
+    Object.seal(this);
+  }
+
+  /** @internal sets an option through its accessor, after validation. */
+  setOption(name: string, value: unknown): void {
+    if (name in DEFAULT_OPTIONS) checkOption(name, value);
+    else checkForeignOption(name, value);
+    this.options[name] = value;
+    if (name === 'sendHighWaterMark' || name === 'receiveHighWaterMark') {
+      for (const pipe of this.pipes) pipe.setHighWaterMarks(this.sendHighWaterMark, this.receiveHighWaterMark);
+    }
+    if (!OPTION_SPECS[name]?.immediate && (this.blocked || this.hasEndpoints)) {
+      emitWarning('Socket option will not take effect until next connect/bind.');
+    }
+  }
+
+  // zeromq.js's numeric option API, by libzmq option number (ZMQ_IMMEDIATE = 39, …)
+  getBoolOption(option: number): boolean {
+    return Boolean(this.numericGet(option));
+  }
+  setBoolOption(option: number, value: boolean): void {
+    if (typeof value !== 'boolean') throw new TypeError('Option value must be a boolean');
+    this.numericSet(option, value);
+  }
+  getInt32Option(option: number): number {
+    return this.numericGet(option) as number;
+  }
+  setInt32Option(option: number, value: number): void {
+    this.numericSet(option, checkNumber(value));
+  }
+  getInt64Option(option: number): number {
+    return this.numericGet(option) as number;
+  }
+  setInt64Option(option: number, value: number): void {
+    this.numericSet(option, checkNumber(value));
+  }
+  getUint64Option(option: number): number {
+    return this.numericGet(option) as number;
+  }
+  setUint64Option(option: number, value: number): void {
+    checkNumber(value);
+    if (value > Number.MAX_SAFE_INTEGER) emitWarning('Value is larger than Number.MAX_SAFE_INTEGER and may have been rounded inaccurately.');
+    this.numericSet(option, value < 0 ? 0 : value);
+  }
+  getStringOption(option: number): string | null {
+    const value = this.numericGet(option);
+    return value === null || value === undefined ? null : value instanceof Uint8Array ? toString(value) : String(value);
+  }
+  setStringOption(option: number, value: string | Uint8Array | null): void {
+    this.numericSet(option, value);
+  }
+
+  private numericGet(option: number): unknown {
+    const name = optionByNumber(option);
+    if (!(name in this)) throw createError(ErrorCode.EINVAL, `Invalid argument: option ${option} (${name}) does not apply to this socket type`);
+    return (this as Record<string, unknown>)[name];
+  }
+
+  private numericSet(option: number, value: unknown): void {
+    const name = optionByNumber(option);
+    if (!(name in this)) throw createError(ErrorCode.EINVAL, `Invalid argument: option ${option} (${name}) does not apply to this socket type`);
+    (this as Record<string, unknown>)[name] = value;
   }
 
   /**
@@ -214,6 +324,14 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     return false;
   }
 
+  // zeromq.js's read-only options refuse a write with its TypeError
+  set securityMechanism(_value: unknown) {
+    throwReadOnly('securityMechanism');
+  }
+  set threadSafe(_value: unknown) {
+    throwReadOnly('threadSafe');
+  }
+
   // zeromq.js options that change nothing here, or of which only the default is accepted
   // (NO_EFFECT_OPTIONS, UNSUPPORTED_OPTIONS): readable as in zeromq.js, defaults on the prototype
   declare affinity: number;
@@ -228,11 +346,16 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   declare tcpKeepaliveInterval: number;
   declare tcpMaxRetransmitTimeout: number;
   declare typeOfService: number;
-  declare socksProxy: string | null;
   declare interface: string | null;
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** @internal messages wait in a queue for a peer (linger at exit looks at this). */
+  get hasQueuedMessages(): boolean {
+    for (const p of this.pipes) if (p.outgoing.length > 0) return true;
+    return false;
   }
 
   /** Bound or connected to at least one endpoint. */
@@ -255,9 +378,34 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   // ---- routing hooks, one set per socket type ----------------------------------------------
 
   /** Queue `msg` for sending. false: no peer can take it now (the caller waits). Throws for errors. */
-  protected abstract xsend(msg: Message): boolean;
+  protected xsend(_msg: Message): boolean {
+    throw createError(ErrorCode.ENOTSUP, 'A plain Socket has no routing rules; use a socket type class (Dealer, Router, …)');
+  }
   /** Next message for the application, or undefined. Throws for state errors. */
-  protected abstract xrecv(): Message | undefined;
+  protected xrecv(): Message | undefined {
+    throw createError(ErrorCode.ENOTSUP, 'A plain Socket has no routing rules; use a socket type class (Dealer, Router, …)');
+  }
+  /**
+   * Whether connect() creates the pipe at once, so that messages queue before the connection is
+   * up (libzmq does unless ZMQ_IMMEDIATE).
+   */
+  protected pipeAtConnect(_routingId: string | undefined): boolean {
+    return !this.immediate;
+  }
+
+  /** REQ and REP: whether a send() or receive() now would be out of turn. */
+  protected outOfTurn(_op: 'send' | 'receive'): boolean {
+    return false;
+  }
+
+  /**
+   * Why a waiting call ends without completing (its timeout, or close()): EAGAIN, or EFSM for a
+   * REQ/REP call still out of turn, as zeromq.js reports (libzmq says EFSM at once).
+   */
+  private waitError(op: 'send' | 'receive'): ZmqError {
+    return this.outOfTurn(op) ? createError(ErrorCode.EFSM, 'Operation cannot be accomplished in current state') : eagain();
+  }
+
   /** A pipe joins the socket (connect-side pipes join before their peer is known). */
   protected xattach(_pipe: Pipe): void {}
   /** A peer completed its handshake on `pipe`. Return an error to refuse it. */
@@ -286,8 +434,9 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     const limit = this.sendHighWaterMark > 0 ? this.sendHighWaterMark : Infinity;
     if (this.sendWaiters.length >= limit) return Promise.reject(eagain());
     return new Promise<void>((resolve, reject) => {
-      const w: SendWaiter = { msg, resolve, reject, timer: undefined, done: false };
-      if (this.sendTimeout > 0) w.timer = setTimeout(() => settleTimeout(w), this.sendTimeout);
+      const w: SendWaiter = { msg, resolve, reject, timer: undefined, done: false, held: this.keepsProcessAlive };
+      if (w.held) hold();
+      if (this.sendTimeout > 0) w.timer = setTimeout(() => settleTimeout(w, this.waitError('send')), this.sendTimeout);
       this.sendWaiters.push(w);
     });
   }
@@ -314,8 +463,9 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     const limit = this.receiveHighWaterMark > 0 ? this.receiveHighWaterMark : Infinity;
     if (this.recvWaiters.length >= limit) return Promise.reject(eagain());
     return new Promise<Message>((resolve, reject) => {
-      const w: Waiter<Message> = { resolve, reject, timer: undefined, done: false };
-      if (this.receiveTimeout > 0) w.timer = setTimeout(() => settleTimeout(w), this.receiveTimeout);
+      const w: Waiter<Message> = { resolve, reject, timer: undefined, done: false, held: this.keepsProcessAlive };
+      if (w.held) hold();
+      if (this.receiveTimeout > 0) w.timer = setTimeout(() => settleTimeout(w, this.waitError('receive')), this.receiveTimeout);
       this.recvWaiters.push(w);
     });
   }
@@ -326,7 +476,8 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
     const onMessage = (value: Message): IteratorResult<Message, undefined> => ({ done: false, value });
     const onError = (err: unknown): IteratorResult<Message, undefined> => {
-      if (this.isClosed) return done;
+      // closing ends the iteration, unless the iteration was a mistake (a REQ that never sent: EFSM)
+      if (this.isClosed && (err as ZmqError).code !== ErrorCode.EFSM) return done;
       throw err;
     };
     const next = (): Promise<IteratorResult<Message, undefined>> => {
@@ -344,7 +495,18 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   }
 
   async bind(address: string): Promise<void> {
-    if (this.isClosed) throw closedError();
+    this.checkUnblocked();
+    this.blocked = true;
+    try {
+      // blocked for at least a turn, even when binding inproc or failing at once, as in zeromq.js
+      await RESOLVED;
+      await this.bindNow(address);
+    } finally {
+      this.unblock();
+    }
+  }
+
+  private async bindNow(address: string): Promise<void> {
     const ep = parseEndpoint(address, true);
     if (ep.protocol === 'inproc') {
       this.bindInproc(ep);
@@ -354,7 +516,8 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     try {
       listener = await this.transport.listen(ep, { ipv6: this.ipv6, backlog: this.backlog, keepAlive: this.keepAlive() }, (c) => this.accept(c, binding));
     } catch (err) {
-      this.events.emit({ type: 'bind:error', address, error: err as ZmqError });
+      // libzmq names the failed endpoint without its protocol (127.0.0.1:5555)
+      this.events.emit({ type: 'bind:error', address: address.slice(address.indexOf('://') + 3), error: err as ZmqError });
       throw err;
     }
     const binding: Binding = { address, endpoint: listener.endpoint, listener, sessions: new Set() };
@@ -368,11 +531,30 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   }
 
   async unbind(address: string): Promise<void> {
+    this.checkUnblocked();
+    this.blocked = true;
+    try {
+      await RESOLVED;
+      // a malformed address is EINVAL or EPROTONOSUPPORT, as libzmq says, before it is looked up
+      parseEndpoint(address, true);
+      const binding = this.findBinding(address);
+      if (!binding) throw createError(ErrorCode.ENOENT, `Not bound to '${address}'`, { address });
+      this.bindings.delete(binding.endpoint);
+      await this.closeBinding(binding, this.linger);
+    } finally {
+      this.unblock();
+    }
+  }
+
+  /** zeromq.js: EBADF once closed, EBUSY while a bind or unbind is under way. */
+  private checkUnblocked(): void {
     if (this.isClosed) throw closedError();
-    const binding = this.findBinding(address);
-    if (!binding) throw createError(ErrorCode.ENOENT, `Not bound to '${address}'`, { address });
-    this.bindings.delete(binding.endpoint);
-    await this.closeBinding(binding, this.linger);
+    if (this.blocked) throw createError(ErrorCode.EBUSY, 'Socket is blocked by a bind or unbind operation');
+  }
+
+  private unblock(): void {
+    this.blocked = false;
+    if (this.closeRequested) this.close();
   }
 
   connect(address: string, options: { routingId?: string } = {}): void {
@@ -382,7 +564,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     let list = this.connecters.get(address);
     if (!list) this.connecters.set(address, (list = []));
     list.push(connecter);
-    if (!this.immediate) {
+    if (this.pipeAtConnect(options.routingId)) {
       connecter.pipe = this.newPipe(address);
       if (options.routingId !== undefined) connecter.pipe.fixedRoutingId = fromString(options.routingId);
       this.xattach(connecter.pipe);
@@ -392,6 +574,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   disconnect(address: string): void {
     if (this.isClosed) throw closedError();
+    parseEndpoint(address, false);
     const list = this.connecters.get(address);
     if (!list) throw createError(ErrorCode.ENOENT, `Not connected to '${address}'`, { address });
     this.connecters.delete(address);
@@ -400,13 +583,22 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
 
   close(): void {
     if (this.isClosed) return;
+    if (this.blocked) {
+      // as zeromq.js: a socket busy binding or unbinding closes once that has finished
+      this.closeRequested = true;
+      return;
+    }
     this.isClosed = true;
     detachSocket(this.context);
+    this.socketContext = undefined;
+    forgetForExit(this);
     unclosed.unregister(this);
     if (this.recvWaiters.length > 0 || this.sendWaiters.length > 0) {
-      const err = eagain(); // built only when someone waits: an Error with a stack is not free
-      for (const w of this.recvWaiters.drain()) settle(w, err);
-      for (const w of this.sendWaiters.drain()) settle(w, err);
+      // built only when someone waits: an Error with a stack is not free
+      const recvErr = this.recvWaiters.length > 0 ? this.waitError('receive') : undefined;
+      const sendErr = this.sendWaiters.length > 0 ? this.waitError('send') : undefined;
+      for (const w of this.recvWaiters.drain()) settle(w, recvErr);
+      for (const w of this.sendWaiters.drain()) settle(w, sendErr);
     }
     for (const list of this.connecters.values()) for (const c of list) c.stop(this.linger);
     this.connecters.clear();
@@ -500,6 +692,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
       this.recvWaiters.shift();
       w.done = true;
       w.timer = clearTimer(w.timer);
+      if (w.held) release();
       w.resolve(msg);
     }
   }
@@ -663,15 +856,15 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   }
 
   private localMetadata(): [string, Uint8Array][] {
-    const props: [string, Uint8Array][] = [['Socket-Type', fromString(this.type)]];
-    if (sendsIdentity(this.type)) props.push(['Identity', this.routingId === null ? EMPTY : toFrame(this.routingId)]);
+    const props: [string, Uint8Array][] = [['Socket-Type', fromString(this.socketType)]];
+    if (sendsIdentity(this.socketType)) props.push(['Identity', this.routingId === null ? EMPTY : toFrame(this.routingId)]);
     return props;
   }
 
   private sessionOptions(accepted: boolean): SessionOptions {
     return {
       accepted,
-      socketType: this.type,
+      socketType: this.socketType,
       localMetadata: this.localMetadata(),
       mechanism: this.createMechanism(),
       maxFrameSize: this.maxMessageSize >= 0 ? this.maxMessageSize : HARD_MAX_FRAME_SIZE,
@@ -703,7 +896,8 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
       }
     }
     // emitted now, not after the listener finished closing: close() emits 'end' right away
-    this.events.emit({ type: 'close', address: binding.endpoint });
+    // (libzmq's monitor reports no close for inproc)
+    if (binding.listener) this.events.emit({ type: 'close', address: binding.endpoint });
     await closing;
   }
 
@@ -716,7 +910,7 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     inprocBound.set(ep.name, this);
     this.bindings.set(ep.address, { address: ep.address, endpoint: ep.address, listener: undefined, sessions: new Set() });
     this.lastEndpoint = ep.address;
-    this.events.emit({ type: 'bind', address: ep.address });
+    // libzmq's monitor reports no bind, accept or close for inproc
     const pending = inprocPending.get(ep.name);
     if (pending) {
       inprocPending.delete(ep.name);
@@ -734,8 +928,8 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
       return;
     }
     const address = connecter.endpoint.address;
-    if (!isCompatible(this.type, binder.type)) {
-      const error = createError(ErrorCode.INCOMPATIBLE_SOCKET_TYPE, `${this.type} cannot talk to ${binder.type}`, { address });
+    if (!isCompatible(this.socketType, binder.socketType)) {
+      const error = createError(ErrorCode.INCOMPATIBLE_SOCKET_TYPE, `${this.socketType} cannot talk to ${binder.socketType}`, { address });
       this.events.emit({ type: 'handshake:error:protocol', address, error });
       binder.events.emit({ type: 'handshake:error:protocol', address, error });
       return;
@@ -767,7 +961,6 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     }
     connecter.inprocLink = localLink;
     binder.xattach(remote);
-    binder.events.emit({ type: 'accept', address });
     binder.events.emit({ type: 'handshake', address });
     if (fresh) {
       connecter.pipe = local;
@@ -775,6 +968,8 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
     }
     this.events.emit({ type: 'connect', address });
     this.events.emit({ type: 'handshake', address });
+    localLink.open();
+    remoteLink.open();
     localLink.outgoingReady();
     remoteLink.outgoingReady();
     if (this.sendWaiters.length > 0) this.wakeSenders();
@@ -784,9 +979,9 @@ export abstract class SocketBase implements PipeOwner, SessionHost, AsyncIterabl
   private inprocPeerInfo(routingId?: string): PeerInfo {
     const id = routingId ?? this.routingId;
     return {
-      socketType: this.type,
+      socketType: this.socketType,
       identity: id === null ? EMPTY : toFrame(id),
-      metadata: new Metadata([['Socket-Type', fromString(this.type)]]),
+      metadata: new Metadata([['Socket-Type', fromString(this.socketType)]]),
       userId: undefined,
       remoteAddress: '',
       minor: 1,
@@ -840,19 +1035,51 @@ function settle<T>(w: Waiter<T>, result: Error | undefined, value?: T): void {
   if (w.done) return;
   w.done = true;
   w.timer = clearTimer(w.timer);
+  if (w.held) release();
   if (result) w.reject(result);
   else w.resolve(value as T);
 }
 
-function settleTimeout<T>(w: Waiter<T>): void {
+function settleTimeout<T>(w: Waiter<T>, err: ZmqError): void {
   w.timer = undefined;
-  settle(w, eagain());
+  settle(w, err);
 }
 
-for (const [key, value] of Object.entries({ ...NO_EFFECT_OPTIONS, ...UNSUPPORTED_OPTIONS })) {
+/** Options that take a value here, whatever their effect: defaults as zeromq.js reads them back. */
+const FOREIGN_DEFAULTS: Readonly<Record<string, unknown>> = { ...NO_EFFECT_OPTIONS, ...UNSUPPORTED_OPTIONS };
+
+for (const key of [...Object.keys(DEFAULT_OPTIONS), ...Object.keys(FOREIGN_DEFAULTS)]) {
   // gssapi* and tcpAcceptFilter cannot be read back in zeromq.js either
-  if (value === undefined || key.startsWith('gssapi') || key === 'tcpAcceptFilter') continue;
-  Object.defineProperty(SocketBase.prototype, key, { value, writable: true, configurable: true });
+  const readable = !(key.startsWith('gssapi') || key === 'tcpAcceptFilter');
+  Object.defineProperty(SocketBase.prototype, key, {
+    get: readable
+      ? function (this: SocketBase) {
+          return this.options[key];
+        }
+      : undefined,
+    set(this: SocketBase, value: unknown) {
+      this.setOption(key, value);
+    },
+    configurable: true,
+  });
+}
+
+/** Options of some socket types only: each type names those it takes when it configures itself. */
+const TYPE_OPTIONS: ReadonlySet<string> = new Set([
+  'conflate', 'probeRouter', 'mandatory', 'handover', 'correlate', 'relaxed', 'noDrop', 'invertMatching', 'notify', 'verbosity', 'welcomeMessage', 'manual',
+]);
+
+/** Marks a constructor call from one of purezmq's socket types, which configure themselves. */
+export const CONFIGURED_BY_SUBCLASS: object = Object.freeze({});
+
+function checkNumber(value: unknown): number {
+  if (typeof value !== 'number') throw new TypeError('Option value must be a number');
+  return value;
+}
+
+/** zeromq.js's TypeError for a read-only property. */
+function throwReadOnly(key: string): never {
+  throw new TypeError(`Cannot set property ${key} of #<Socket> which has only a getter`);
 }
 
 /** One connect() call: dials, reconnects with backoff, owns the connect-side pipe. */
@@ -893,7 +1120,12 @@ export class Connecter {
     this.socket.emit({ type: 'connect:delay', address });
     this.dialing = true;
     this.socket.transport
-      .connect(this.endpoint, { ipv6: this.socket.ipv6, timeout: this.socket.connectTimeout, keepAlive: this.socket.keepAlive() })
+      .connect(this.endpoint, {
+        ipv6: this.socket.ipv6,
+        timeout: this.socket.connectTimeout,
+        keepAlive: this.socket.keepAlive(),
+        socksProxy: this.socket.socksProxy === null ? undefined : String(this.socket.socksProxy),
+      })
       .then(
         (connection) => {
           this.dialing = false;

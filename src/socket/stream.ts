@@ -1,3 +1,4 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import type { Engine, Message } from '../engine/link.ts';
 import { RawSession } from '../engine/raw.ts';
@@ -6,7 +7,7 @@ import { EMPTY } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
 import { RoutingIdGenerator, routingKey } from './routing_id.ts';
-import { SocketBase } from './socket_base.ts';
+import { CONFIGURED_BY_SUBCLASS, SocketBase } from './socket_base.ts';
 
 export interface StreamOptions extends SocketOptions {
   /** ZMQ_STREAM_NOTIFY: an empty message `[id, '']` when a peer connects and when it goes away. */
@@ -34,7 +35,7 @@ export class Stream extends SocketBase {
   private readonly endedByUs = new WeakSet<Pipe>();
 
   constructor(options: Partial<StreamOptions> = {}) {
-    super('STREAM');
+    super(SOCKET_TYPE_NUMBERS.STREAM, CONFIGURED_BY_SUBCLASS);
     this.configure(options, STREAM_OPTIONS);
     // a pipe per connection, none kept across reconnects: bytes queued for one TCP connection
     // never belong to the next
@@ -55,9 +56,22 @@ export class Stream extends SocketBase {
     return new RawSession(connection, this);
   }
 
+  /** connect(addr, { routingId }): the peer is addressable at once; data queues until it is up (libzmq). */
+  protected override pipeAtConnect(routingId: string | undefined): boolean {
+    return routingId !== undefined;
+  }
+
+  protected override xattach(pipe: Pipe): void {
+    const fixed = pipe.fixedRoutingId;
+    if (!fixed || this.byId.has(routingKey(fixed))) return;
+    pipe.routingId = fixed;
+    this.byId.set(routingKey(fixed), pipe);
+  }
+
   protected override xpeer(pipe: Pipe): ZmqError | undefined {
     const fixed = pipe.fixedRoutingId;
-    if (fixed && this.byId.has(routingKey(fixed))) {
+    const holder = fixed && this.byId.get(routingKey(fixed));
+    if (holder && holder !== pipe) {
       return createError(ErrorCode.DUPLICATE_IDENTITY, 'the routing id given to connect() is in use by another connection');
     }
     const id = fixed ?? this.ids.generate((key) => this.byId.has(key));
@@ -81,10 +95,10 @@ export class Stream extends SocketBase {
     if (this.byId.get(key) === pipe) this.byId.delete(key);
   }
 
-  protected xsend(msg: Message): boolean {
+  protected override xsend(msg: Message): boolean {
     if (msg.length !== 2) throw createError(ErrorCode.EINVAL, 'A Stream message is [routing id, data]');
     const pipe = this.byId.get(routingKey(msg[0]!));
-    if (!pipe || !pipe.active) throw createError(ErrorCode.EHOSTUNREACH, 'Host unreachable');
+    if (!pipe || (!pipe.active && !pipe.fixedRoutingId)) throw createError(ErrorCode.EHOSTUNREACH, 'Host unreachable');
     if (!pipe.writable) return false;
     const data = msg[1]!;
     if (data.length === 0) this.endedByUs.add(pipe);
@@ -92,7 +106,7 @@ export class Stream extends SocketBase {
     return true;
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     const msg = this.fairRecv();
     if (!msg) return undefined;
     return [this.lastPipe!.routingId, msg[0]!];

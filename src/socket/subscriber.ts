@@ -1,9 +1,10 @@
+import { SOCKET_TYPE_NUMBERS } from '../zmtp/socket_types.ts';
 import { createError, ErrorCode } from '../errors.ts';
 import type { Message } from '../engine/link.ts';
 import { toFrame } from '../util/bytes.ts';
 import type { SocketOptions } from './options.ts';
 import type { Pipe } from './pipe.ts';
-import { SocketBase } from './socket_base.ts';
+import { CONFIGURED_BY_SUBCLASS, SocketBase } from './socket_base.ts';
 import { SubscriptionSet } from './subscriptions.ts';
 import type { SocketType } from '../zmtp/socket_types.ts';
 
@@ -16,7 +17,7 @@ export class XSubscriber extends SocketBase {
   protected readonly subscriptions = new SubscriptionSet();
 
   constructor(options: Partial<SocketOptions> = {}, type: SocketType = 'XSUB') {
-    super(type);
+    super(SOCKET_TYPE_NUMBERS[type], CONFIGURED_BY_SUBCLASS);
     // libzmq's xsub: closing does not wait for subscriptions still on their way
     this.linger = 0;
     if (type === 'XSUB') this.configure(options);
@@ -38,7 +39,7 @@ export class XSubscriber extends SocketBase {
     for (const pipe of this.pipes) if (pipe.active) pipe.link!.sendSubscription(topic, subscribe);
   }
 
-  protected xsend(msg: Message): boolean {
+  protected override xsend(msg: Message): boolean {
     const first = msg[0]!;
     if (msg.length === 1 && first.length > 0 && (first[0] === 1 || first[0] === 0)) {
       this.applySubscription(first.subarray(1), first[0] === 1);
@@ -51,7 +52,7 @@ export class XSubscriber extends SocketBase {
     return true;
   }
 
-  protected xrecv(): Message | undefined {
+  protected override xrecv(): Message | undefined {
     return this.fairRecv();
   }
 }

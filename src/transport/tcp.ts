@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as dns from 'node:dns';
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import { formatTcpEndpoint } from './endpoint.ts';
+import { parseSocksProxy, socksConnect } from './socks.ts';
+import { unrefTimer } from '../util/timers.ts';
 import type {
   ConnectOptions, Connection, ConnectionHandler, KeepAlive, ListenOptions, Listener, ParsedEndpoint, StreamTransport,
 } from './transport.ts';
@@ -28,6 +30,8 @@ class NetConnection implements Connection {
     this.localEndpoint = localEndpoint;
     this.remoteAddress = remoteAddress;
     socket.setNoDelay?.(true);
+    // an open connection alone does not keep the process alive (zeromq.js); pending calls do
+    socket.unref?.();
     if (keepAlive) socket.setKeepAlive?.(keepAlive.enable, keepAlive.idleMs);
     socket.on('data', (chunk: Uint8Array) => this.handler.onData(chunk));
     socket.on('drain', () => this.handler.onDrain());
@@ -153,6 +157,8 @@ export const netTransport: StreamTransport = {
       bound = `ipc://${endpoint.path === '*' ? ipcFile : endpoint.path}`;
     }
 
+    // a bound endpoint alone does not keep the process alive (zeromq.js); pending calls do
+    server.unref?.();
     server.on('connection', (socket: net.Socket) => {
       const remote = endpoint.protocol === 'tcp' ? (socket.remoteAddress ?? '').replace(/^::ffff:/, '') : '';
       onConnection(new NetConnection(socket, bound, remote, endpoint.protocol === 'tcp' ? options.keepAlive : undefined));
@@ -181,16 +187,27 @@ export const netTransport: StreamTransport = {
     return new Promise<Connection>((resolve, reject) => {
       let socket: net.Socket;
       let local: string;
+      let proxy: { host: string; port: number } | undefined;
       if (endpoint.protocol === 'tcp') {
+        if (options.socksProxy) {
+          proxy = parseSocksProxy(options.socksProxy);
+          if (!proxy) {
+            reject(createError(ErrorCode.EINVAL, `Invalid socksProxy '${options.socksProxy}': host:port expected`, { address: endpoint.address }));
+            return;
+          }
+        }
+        const host = proxy?.host ?? endpoint.host;
         socket = net.connect({
-          host: endpoint.host,
-          port: endpoint.port as number,
-          family: options.ipv6 || net.isIP(endpoint.host) ? 0 : 4,
+          host,
+          port: proxy?.port ?? (endpoint.port as number),
+          family: options.ipv6 || net.isIP(host) ? 0 : 4,
           noDelay: true,
         });
+        socket.unref?.();
         local = endpoint.address;
       } else if (endpoint.protocol === 'ipc') {
         socket = net.connect({ path: ipcPath(endpoint.path) });
+        socket.unref?.();
         local = endpoint.address;
       } else {
         reject(createError(ErrorCode.EPROTONOSUPPORT, 'inproc is not a stream transport'));
@@ -198,10 +215,10 @@ export const netTransport: StreamTransport = {
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       if (options.timeout > 0) {
-        timer = setTimeout(() => {
+        timer = unrefTimer(setTimeout(() => {
           socket.destroy();
           reject(createError(ErrorCode.EAGAIN, `connect timed out after ${options.timeout} ms`, { address: endpoint.address }));
-        }, options.timeout);
+        }, options.timeout));
       }
       const onError = (err: Error) => {
         if (timer) clearTimeout(timer);
@@ -209,11 +226,21 @@ export const netTransport: StreamTransport = {
         reject(translateNetError(err as NodeJS.ErrnoException, endpoint.address));
       };
       socket.once('error', onError);
-      socket.once('connect', () => {
+      const connected = () => {
         if (timer) clearTimeout(timer);
         socket.off('error', onError);
         const tcp = endpoint.protocol === 'tcp';
         resolve(new NetConnection(socket, local, tcp ? (socket.remoteAddress ?? '') : '', tcp ? options.keepAlive : undefined));
+        socket.resume();
+      };
+      socket.once('connect', () => {
+        if (!proxy || endpoint.protocol !== 'tcp') connected();
+        // the connect timeout covers the proxy's answer too
+        else socksConnect(socket, endpoint.host, endpoint.port as number, endpoint.address).then(connected, (err: ZmqError) => {
+          if (timer) clearTimeout(timer);
+          socket.destroy();
+          reject(err);
+        });
       });
     });
   },

@@ -49,6 +49,8 @@ export interface ListenOptions {
 export interface ConnectOptions {
   ipv6: boolean;
   timeout: number;
+  /** ZMQ_SOCKS_PROXY: `host:port` of a SOCKS5 proxy that TCP connections go through. */
+  socksProxy?: string | undefined;
   keepAlive?: KeepAlive | undefined;
 }
 

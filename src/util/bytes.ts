@@ -131,18 +131,27 @@ export function fromHex(hex: string): Uint8Array {
   return out;
 }
 
-export type MessageLike = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string | number | null;
+export type MessageLike = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string | number | boolean | null | object;
 
-/** Converts one user-supplied frame to bytes without copying binary input (zeromq.js semantics). */
+/**
+ * Frames up to this size are copied when sent, as zeromq.js does: the caller may reuse or change
+ * its buffer once send() returns, and a small copy is cheaper than keeping the caller's memory.
+ */
+const COPY_THRESHOLD = 128;
+
+/** Converts one user-supplied frame to bytes (zeromq.js semantics: small buffers copied, large ones not). */
 export function toFrame(part: MessageLike): Uint8Array {
   // plain Uint8Arrays become Buffer views (no copy), so receivers always get Buffers, as with zeromq.js
-  if (part instanceof Uint8Array) return part.constructor === Uint8Array ? asBuffer(part) : part;
+  if (part instanceof Uint8Array) {
+    if (part.length <= COPY_THRESHOLD) return copyBytes(part);
+    return part.constructor === Uint8Array ? asBuffer(part) : part;
+  }
   if (typeof part === 'string') return fromString(part);
   if (part === null || part === undefined) return EMPTY;
-  if (typeof part === 'number') return fromString(String(part));
-  if (ArrayBuffer.isView(part)) return asBuffer(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+  if (ArrayBuffer.isView(part)) return toFrame(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
   if (part instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && part instanceof SharedArrayBuffer)) {
-    return asBuffer(new Uint8Array(part));
+    return toFrame(new Uint8Array(part));
   }
-  throw new TypeError('Message must be a string, number, null, Buffer, TypedArray or ArrayBuffer');
+  // anything else is sent as its string form (numbers, booleans, objects, functions), as zeromq.js does
+  return fromString(String(part));
 }

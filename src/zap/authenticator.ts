@@ -1,7 +1,7 @@
 import { AddressList } from './addresses.ts';
 import { curveKeyText } from '../crypto/keys.ts';
 import { createError, ErrorCode } from '../errors.ts';
-import { Router } from '../socket/router.ts';
+import { zapSockets, type ZapSocket } from './client.ts';
 import { fromString, toString } from '../util/bytes.ts';
 import { encodeMetadata } from '../zmtp/metadata.ts';
 import { encode as z85encode } from '../crypto/z85.ts';
@@ -94,7 +94,7 @@ export class Authenticator {
   private signature = '';
   private checkedAt = 0;
   private refreshing: Promise<void> | undefined;
-  private router: Router | undefined;
+  private router: ZapSocket | undefined;
   private loop: Promise<void> | undefined;
 
   constructor(options: AuthenticatorOptions = {}) {
@@ -111,7 +111,7 @@ export class Authenticator {
   async start(): Promise<void> {
     if (this.router) return;
     await this.reload();
-    const router = new Router({ linger: 0 });
+    const router = zapSockets().router({ linger: 0 });
     try {
       await router.bind(this.opts.endpoint ?? ZAP_ENDPOINT);
     } catch (err) {
@@ -258,7 +258,7 @@ export class Authenticator {
     return { status: verdict.status ?? '400', reason: verdict.reason ?? 'refused by callback', userId: '', metadata: {} };
   }
 
-  private async serve(router: Router): Promise<void> {
+  private async serve(router: ZapSocket): Promise<void> {
     for (;;) {
       let msg: Uint8Array[];
       try {
@@ -270,7 +270,7 @@ export class Authenticator {
     }
   }
 
-  private async answer(router: Router, msg: Uint8Array[]): Promise<void> {
+  private async answer(router: ZapSocket, msg: Uint8Array[]): Promise<void> {
     // ROUTER view: routing id, empty delimiter, then the request
     if (msg.length < 3 || msg[1]!.length !== 0) return;
     const routingId = msg[0]!;

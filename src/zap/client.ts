@@ -11,9 +11,38 @@ import { encodeZapRequest, parseZapReply, ZAP_ENDPOINT, type ZapHook, type ZapRe
  * uses request id "1"; we number requests instead, so that replies can share one pipe — a handler
  * that echoes the id, as RFC 27 requires, cannot tell the difference).
  *
- * The Dealer is imported lazily: socket modules import this file, and a static import of a socket
- * class here would be a module cycle.
+ * The socket layer sits above this one, so the sockets ZAP runs on are handed in through
+ * provideZapSockets() (socket/zap_sockets.ts) rather than imported: dependencies point one way.
  */
+
+/** The part of a DEALER (or ROUTER) socket ZAP uses. */
+export interface ZapSocket {
+  readonly closed: boolean;
+  bind(address: string): Promise<void>;
+  connect(address: string): void;
+  send(frames: Uint8Array[]): Promise<void>;
+  receive(): Promise<Uint8Array[]>;
+  close(): void;
+}
+
+/** Makes the sockets ZAP runs on; supplied by the socket layer. */
+export interface ZapSocketFactory {
+  dealer(options: { linger: number; sendHighWaterMark: number; receiveHighWaterMark: number }): ZapSocket;
+  router(options: { linger: number }): ZapSocket;
+}
+
+let factory: ZapSocketFactory | undefined;
+
+/** Called once by the socket layer as it loads. */
+export function provideZapSockets(f: ZapSocketFactory): void {
+  factory = f;
+}
+
+/** The factory; the socket layer is always loaded before a ZAP request or handler can exist. */
+export function zapSockets(): ZapSocketFactory {
+  if (!factory) throw createError(ErrorCode.ENOTSUP, 'ZAP needs the socket layer, which has not been loaded');
+  return factory;
+}
 
 interface DealerLike {
   readonly closed: boolean;
@@ -30,16 +59,16 @@ interface Pending {
 
 const pending = new Map<string, Pending>();
 let nextRequestId = 1;
-let dealer: Promise<DealerLike> | undefined;
+let dealer: DealerLike | undefined;
 
-function getDealer(): Promise<DealerLike> {
-  dealer ??= import('../socket/dealer.ts').then(({ Dealer }) => {
+function getDealer(): DealerLike {
+  if (!dealer) {
     // linger 0: a request for a connection that is gone is worth nothing
-    const d: DealerLike = new Dealer({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    const d: DealerLike = zapSockets().dealer({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     d.connect(ZAP_ENDPOINT);
     void readReplies(d);
-    return d;
-  });
+    dealer = d;
+  }
   return dealer;
 }
 
@@ -51,10 +80,16 @@ async function readReplies(d: DealerLike): Promise<void> {
     } catch {
       return;
     }
-    // frames: delimiter, version, request id, ...; anything without an id we know is dropped
-    const id = msg.length > 2 ? asciiString(msg[2]!) : '';
-    const p = pending.get(id);
-    if (!p) continue;
+    // frames: delimiter, version, request id, ... A reply whose id we do not know (or with no id
+    // at all) answers the oldest request, as libzmq takes any reply for its one outstanding
+    // request: it is malformed, and that handshake fails with the reason instead of hanging.
+    let id = msg.length > 2 ? asciiString(msg[2]!) : '';
+    if (!pending.has(id)) {
+      const oldest = pending.keys().next();
+      if (oldest.done) continue;
+      id = oldest.value;
+    }
+    const p = pending.get(id)!;
     pending.delete(id);
     if (p.timer) clearTimeout(p.timer);
     p.resolve(parseZapReply(msg, id));
@@ -66,7 +101,12 @@ async function readReplies(d: DealerLike): Promise<void> {
  * no reply came within `timeoutMs` (0: wait as long as it takes, like libzmq).
  */
 export async function zapRequest(req: ZapRequest, timeoutMs: number): Promise<ZapReply | ZmqError> {
-  const d = await getDealer();
+  let d: DealerLike;
+  try {
+    d = getDealer();
+  } catch (err) {
+    return err as ZmqError;
+  }
   const id = String(nextRequestId++);
   const reply = new Promise<ZapReply | ZmqError>((resolve) => {
     const p: Pending = { resolve, timer: undefined };

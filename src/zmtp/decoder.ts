@@ -40,7 +40,7 @@ export interface DecoderLimits {
 export class FrameDecoder {
   state: DecoderState;
   private readonly sink: DecoderSink;
-  private readonly limits: DecoderLimits;
+  private limits: DecoderLimits;
   private chunks: Uint8Array[] = [];
   private tail: Uint8Array | undefined;
   private tailUsed = 0;
@@ -202,6 +202,11 @@ export class FrameDecoder {
           return;
       }
     }
+  }
+
+  /** Changes the limits for the frames still to come (the session lifts its handshake cap). */
+  setLimits(limits: DecoderLimits): void {
+    this.limits = limits;
   }
 
   private setSize(size: number): boolean {

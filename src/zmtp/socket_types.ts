@@ -17,6 +17,31 @@ export const SocketType = {
 } as const;
 export type SocketType = (typeof SocketType)[keyof typeof SocketType];
 
+/** libzmq's numbers for the socket types (zmq.h), which zeromq.js uses as `socket.type`. */
+export const SOCKET_TYPE_NUMBERS: Readonly<Record<SocketType, number>> = {
+  PAIR: 0,
+  PUB: 1,
+  SUB: 2,
+  REQ: 3,
+  REP: 4,
+  DEALER: 5,
+  ROUTER: 6,
+  PULL: 7,
+  PUSH: 8,
+  XPUB: 9,
+  XSUB: 10,
+  STREAM: 11,
+};
+
+const BY_NUMBER: ReadonlyMap<number, SocketType> = new Map(
+  Object.entries(SOCKET_TYPE_NUMBERS).map(([name, n]) => [n, name as SocketType]),
+);
+
+/** The type for a libzmq number; undefined for numbers that are no (non-draft) socket type. */
+export function socketTypeName(n: number): SocketType | undefined {
+  return BY_NUMBER.get(n);
+}
+
 const COMPATIBLE: Record<SocketType, readonly SocketType[]> = {
   REQ: ['REP', 'ROUTER'],
   REP: ['REQ', 'DEALER'],

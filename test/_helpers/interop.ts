@@ -2,6 +2,7 @@
  * Helpers for the libzmq interop suite (test/interop): one loose socket shape covering both
  * purezmq and zeromq.js sockets, endpoints, bounded waits and socket cleanup.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as lib from 'zeromq';
@@ -66,15 +67,32 @@ export class Sockets {
 
   closeAll(): void {
     for (const s of this.open.splice(0)) if (!s.closed) s.close();
+    removeIpcFiles();
   }
 }
 
 let ipcSeq = 0;
+/** IPC paths handed out by bindAddress: libzmq does not always unlink them, so the tests do. */
+const ipcFiles = new Set<string>();
+
+/** Removes the socket files of the IPC endpoints handed out so far (their sockets are closed). */
+export function removeIpcFiles(): void {
+  for (const file of ipcFiles) {
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // already removed by whoever bound it
+    }
+  }
+  ipcFiles.clear();
+}
 
 /** Address to bind: an ephemeral TCP port, or a fresh IPC path (read the result from lastEndpoint). */
 export function bindAddress(transport: Transport): string {
   if (transport === 'tcp') return 'tcp://127.0.0.1:*';
-  return `ipc://${path.join(os.tmpdir(), `pz-interop-${process.pid}-${Date.now()}-${++ipcSeq}.ipc`)}`;
+  const file = path.join(os.tmpdir(), `pz-interop-${process.pid}-${Date.now()}-${++ipcSeq}.ipc`);
+  ipcFiles.add(file);
+  return `ipc://${file}`;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -121,12 +121,12 @@ describe('state machines', () => {
     expect(str(await req.receive())).toEqual(['a2']);
   });
 
-  it('REQ/REP: out of turn and past the timeout → EAGAIN, and the socket stays usable', async () => {
+  it('REQ/REP: out of turn and past the timeout → EFSM (as zeromq.js), and the socket stays usable', async () => {
     const [rep, req] = await connectedPair(new zmq.Reply(), new zmq.Request());
     req.receiveTimeout = 30;
-    expect((await rejection(req.receive())).code).toBe('EAGAIN');
+    expect((await rejection(req.receive())).code).toBe('EFSM');
     rep.sendTimeout = 30;
-    expect((await rejection(rep.send('too soon'))).code).toBe('EAGAIN');
+    expect((await rejection(rep.send('too soon'))).code).toBe('EFSM');
     await req.send('q');
     expect(str(await rep.receive())).toEqual(['q']);
     await rep.send('a');
@@ -255,15 +255,15 @@ describe('endpoints and options', () => {
     expect((await rejection(b.bind(name))).code).toBe('EADDRINUSE');
   });
 
-  it('unknown or invalid options → EINVAL', () => {
+  it('unknown options and values of the wrong type → TypeError (as zeromq.js); out-of-range values → EINVAL', () => {
     const e = thrown(() => new zmq.Dealer({ noSuchOption: 1 } as unknown as Partial<zmq.SocketOptions>));
-    expect(e.code).toBe('EINVAL');
+    expect(e).toBeInstanceOf(TypeError);
     expect(e.message).toMatch(/noSuchOption/);
     expect(thrown(() => new zmq.Dealer({ sendHighWaterMark: -5 })).code).toBe('EINVAL');
     expect(thrown(() => new zmq.Dealer({ linger: 1.5 })).code).toBe('EINVAL');
-    expect(thrown(() => new zmq.Router({ mandatory: 'yes' } as unknown as Partial<zmq.RouterOptions>)).code).toBe('EINVAL');
+    expect(thrown(() => new zmq.Router({ mandatory: 'yes' } as unknown as Partial<zmq.RouterOptions>))).toBeInstanceOf(TypeError);
     // an option of another socket type is unknown here
-    expect(thrown(() => new zmq.Dealer({ mandatory: true } as unknown as Partial<zmq.SocketOptions>)).code).toBe('EINVAL');
+    expect(thrown(() => new zmq.Dealer({ mandatory: true } as unknown as Partial<zmq.SocketOptions>))).toBeInstanceOf(TypeError);
   });
 
   it('lastEndpoint reports the real port for tcp://127.0.0.1:* and tcp://*:*', async () => {

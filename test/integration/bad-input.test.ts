@@ -219,6 +219,21 @@ describe('bad input with default limits', () => {
     }
   });
 
+  it('before the handshake completes a frame over 64 KiB is refused on its header, whatever maxMessageSize', async () => {
+    const f = await fixture('tcp', { maxMessageSize: 400 * 1024 * 1024 });
+    try {
+      const raw = await RawPeer.connect(f.endpoint);
+      const ev = waitForEvent(f.router, 'handshake:error:protocol', 5000, (e) => e.error.code === ErrorCode.FRAME_TOO_LARGE);
+      // a greeting, then a command frame declaring 65537 bytes: nothing of its body is buffered
+      raw.write(greeting(), Buffer.from([0x06, 0, 0, 0, 0, 0, 1, 0, 1]), Buffer.alloc(1000, 1));
+      expect((await ev).error.message).toMatch(/65537/);
+      await within(raw.closed, 5000);
+      await f.pingPong();
+    } finally {
+      f.close();
+    }
+  });
+
   it('handshake timeout also applies to a connecting socket whose peer never answers', async () => {
     // a raw server that accepts and stays silent
     const net = await import('node:net');

@@ -54,7 +54,6 @@ describe('zeromq.js options beyond the core set', () => {
 
   it('refuses, rather than ignores, options whose behaviour it cannot provide', () => {
     for (const [key, value] of [
-      ['socksProxy', 'proxy:1080'],
       ['tcpKeepaliveCount', 5],
       ['typeOfService', 8],
       ['gssapiServer', true],
@@ -69,7 +68,7 @@ describe('zeromq.js options beyond the core set', () => {
       expect(err?.message).toContain(key);
     }
     // their defaults are fine
-    new zmq.Dealer({ socksProxy: null, tcpKeepaliveCount: -1, typeOfService: 0 } as never).close();
+    new zmq.Dealer({ tcpKeepaliveCount: -1, typeOfService: 0 } as never).close();
   });
 
   it('reads back every option zeromq.js can read, with its defaults; securityMechanism and threadSafe too', async () => {
@@ -100,6 +99,6 @@ describe('zeromq.js options beyond the core set', () => {
   });
 
   it('still refuses option names nobody knows', () => {
-    expect(() => new zmq.Dealer({ sendHighWaterMarkk: 1 } as never)).toThrow(/Unknown option 'sendHighWaterMarkk'/);
+    expect(() => new zmq.Dealer({ sendHighWaterMarkk: 1 } as never)).toThrow(/Cannot add property sendHighWaterMarkk/);
   });
 });

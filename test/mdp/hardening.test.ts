@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as lib from 'zeromq';
 import { Broker, Client, RateLimitedLog, Worker, boundedSink, createLogger } from '../../src/mdp/mod.ts';
+import { PeerWorker } from './dialects.peers.ts';
 import { buildCli, libMmi, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -210,5 +211,53 @@ describe('log floods', () => {
     drain!();
     const last = JSON.parse(written.at(-1)!);
     expect(last).toMatchObject({ level: 'warn', dropped: 10_000 - 11 });
+  });
+});
+
+describe('connections that close', () => {
+  it('a busy worker whose connection closes has its request run again at once, not at the next heartbeat', async () => {
+    // heartbeats every 10 s: only the connection's close can explain a quick re-dispatch
+    const broker = new Broker({ heartbeatInterval: 10_000, busyWorkerTimeout: 60_000, retryBackoff: 1 });
+    const ep = await broker.bind('tcp://127.0.0.1:*');
+    cleanups.push(() => broker.close(0));
+    const dying = new PeerWorker('rfc18', ep, 'job', () => 'ignore', { heartbeatMs: 0 });
+    cleanups.push(() => dying.kill());
+    await waitFor(() => broker.metrics().workers === 1, 'the first worker');
+    const sock = dealer(ep);
+    await sock.send(request02('job', 'x'));
+    await waitFor(() => dying.requests.length === 1, 'the dispatch');
+    const rescuer = new PeerWorker('rfc18', ep, 'job', (body) => body, { heartbeatMs: 0 });
+    cleanups.push(() => rescuer.kill());
+    await waitFor(() => broker.metrics().workers === 2, 'the second worker');
+    dying.kill();
+    await waitFor(() => rescuer.requests.length === 1, 'the re-dispatch', 3000);
+    const c = broker.metrics().counters;
+    expect([c.workersLost, c.workersExpired]).toEqual([1, 0]);
+  });
+
+  it('a queued request whose client (a ROUTER-made id) has gone is dropped, not dispatched', async () => {
+    const broker = new Broker({ heartbeatInterval: 100 });
+    const ep = await broker.bind('tcp://127.0.0.1:*');
+    cleanups.push(() => broker.close(0));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const w = new PeerWorker('rfc18', ep, 'one-at-a-time', async (body) => {
+      if (body[0] === 'first') await gate;
+      return body;
+    }, { heartbeatMs: 100 });
+    cleanups.push(() => w.kill());
+    await waitFor(() => broker.metrics().workers === 1, 'worker');
+    const staying = dealer(ep);
+    await staying.send(request02('one-at-a-time', 'first'));
+    await waitFor(() => w.requests.length === 1, 'the first dispatch');
+    const leaving = new lib.Dealer({ linger: 0 });
+    leaving.connect(ep);
+    await leaving.send(request02('one-at-a-time', 'abandoned'));
+    await waitFor(() => broker.metrics().requests.queued === 1, 'the queued request');
+    leaving.close();
+    await waitFor(() => broker.metrics().connections === 2, 'the close to be seen'); // the worker and the staying client
+    release();
+    await waitFor(() => broker.metrics().lifecycle.clientGone === 1, 'the drop');
+    expect(w.requests.map((r) => r.body[0])).toEqual(['first']);
   });
 });

@@ -58,6 +58,23 @@ export interface SeenRequest {
 }
 
 /**
+ * Binds inproc://zeromq.zap.01, waiting for the previous test's handler to let go of it: libzmq
+ * releases an inproc endpoint in its reaper thread, after close() has returned, so a bind right
+ * behind a close can still find it in use (EADDRINUSE).
+ */
+export async function bindZapEndpoint(rep: ZapHandlerSocket): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rep.bind('inproc://zeromq.zap.01');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 200) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+/**
  * Serves ZAP on `rep` (purezmq or libzmq Reply): `decide` gets the request frames and returns
  * [status, userId, metadata?]. Returns the requests it saw.
  */
@@ -66,7 +83,7 @@ export async function serveZap(
   decide: (req: Uint8Array[]) => [string, string, Uint8Array?],
 ): Promise<SeenRequest[]> {
   const seen: SeenRequest[] = [];
-  await rep.bind('inproc://zeromq.zap.01');
+  await bindZapEndpoint(rep);
   void (async () => {
     for (;;) {
       let req: Uint8Array[];

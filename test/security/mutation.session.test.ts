@@ -36,16 +36,18 @@ function mutating(inner: CurveClient, target: Target, mutate: Mutate): Mechanism
   };
 }
 
+/** Sockets are sealed (as zeromq.js's), so the mutation travels beside the socket, not on it. */
+const mutations = new WeakMap<zmq.Dealer, { target: Target; mutate: Mutate }>();
+
 class MutatingDealer extends zmq.Dealer {
-  target: Target = 'HELLO';
-  mutate: Mutate = (b) => b;
   protected override createMechanism(): Mechanism {
+    const { target, mutate } = mutations.get(this)!;
     const inner = new CurveClient({
       serverKey: curveKeyBytes(SERVER.publicKey, 'k'),
       publicKey: curveKeyBytes(CLIENT.publicKey, 'k'),
       secretKey: curveKeyBytes(CLIENT.secretKey, 'k'),
     });
-    return mutating(inner, this.target, this.mutate);
+    return mutating(inner, target, mutate);
   }
 }
 
@@ -87,8 +89,7 @@ afterAll(() => server.close());
 async function runCase(target: Target, mutate: Mutate): Promise<zmq.ZmqError> {
   const before = serverErrors.length;
   const client = new MutatingDealer({ reconnectInterval: -1, routingId: 'bad' });
-  client.target = target;
-  client.mutate = mutate;
+  mutations.set(client, { target, mutate });
   try {
     client.connect(server.lastEndpoint!);
     if (target === 'MESSAGE') await client.send('forged');

@@ -102,6 +102,8 @@ const DELIVERY_RETRY_MS = 50;
 const DELIVERY_RETRY_MAX_MS = 500;
 /** mmi.broker's summary and its sorted service names are rebuilt at most this often. */
 const METRICS_CACHE_MS = 1000;
+/** Busy workers are checked this soon after a connection closes (see checkBusyWorkersSoon). */
+const BUSY_CHECK_MS = 10;
 /** Services listed in the summary, the longest queues first. */
 const BUSIEST = 10;
 /** The address a Titanic request carries to its worker, before its 16 id bytes (workers echo it back). */
@@ -222,6 +224,7 @@ export class Broker {
   private wake: ReturnType<typeof setTimeout> | undefined;
   private wakeAt = Infinity;
   private bindChain: Promise<unknown>;
+  private busyCheck: ReturnType<typeof setTimeout> | undefined;
   /** No new requests or workers; queued requests still go to idle workers until the grace ends. */
   private draining = false;
   /** The grace is over: workers are being let go, and their requests stay where they are. */
@@ -264,6 +267,7 @@ export class Broker {
     });
     this.router.events.on('disconnect', (e) => {
       this.connections--;
+      this.checkBusyWorkersSoon();
       this.log.debug('connection closed', { address: e.address, connections: this.connections });
       if (e.error) {
         this.counters.connectionErrors++;
@@ -1385,6 +1389,16 @@ export class Broker {
     while (queue.length > 0 && (worker = service.idleHead) !== undefined) {
       const req = queue.shift()!;
       if (req.phase !== Phase.QUEUED) continue; // closed or dead-lettered while queued
+      if (req.kind === RequestKind.PLAIN && isGeneratedId(req.client) && !req.orphan && !this.router.hasPeer(req.client)) {
+        // its client's connection is gone, and a ROUTER-made id never comes back: nobody would take
+        // the reply (the client, if it retries, does so on a new connection)
+        this.unqueue(req);
+        service.drops.undeliverable++;
+        this.counters.requestsDropped++;
+        this.lifecycle.counters.clientGone++;
+        this.forget(req, { dropped: 'client gone' });
+        continue;
+      }
       unlinkIdle(service, worker);
       this.unqueue(req);
       worker.request = req;
@@ -1398,6 +1412,28 @@ export class Broker {
       const frames = codec.encode({ protocol: 'worker', command: 'REQUEST', version: codec.version, client: req.client, body: req.body }, Direction.TO_WORKER);
       this.send(worker.id, frames, codec, worker.unreachable);
     }
+  }
+
+  /**
+   * A connection closed: if it was a busy worker's, its request should run again now, not at the next
+   * heartbeat (up to seconds later). The ROUTER's event does not say whose connection it was, so the
+   * busy workers are checked, at most once per BUSY_CHECK_MS however many connections close: a storm
+   * of client disconnects costs one pass over the busy workers per period, not one per disconnect.
+   */
+  private checkBusyWorkersSoon(): void {
+    if (this.busyCheck !== undefined || this.isClosed) return;
+    this.busyCheck = setTimeout(() => {
+      this.busyCheck = undefined;
+      this.guard(() => {
+        for (const w of [...this.workers.values()]) {
+          if (w.request && !this.router.hasPeer(w.id)) {
+            this.counters.workersLost++;
+            this.peerLog.info('worker-lost', 'worker lost', { service: w.service.display, worker: hexId(w.id), why: 'its connection closed while busy' });
+            this.removeWorker(w, { disconnect: false, why: 'worker connection closed while it had the request' });
+          }
+        }
+      });
+    }, BUSY_CHECK_MS);
   }
 
   private workerUnreachable(worker: WorkerRecord, err: ZmqError): void {
@@ -1790,6 +1826,8 @@ export class Broker {
     this.timer = undefined;
     if (this.wake !== undefined) clearTimeout(this.wake);
     this.wake = undefined;
+    if (this.busyCheck !== undefined) clearTimeout(this.busyCheck);
+    this.busyCheck = undefined;
     await this.bindChain;
     this.isClosed = true;
     this.router.close();

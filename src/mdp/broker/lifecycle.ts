@@ -61,6 +61,8 @@ export interface LifecycleCounters {
   refused: number;
   /** Replies to a recovered request whose client had a ROUTER-made id: executed, reply not sent. */
   orphaned: number;
+  /** Queued requests dropped before dispatch because their client's connection (a ROUTER-made id) was gone. */
+  clientGone: number;
 }
 
 export function newLifecycleCounters(): LifecycleCounters {
@@ -80,6 +82,7 @@ export function newLifecycleCounters(): LifecycleCounters {
     evicted: 0,
     refused: 0,
     orphaned: 0,
+    clientGone: 0,
   };
 }
 
