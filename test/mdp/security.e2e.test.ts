@@ -265,8 +265,8 @@ describe('purezmq broker with CURVE and an access policy, libzmq peers', () => {
     expect([denied.code, denied.stderr.trim()]).toEqual([8, 'purezmq request: the broker\'s access policy does not let this client call "echo" (403 access denied)']);
     const unknown = await runCli(cli, ['request', 'echo', 'x', '--curve-cert', join(dir, 'eve_secret'), ...common]);
     expect(unknown.code).toBe(9);
-    // the broker's key as Z85 text this time, instead of its certificate file
-    const ok = await runCli(cli, ['request', 'echo', 'cli', '--curve-cert', join(dir, 'alice_secret'), '--broker', eps[0]!, '--curve-server-key', serverKey]);
+    // the broker's key as Z85 text this time, instead of its certificate file (with =: a Z85 key may start with '-')
+    const ok = await runCli(cli, ['request', 'echo', 'cli', '--curve-cert', join(dir, 'alice_secret'), '--broker', eps[0]!, `--curve-server-key=${serverKey}`]);
     expect([ok.code, ok.stdout]).toEqual([0, 'CLI\n']);
   });
 
