@@ -244,15 +244,17 @@ function startBroker(impl, endpoint, extraArgs = [], countLogs = false) {
  * Majordomo requests/s through a broker (purezmq's CLI or bench/zeromq-broker.mjs); the clients and
  * echo workers (`peers`: purezmq or zeromq.js) speak MDP/0.2 frame by frame, the same for both brokers.
  * Also the CPU time per request of the broker, and of the client and worker processes together.
+ * `extraArgs` go to the broker's command line; `workerOptions` / `clientOptions` are the peers' socket
+ * options (CURVE keys for the security rows).
  */
-export function broker(impl, { clients, inflight, workers, size, warmupMs, windowMs, peers, durable = false }) {
+export function broker(impl, { clients, inflight, workers, size, warmupMs, windowMs, peers, durable = false, extraArgs = [], workerOptions = {}, clientOptions = {} }) {
   return session(async (track) => {
     const endpoint = `tcp://127.0.0.1:${await freePort()}`;
-    const b = track(startBroker(impl, endpoint, durable ? ['--data-dir', track(tempDir()).path] : []));
+    const b = track(startBroker(impl, endpoint, [...(durable ? ['--data-dir', track(tempDir()).path] : []), ...extraArgs]));
     await b.listening;
-    const w = track(peer({ impl: peers, role: 'mdp-workers', endpoint, workers }));
+    const w = track(peer({ impl: peers, role: 'mdp-workers', endpoint, workers, options: workerOptions }));
     await w.wait('ready');
-    const c = track(peer({ impl: peers, role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs, windowMs }));
+    const c = track(peer({ impl: peers, role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs, windowMs, options: clientOptions }));
     await c.wait('windowStart');
     const peersCpu = () => cpuMs(w.proc.pid) + cpuMs(c.proc.pid);
     const [cpu0, peers0] = [cpuSplitMs(b.proc.pid), peersCpu()];

@@ -207,7 +207,7 @@ async function main() {
       const final = Buffer.of(0x04);
       const heartbeat = Buffer.of(0x05);
       const run = async () => {
-        const s = new zmq.Dealer();
+        const s = new zmq.Dealer(opts);
         s.connect(endpoint);
         await s.send([W, ready, service]);
         for await (const [header, cmd, ...rest] of s) {
@@ -247,7 +247,7 @@ async function main() {
         }
       };
       const run = async () => {
-        const s = new zmq.Dealer();
+        const s = new zmq.Dealer(opts);
         s.connect(endpoint);
         const samples = [];
         // `inflight` requests outstanding: send them, then one more for each reply (FINAL)

@@ -9,7 +9,7 @@
 // Each comparison row runs purezmq, zeromq.js, purezmq, zeromq.js (interleaved, so that load from other
 // work on the machine hits both sides alike) and keeps the best of each side.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -337,6 +337,121 @@ if (!only || only.test('durable titanic journal recovery store')) {
   log(`  (durability: ${((Date.now() - durableStarted) / 1000).toFixed(1)} s)`);
 }
 
+// ---- security (issue 12): purezmq against itself ----------------------------------------------------
+// The broker with CURVE on every connection (a clients directory) and a 20-rule access policy beside the
+// same broker without either, interleaved, with the same pipelined clients; the peers are CURVE clients
+// of the secure one.
+const security = []; // { name, ours, base, ratio, target }
+if (!only || only.test('security curve policy')) {
+  const securityStarted = Date.now();
+  const fx = await securityFixture();
+  const runs = { secure: [], plain: [], curve: [] };
+  try {
+    for (let k = 0; k < reps; k++) {
+      for (const mode of ['secure', 'plain', 'curve']) {
+        try {
+          // curve: CURVE alone (any client key, no policy), to tell the policy's cost from CURVE's
+          const args = mode === 'secure' ? fx.args : mode === 'curve' ? [...fx.args.slice(0, 2), '--curve-clients', 'any'] : undefined;
+          const extra = args ? { extraArgs: args, workerOptions: fx.workerOptions, clientOptions: fx.clientOptions } : {};
+          runs[mode].push(await broker('purezmq', { clients: 8, inflight: MDP_WINDOW, workers: 4, size: 16, peers: 'purezmq', ...brokerWin, ...extra }));
+        } catch (err) {
+          notes.push(`security broker (${mode}): ${String(err.message ?? err).split('\n')[0]}`);
+        }
+      }
+    }
+  } finally {
+    fx.cleanup();
+  }
+  const best = (xs, pick, lower = false) => (xs.length ? (lower ? Math.min : Math.max)(...xs.map(pick)) : NaN);
+  const [sq, pq, cq] = [best(runs.secure, (r) => r.perSec), best(runs.plain, (r) => r.perSec), best(runs.curve, (r) => r.perSec)];
+  const [sc, pc] = [best(runs.secure, (r) => r.cpuUsPerRequest, true), best(runs.plain, (r) => r.cpuUsPerRequest, true)];
+  log(`  security: CURVE + policy [${runs.secure.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  plain [${runs.plain.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  CURVE alone [${runs.curve.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]  → ${(sq / pq).toFixed(2)}×`);
+  const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
+  security.push({ name: 'Majordomo broker, 8 clients × 4 workers: CURVE + 20-rule policy / plain', ours: fmt(sq, 'req/s'), base: fmt(pq, 'req/s'), ratio: ratio(sq, pq), target: verdict(sq / pq, T('≥', 0.6)) });
+  security.push({ name: 'Majordomo broker: broker CPU / request, CURVE + policy / plain', ours: fmt(sc, 'µs'), base: fmt(pc, 'µs'), ratio: ratio(sc, pc), target: 'report' });
+  security.push({ name: 'Majordomo broker: CURVE + ZAP + 20-rule policy / CURVE alone (any key)', ours: fmt(sq, 'req/s'), base: fmt(cq, 'req/s'), ratio: ratio(sq, cq), target: 'report' });
+  const check = await accessCheckCost(fx.policyText);
+  log(`  access check: ${check.check.toFixed(1)} ns (a Map.get of the service name: ${check.map.toFixed(1)} ns)`);
+  security.push({ name: 'access check per request (20 rules, cached) / a Map.get', ours: fmt(check.check, 'ns'), base: fmt(check.map, 'ns'), ratio: ratio(check.check, check.map), target: `≤ 2× ${check.check <= 2 * check.map ? '✓' : '✗'}` });
+  log(`  (security: ${((Date.now() - securityStarted) / 1000).toFixed(1)} s)`);
+}
+
+/**
+ * What the broker pays per request for the policy: AccessControl.request() on one connection that keeps
+ * asking for the same service (a pipelined client), against a Map.get keyed by the service name built
+ * from its bytes; ns per call, best of 5 rounds of 1 M.
+ */
+async function accessCheckCost(policyText) {
+  const { AccessControl, compilePolicyText, silentLogger } = await import('../dist/mdp/mod.js');
+  const { policy } = compilePolicyText(policyText, 'bench');
+  const access = new AccessControl({ policy, source: 'bench', logger: silentLogger, lookup: () => ({ roles: ['client'] }) });
+  const peer = { socketType: 'DEALER', identity: new Uint8Array(0), metadata: null, userId: 'client', publicKey: 'k', remoteAddress: '127.0.0.1', minor: 1 };
+  const service = new TextEncoder().encode('echo');
+  const body = [new Uint8Array(16)];
+  const map = new Map([['echo', 1]]);
+  const latin1 = (b) => {
+    let s = '';
+    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+    return s;
+  };
+  const N = 1_000_000;
+  const time = (fn) => {
+    let best = Infinity;
+    for (let round = 0; round < 5; round++) {
+      const t0 = performance.now();
+      fn();
+      best = Math.min(best, ((performance.now() - t0) * 1e6) / N);
+    }
+    return best;
+  };
+  let sink = 0;
+  const check = time(() => {
+    for (let i = 0; i < N; i++) if (access.request(peer, service, body) === undefined) sink++;
+  });
+  const base = time(() => {
+    for (let i = 0; i < N; i++) sink += map.get(latin1(service)) ?? 0;
+  });
+  if (sink === 42) log('');
+  return { check, map: base };
+}
+
+/**
+ * Keys and a policy for the secure broker: certificates written by purezmq's own keygen code into a
+ * temporary directory (clients with role client, workers with role worker), and 20 rules of which the
+ * one for `echo` is the last, so that a decision that were not cached would walk all of them.
+ */
+async function securityFixture() {
+  const { newCertificate, writeCertificatePair } = await import('../dist/mdp/node.js');
+  const { formatCurveCertificate } = await import('../dist/mdp/mod.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pz-bench-sec-'));
+  mkdirSync(path.join(dir, 'clients'));
+  const brokerCert = newCertificate('broker');
+  await writeCertificatePair(path.join(dir, 'broker'), brokerCert);
+  // the peers' public certificates are all the broker needs of them
+  const cert = (name, role) => {
+    const c = newCertificate(name, { role });
+    writeFileSync(path.join(dir, 'clients', name), formatCurveCertificate(c, { secret: false }));
+    return c;
+  };
+  const client = cert('client', 'client');
+  const worker = cert('worker', 'worker');
+  const rules = [];
+  for (let i = 0; i < 19; i++) {
+    rules.push(i % 2 ? `  - service: "team${i}.*"\n    request: [role:team${i}, user:lead${i}]\n    serve: [role:svc${i}]` : `  - service: "svc-${i}"\n    request: [role:client, user:u${i}]`);
+  }
+  rules.push('  - service: "echo"\n    request: [role:client]\n    serve: [role:worker]');
+  const policyText = `default: deny\nrules:\n${rules.join('\n')}\n`;
+  writeFileSync(path.join(dir, 'policy.yaml'), policyText);
+  const keys = (c) => ({ curveServerKey: brokerCert.publicKey, curvePublicKey: c.publicKey, curveSecretKey: c.secretKey });
+  return {
+    args: ['--curve-cert', path.join(dir, 'broker_secret'), '--curve-clients', path.join(dir, 'clients'), '--access-policy', path.join(dir, 'policy.yaml')],
+    clientOptions: keys(client),
+    workerOptions: keys(worker),
+    policyText,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
 // ---- abuse (issue 13): a legitimate client's latency and the broker's memory while it is attacked --------
 const abuseRows = []; // { name, p50, p99, rss, logged, target }
 if (!only || only.test('abuse spray flood amplification')) {
@@ -391,16 +506,20 @@ const body = table.map((r) => [r.name, r.ours, r.theirs, r.ratio, r.target]);
 const widths = header.map((h, i) => Math.max([...h].length, ...body.map((b) => [...b[i]].length)));
 const line = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join(' | ')} |`;
 const md = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
-const dHeader = ['durability (purezmq alone)', 'measured', 'baseline', 'ratio', 'target'];
-const dBody = durability.map((r) => [r.name, r.ours, r.base, r.ratio, r.target]);
-const dWidths = dHeader.map((h, i) => Math.max([...h].length, ...dBody.map((b) => [...b[i]].length)));
-const dLine = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(dWidths[i] - [...c].length)).join(' | ')} |`;
-const aHeader = ['abuse (purezmq alone)', 'legit p50 before → during', 'legit p99 before → during', 'broker RSS before → peak', 'logged', 'target'];
-const aBody = abuseRows.map((r) => [r.name, r.p50, r.p99, r.rss, r.logged, r.target]);
-const aWidths = aHeader.map((h, i) => Math.max([...h].length, ...aBody.map((b) => [...b[i]].length)));
-const aLine = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(aWidths[i] - [...c].length)).join(' | ')} |`;
-const aMd = abuseRows.length ? [aLine(aHeader), `|${aWidths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...aBody.map(aLine)].join('\n') : '';
-const dMd = durability.length ? [dLine(dHeader), `|${dWidths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...dBody.map(dLine)].join('\n') : '';
+/** A markdown table, columns padded to their widest cell; '' without rows. */
+function mdTable(head, cells) {
+  if (!cells.length) return '';
+  const w = head.map((h, i) => Math.max([...h].length, ...cells.map((b) => [...b[i]].length)));
+  const row = (cs) => `| ${cs.map((c, i) => c + ' '.repeat(w[i] - [...c].length)).join(' | ')} |`;
+  return [row(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...cells.map(row)].join('\n');
+}
+/** A purezmq-alone table: measured against a baseline of its own. */
+const aloneTable = (title, rows) => mdTable([title, 'measured', 'baseline', 'ratio', 'target'], rows.map((r) => [r.name, r.ours, r.base, r.ratio, r.target]));
+const dMd = [aloneTable('durability (purezmq alone)', durability), aloneTable('security (purezmq alone)', security)].filter((t) => t !== '').join('\n\n');
+const aMd = mdTable(
+  ['abuse (purezmq alone)', 'legit p50 before → during', 'legit p99 before → during', 'broker RSS before → peak', 'logged', 'target'],
+  abuseRows.map((r) => [r.name, r.p50, r.p99, r.rss, r.logged, r.target]),
+);
 
 const about = [
   `- Machine: ${machine}; ${versions}.`,
@@ -460,7 +579,14 @@ if (!quick && !only) {
   directory, fsync batch) and against the same broker in memory, interleaved, best of each. Titanic: 4
   client loops of titanic.request, titanic.reply until 200, titanic.close against a durable broker with 4
   echo workers; titanic.request p50 is from sending it to the 200, which the broker gives once the
-  request is synced. Journal rows: bench/store.mjs on the journal alone (no broker, no sockets).`;
+  request is synced. Journal rows: bench/store.mjs on the journal alone (no broker, no sockets).
+- Security (purezmq alone): the Majordomo row's set-up against \`broker --curve-cert … --curve-clients DIR
+  --access-policy FILE\` (CURVE on every connection, each client and worker authenticated through ZAP
+  against the certificate directory, a 20-rule policy whose rule for the benchmarked service is the
+  last), against the same broker without either, and against CURVE alone (\`--curve-clients any\`, no
+  policy), interleaved, best of each; the peers are CURVE clients of the secure brokers. The access check row times AccessControl.request() in one process for
+  a connection that keeps asking for the same service (what the broker does per request), against a
+  Map.get keyed by the service name built from its bytes.`;
   const doc = `# Benchmarks\n\n<!-- written by \`npm run bench\` (bench/run.mjs); do not edit by hand -->\n\n${about.join('\n')}\n\n${md}\n\n${dMd ? `${dMd}\n\n` : ''}${aMd ? `${aMd}\n\n` : ''}${method}\n${
     notes.length ? `\nProblems in this run:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''
   }`;

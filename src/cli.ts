@@ -8,11 +8,14 @@
  *   purezmq mmi     <query> [arg]
  *   purezmq dlq     list|replay|purge [UUID...|--all]
  *   purezmq titanic request|reply|close|call ...
+ *   purezmq keygen  NAME [--metadata key=value]... [--force] [--json]
  *
  * Exit codes (stable, for scripts): see EXIT below and `purezmq --help`.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readCertificateFile, newCertificate, writeCertificatePair } from './mdp/security/certfile.ts';
+import type { PeerCurveOptions } from './mdp/security/peer.ts';
 import { parseArgs } from 'node:util';
 import {
   Broker,
@@ -33,14 +36,18 @@ import {
   envName,
   cliFlag,
   snakeName,
+  flatFields,
+  groupedValues,
   BROKER_VERSION,
   type Logger,
   type MdpConfig,
   type RawLayer,
   type BrokerMetrics,
+  type ClientOptions,
   type ServiceMetrics,
   type ServicePage,
 } from './mdp/mod.ts';
+import { z85 } from './mod.ts';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -59,6 +66,10 @@ export const EXIT = {
   PENDING: 6,
   /** The worker replied that the request failed (purezmq's error reply: a failed or timed-out --exec command). */
   SERVICE_FAILED: 7,
+  /** The broker's access policy denied the request (its denial answer, MDP_ACCESS_DENIED). */
+  DENIED: 8,
+  /** The broker refused this peer's credentials in the handshake (unknown CURVE key, bad PLAIN password). */
+  AUTH_REFUSED: 9,
 } as const;
 
 const EXIT_HELP = `Exit codes:
@@ -71,7 +82,9 @@ const EXIT_HELP = `Exit codes:
      or dead-lettered (400)
   6  Titanic request stored but not answered yet (300)
   7  the service replied that the request failed (a 'purezmq worker --exec' command that failed or
-     timed out; details on stderr)`;
+     timed out; details on stderr)
+  8  access denied: the broker's access policy does not let this peer call the service
+  9  authentication refused: the broker does not accept this peer's CURVE key or PLAIN password`;
 
 type Section = keyof MdpConfig;
 type FlagSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
@@ -86,10 +99,13 @@ const err = (s: string): void => {
 };
 
 
+/** Fields whose flag may be repeated (each occurrence adds to the list). */
+const REPEATABLE = new Set(['bind', 'dialects', 'allow', 'deny']);
+
 function sectionFlags(section: Section): Record<string, FlagSpec> {
   const flags: Record<string, FlagSpec> = {};
-  for (const key of Object.keys(SCHEMA[section])) {
-    flags[cliFlag(section, key)] = key === 'bind' || key === 'dialects' ? { type: 'string', multiple: true } : { type: 'string' };
+  for (const key of flatFields(section)) {
+    flags[cliFlag(section, key)] = REPEATABLE.has(key) ? { type: 'string', multiple: true } : { type: 'string' };
   }
   return flags;
 }
@@ -103,7 +119,8 @@ const COMMON_FLAGS: Record<string, FlagSpec> = {
 
 function sectionHelp(section: Section): string {
   const lines: string[] = [];
-  for (const [key, field] of Object.entries(SCHEMA[section] as Record<string, { help: string }>)) {
+  for (const [key, field] of Object.entries(SCHEMA[section] as Record<string, { help: string; yamlOnly?: boolean }>)) {
+    if (field.yamlOnly) continue;
     const flag = `--${cliFlag(section, key)}${key === 'bind' ? ' EP' : key === 'dialects' ? ' LIST' : ' V'}`;
     lines.push(`  ${flag.padEnd(30)} ${field.help} [${envName(section, key)}, ${section}.${snakeName(key)}]`);
   }
@@ -130,6 +147,7 @@ Commands:
   dlq list|replay|purge  the broker's dead-letter queue
   titanic request|reply|close|call
                          Titanic (RFC 9): persistent requests the broker stores and runs for you
+  keygen NAME            write a CURVE key pair as czmq certificates (NAME and NAME_secret)
 
 Run 'purezmq <command> --help' for the options of each command.
 
@@ -151,6 +169,14 @@ ${sectionHelp('broker')}
                                  what can be read, instead of refusing to start
   --print-config                 print the effective configuration as YAML and exit
 ${COMMON_HELP}
+
+Security (YAML broker.security, PUREZMQ_BROKER_*): --curve-cert FILE makes every endpoint CURVE with
+the broker's secret certificate ('purezmq keygen broker'); --curve-clients DIR admits the clients whose
+certificates are in DIR (re-read when it changes; 'any' admits every key); --plain-passwords FILE is
+PLAIN instead; --allow/--deny CIDR filter addresses. --access-policy FILE (or broker.access in the config
+file) says who may request and who may serve each service; it is re-read when it changes (and on
+SIGHUP), and a bad new version is refused with the old one kept. A denied request gets the broker's
+denial answer (service mmi.denied, 403), a denied READY gets DISCONNECT. See README "Securing the broker".
 
 Durable requests: without --data-dir the broker keeps requests in memory (Titanic too), and nothing
 survives a restart. With --data-dir DIR, every request is journalled before it is dispatched, a
@@ -234,6 +260,23 @@ ${sectionHelp('client')}
 ${COMMON_HELP}
 
 ${EXIT_HELP}`,
+  keygen: `Usage: purezmq keygen NAME [--metadata key=value]... [--force] [--json]
+
+Writes a new CURVE key pair as czmq certificates (zcert format, readable by czmq, pyzmq's zmq.auth,
+the Authenticator's curveDirectory and 'purezmq broker --curve-clients'):
+  NAME          the public certificate (mode 0644): put it in the broker's --curve-clients directory,
+                or give it to clients and workers as --curve-server-key
+  NAME_secret   the secret certificate (mode 0600): --curve-cert of its owner; never share it
+Metadata: name = basename of NAME unless given (the ZAP user id, user:NAME in an access policy);
+role = a,b gives the roles (role:a in an access policy).
+
+Options:
+  -m, --metadata KEY=VALUE       a metadata entry (repeatable), e.g. --metadata role=ops,echo-worker
+  --force                        replace existing files (never done without it)
+  --json                         print {"publicKey", "secretKey", "metadata"} instead of writing files
+  -h, --help                     this help
+
+${EXIT_HELP}`,
   titanic: `Usage: purezmq titanic <request|reply|close|call> ... [options]
 
 Titanic (RFC 9): the broker stores a request, runs it when a worker is there, and keeps the reply
@@ -267,8 +310,12 @@ function parse(argv: string[], flags: Record<string, FlagSpec>): Parsed {
 }
 
 /** Builds the configuration from file, environment and the flags of one section. */
+function configPath(values: Parsed['values']): string | undefined {
+  return (values.config as string | undefined) ?? process.env.PUREZMQ_CONFIG;
+}
+
 function loadConfig(values: Parsed['values'], section: Section): MdpConfig {
-  const path = (values.config as string | undefined) ?? process.env.PUREZMQ_CONFIG;
+  const path = configPath(values);
   let yaml: string | undefined;
   if (path !== undefined) {
     try {
@@ -278,7 +325,7 @@ function loadConfig(values: Parsed['values'], section: Section): MdpConfig {
     }
   }
   const flags: RawLayer = { [section]: {}, log: {} };
-  for (const key of Object.keys(SCHEMA[section])) {
+  for (const key of flatFields(section)) {
     const v = values[cliFlag(section, key)];
     if (v !== undefined) flags[section]![key] = v;
   }
@@ -304,12 +351,50 @@ function makeLogger(config: MdpConfig): Logger {
   return createLogger({ level: config.log.level, format: config.log.format, write: boundedSink(process.stderr, config.log.format) });
 }
 
+/**
+ * `--curve-cert FILE` and `--curve-server-key KEY|FILE` read into key material for Client/Worker:
+ * the peer's own secret certificate, and the broker's key (40 Z85 characters, or its certificate file).
+ */
+function peerCurve(c: { curveCert: string | null; curveServerKey: string | null }, log: Logger): PeerCurveOptions {
+  if (c.curveServerKey === null) {
+    if (c.curveCert !== null) throw new UsageError("--curve-cert needs --curve-server-key (the broker's public key, or its public certificate file)");
+    return {};
+  }
+  let serverKey: string;
+  if (c.curveServerKey.length === 40 && isZ85(c.curveServerKey)) serverKey = c.curveServerKey;
+  else serverKey = readCertificateFile(c.curveServerKey).cert.publicKey;
+  if (c.curveCert === null) return { curveServerKey: serverKey };
+  const { cert, warnings } = readCertificateFile(c.curveCert, { secret: true });
+  for (const w of warnings) log.warn('insecure certificate file', { file: c.curveCert, warning: w });
+  return { curveServerKey: serverKey, curveCert: cert };
+}
+
+function isZ85(text: string): boolean {
+  try {
+    z85.decode(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A client's settings from the config: the endpoint, and Client options with the CURVE files read. */
+function clientSettings(config: MdpConfig, log: Logger): { broker: string; options: ClientOptions } {
+  const { broker, curveCert, curveServerKey, ...options } = config.client;
+  return { broker, options: { ...options, ...peerCurve({ curveCert, curveServerKey }, log), logger: log } };
+}
+
 function exitCodeFor(e: unknown): number {
   if (e instanceof UsageError) return EXIT.USAGE;
   if (isMdpError(e)) {
     switch (e.code) {
       case MdpErrorCode.CONFIG:
+      case MdpErrorCode.CERTIFICATE:
         return EXIT.USAGE;
+      case MdpErrorCode.ACCESS_DENIED:
+        return EXIT.DENIED;
+      case MdpErrorCode.AUTH_REFUSED:
+        return EXIT.AUTH_REFUSED;
       case MdpErrorCode.BROKER_UNREACHABLE:
         return EXIT.UNREACHABLE;
       case MdpErrorCode.TIMEOUT:
@@ -346,7 +431,7 @@ async function brokerCommand(argv: string[]): Promise<number> {
   const config = loadConfig(values, 'broker');
   if (values['print-config']) {
     const { stringify } = await import('yaml');
-    out(stringify({ broker: config.broker, log: config.log }));
+    out(stringify({ broker: groupedValues('broker', { ...config.broker }), log: config.log }));
     return EXIT.OK;
   }
   const log = makeLogger(config);
@@ -366,7 +451,8 @@ async function brokerCommand(argv: string[]): Promise<number> {
     retries: `${b.maxRetries} (backoff ${b.retryBackoff}-${b.retryBackoffMax}ms), ttl ${b.requestTtl}ms`,
     http: b.http ?? undefined,
   });
-  const broker = new Broker({ ...config.broker, logger: log, repair: values.repair === true });
+  const file = configPath(values);
+  const broker = new Broker({ ...config.broker, logger: log, repair: values.repair === true, ...(file === undefined ? {} : { configFile: file }) });
   // signal handlers go in before the first "listening on" line, so that a supervisor that
   // signals as soon as it sees the line always gets a clean shutdown
   let resolveExit!: (code: number) => void;
@@ -395,15 +481,28 @@ async function brokerCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // the default action of SIGHUP is to die on the spot; a broker must never leave without its drain
-  process.on('SIGHUP', () => log.warn('SIGHUP ignored: the broker does not reload its configuration; restart it (SIGTERM drains first)'));
+  // SIGHUP: re-read the access policy and the client certificates (the rest of the configuration
+  // is not reloaded); its default action, dying on the spot, must never happen to a broker
+  process.on('SIGHUP', () => {
+    broker.reloadSecurity().then(
+      (r) =>
+        r === undefined
+          ? log.warn('SIGHUP ignored: the broker does not reload its configuration (only an access policy and client certificates); restart it (SIGTERM drains first)')
+          : log.info('SIGHUP: security re-read', { policy: r.policy, certificates: r.certificates }),
+      (e: Error) => log.error('SIGHUP: security not re-read', { error: e }),
+    );
+  });
   try {
     await broker.ready;
   } catch (e) {
-    log.error('cannot open the request store', { code: (e as MdpError).code, error: e as Error });
-    err(`purezmq broker: cannot open the request store: ${(e as Error).message}`);
+    const code = (e as MdpError).code;
+    // security comes first: a bad certificate or policy is a configuration problem (exit 2)
+    const usage = code === MdpErrorCode.CONFIG || code === MdpErrorCode.CERTIFICATE;
+    const what = usage ? 'bad security configuration' : 'cannot open the request store';
+    log.error(what, { code, error: e as Error });
+    err(`purezmq broker: ${what}: ${(e as Error).message}`);
     await broker.close(0);
-    return EXIT.FAILURE;
+    return usage ? EXIT.USAGE : EXIT.FAILURE;
   }
   // every endpoint is bound before any is announced: a supervisor that waits for "listening on" must
   // not see one for a broker that is about to exit because a later bind failed
@@ -455,9 +554,9 @@ async function requestCommand(argv: string[]): Promise<number> {
   const config = loadConfig(values, 'client');
   const body: (string | Buffer)[] = [];
   for (const a of bodyArgs) body.push(a === '-' ? await readStdin() : a);
-  const { broker, ...options } = config.client;
+  const { broker, options } = clientSettings(config, makeLogger(config));
   const routingId = values['routing-id'] as string | undefined;
-  const client = new Client(broker, { ...options, logger: makeLogger(config), ...(routingId === undefined ? {} : { routingId }) });
+  const client = new Client(broker, { ...options, ...(routingId === undefined ? {} : { routingId }) });
   try {
     if (values.stream) {
       for await (const chunk of client.stream(service, body.length > 0 ? body : null)) {
@@ -589,7 +688,8 @@ async function workerCommand(argv: string[]): Promise<number> {
   const killGrace = values['kill-grace'] === undefined ? 2000 : parseDuration(values['kill-grace'] as string, 'kill-grace');
   const config = loadConfig(values, 'worker');
   const log = makeLogger(config);
-  const { broker, ...options } = config.worker;
+  const { broker, curveCert, curveServerKey, ...workerOptions } = config.worker;
+  const options = { ...workerOptions, ...peerCurve({ curveCert, curveServerKey }, log) };
   let worker: Worker;
   try {
     worker = new Worker(
@@ -645,9 +745,7 @@ async function mmiCommand(argv: string[]): Promise<number> {
   }
   const [query, ...args] = positionals;
   if (!query) throw new UsageError('missing <query> (see purezmq mmi --help)');
-  const config = loadConfig(values, 'client');
-  const { broker, ...options } = config.client;
-  const client = new Client(broker, { ...options, logger: makeLogger(config), diagnose: false });
+  const { client } = brokerClient(values);
   const text = (frames: Uint8Array[]): string[] => frames.map((f) => Buffer.from(f).toString());
   const json = values.json === true;
   try {
@@ -750,6 +848,17 @@ async function mmiCommand(argv: string[]): Promise<number> {
           rows.push(['store', `${st.kind}${st.durable ? ' (durable)' : ' (memory: nothing survives a restart)'} requests=${st.requests} live_bytes=${st.liveBytes} bytes=${st.bytes} max_bytes=${st.maxBytes}${st.dir ? ` dir=${st.dir}` : ''}`]);
           if (st.recovery) rows.push(['store.recovered', `requests=${st.recovery.requests} records=${st.recovery.records} ms=${st.recovery.durationMs}`]);
         }
+        // brokers without an access policy (or before issue 12) have no access section
+        if (m.access) {
+          const a = m.access;
+          const p = a.policy;
+          rows.push(['access', `policy=${JSON.stringify(p.source)} digest=${p.digest} version=${p.version} default=${p.default} rules=${p.rules} allowed=${a.allowed} denied=${a.denied} reloads=${a.reloads} rejected=${a.rejected}`]);
+          // the summary lists the most denied services; full metrics (Broker.metrics()) have every one
+          const rowsOf = a.services ? Object.entries(a.services) : (a.mostDenied ?? []).map((c) => [c.service, c] as const);
+          for (const [svc, c] of rowsOf) {
+            rows.push([`access.${svc}`, `request_allowed=${c.requestAllowed} request_denied=${c.requestDenied} serve_allowed=${c.serveAllowed} serve_denied=${c.serveDenied}`]);
+          }
+        }
         out(table(['KEY', 'VALUE'], rows));
         return EXIT.OK;
       }
@@ -770,8 +879,8 @@ async function mmiCommand(argv: string[]): Promise<number> {
 /** A client for the broker's own services (MMI, Titanic): no mmi.service diagnosis on a timeout. */
 function brokerClient(values: Parsed['values']): { client: Client; config: MdpConfig } {
   const config = loadConfig(values, 'client');
-  const { broker, ...options } = config.client;
-  return { client: new Client(broker, { ...options, logger: makeLogger(config), diagnose: false }), config };
+  const { broker, options } = clientSettings(config, makeLogger(config));
+  return { client: new Client(broker, { ...options, diagnose: false }), config };
 }
 
 async function dlqCommand(argv: string[]): Promise<number> {
@@ -843,8 +952,8 @@ async function titanicCommand(argv: string[]): Promise<number> {
   if (!first) throw new UsageError(`titanic ${action ?? '<request|reply|close|call>'} needs ${action === 'reply' || action === 'close' ? 'a UUID' : 'a service'}`);
   const waitMs = values['wait-timeout'] === undefined ? 60_000 : parseDuration(values['wait-timeout'] as string, 'wait-timeout');
   const config = loadConfig(values, 'client');
-  const { broker, ...options } = config.client;
-  const titanic = new TitanicClient(broker, { ...options, logger: makeLogger(config) });
+  const { broker, options } = clientSettings(config, makeLogger(config));
+  const titanic = new TitanicClient(broker, options);
   const print = (frames: Uint8Array[]): void => {
     for (const f of frames) out(Buffer.from(f).toString());
   };
@@ -890,6 +999,39 @@ async function titanicCommand(argv: string[]): Promise<number> {
   }
 }
 
+// ---- keygen -------------------------------------------------------------------------------------
+
+async function keygenCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    help: { type: 'boolean', short: 'h' },
+    metadata: { type: 'string', multiple: true, short: 'm' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    out(HELP.keygen!);
+    return EXIT.OK;
+  }
+  const [name, extra] = positionals;
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  if (name === undefined && !values.json) throw new UsageError('missing NAME (the certificate files are NAME and NAME_secret)');
+  const metadata: Record<string, string> = {};
+  for (const item of (values.metadata as string[] | undefined) ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--metadata takes key=value, got '${item}'`);
+    metadata[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  const cert = newCertificate(name, metadata);
+  if (values.json) {
+    out(JSON.stringify({ publicKey: cert.publicKey, secretKey: cert.secretKey, metadata: cert.metadata }));
+    return EXIT.OK;
+  }
+  const { publicFile, secretFile } = await writeCertificatePair(name!, cert, { force: values.force === true });
+  out(`wrote ${publicFile} (public) and ${secretFile} (secret, mode 0600)`);
+  out(`public-key: ${cert.publicKey}`);
+  return EXIT.OK;
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -899,6 +1041,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   mmi: mmiCommand,
   dlq: dlqCommand,
   titanic: titanicCommand,
+  keygen: keygenCommand,
 };
 
 /** Whether the log format asked for on the command line or in the environment is json (the final error follows it). */
@@ -921,7 +1064,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const run = COMMANDS[command];
   if (!run) {
-    err(`purezmq: unknown command '${command}' (broker, request, worker, mmi, dlq, titanic; see purezmq --help)`);
+    err(`purezmq: unknown command '${command}' (broker, request, worker, mmi, dlq, titanic, keygen; see purezmq --help)`);
     return EXIT.USAGE;
   }
   try {

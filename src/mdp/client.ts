@@ -27,6 +27,11 @@
  * replies do not). stream() yields each PARTIAL, then the FINAL. MDP has no request id, so a stream
  * that goes silent after yielding PARTIALs is not retried (the consumer would get them twice): it
  * fails with MDP_STREAM_INTERRUPTED. request() buffers, so it retries such a stream from the start.
+ *
+ * Security (issue 12): with `curveServerKey` (and `curveCert`, the client's own key pair) every DEALER
+ * is a CURVE client of the broker. A broker's denial answer (src/mdp/security/denial.ts) fails the
+ * request at once with MDP_ACCESS_DENIED; a handshake the broker refuses (unknown key, bad password)
+ * fails it at once with MDP_AUTH_REFUSED instead of waiting for every timeout.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
 import { EMPTY, fromString, toFrame } from '../util/bytes.ts';
@@ -37,9 +42,11 @@ import { checkOptions, DEFAULT_CONFIG, type ClientConfig } from './config.ts';
 import { MdpError, MdpErrorCode, mdpError } from './errors.ts';
 import { decodeServiceError } from './service_error.ts';
 import { silentLogger, type Logger } from './log.ts';
+import { parseDenial } from './security/denial.ts';
+import { peerCurveSocketOptions, type PeerCurveOptions } from './security/peer.ts';
 
 /** ClientOptions that are not config fields. */
-const CLIENT_EXTRA_OPTIONS = ['logger', 'socketOptions', 'diagnose', 'routingId'] as const;
+const CLIENT_EXTRA_OPTIONS = ['logger', 'socketOptions', 'diagnose', 'routingId', 'curveCert', 'curveServerKey'] as const;
 
 /** An attempt on a socket that has not connected after this long ends early. */
 const UNREACHABLE_MS = 3000;
@@ -47,7 +54,10 @@ const UNREACHABLE_MS = 3000;
 /** request()'s signal that a new attempt starts and the PARTIALs so far are void. */
 const RESTART = Symbol('restart');
 
-export interface ClientOptions extends Partial<Omit<ClientConfig, 'broker'>> {
+/** Config fields the CLI resolves into key material (PeerCurveOptions) before building a Client. */
+type CurveFields = 'curveCert' | 'curveServerKey';
+
+export interface ClientOptions extends Partial<Omit<ClientConfig, 'broker' | CurveFields>>, PeerCurveOptions {
   logger?: Logger;
   /** Extra socket options for the DEALERs. */
   socketOptions?: Partial<SocketOptions>;
@@ -103,11 +113,13 @@ interface Slot {
   lost: boolean;
   /** The request was sent twice on this socket: a late reply may still come, so it is not reused. */
   spent: boolean;
+  /** The broker refused this socket's credentials in the handshake (ZAP 400/500). */
+  refused: Error | undefined;
 }
 
 export class Client {
   readonly endpoint: string;
-  readonly config: Omit<ClientConfig, 'broker'>;
+  readonly config: Omit<ClientConfig, 'broker' | CurveFields>;
   /** The codec of the dialect spoken (from `dialect`, or the RFC of `version`). */
   readonly codec: MdpCodec;
   readonly stats: ClientStats = { requests: 0, replies: 0, retries: 0, timeouts: 0, malformed: 0 };
@@ -120,12 +132,18 @@ export class Client {
   private isClosed = false;
   /** Sockets made so far (names the next stable routing id). */
   private sockets = 0;
+  /** CURVE options of every DEALER ({} without CURVE). */
+  private readonly curve: Partial<SocketOptions>;
+  /** The last handshake failure that was not a refusal (wrong server key, mechanism mismatch), for MDP_BROKER_UNREACHABLE. */
+  private handshakeError: Error | undefined;
 
   constructor(endpoint: string, options: ClientOptions = {}) {
     if (typeof endpoint !== 'string') throw mdpError(MdpErrorCode.CONFIG, `Client endpoint must be a string such as tcp://127.0.0.1:5555, got ${JSON.stringify(endpoint)}`, { issues: ['endpoint'] });
-    const { broker: _b, ...defaults } = DEFAULT_CONFIG.client;
-    const { broker: _ignored, ...checked } = checkOptions('client', 'Client', options, CLIENT_EXTRA_OPTIONS);
-    this.config = { ...defaults, ...checked } as Omit<ClientConfig, 'broker'>;
+    const { broker: _b, curveCert: _c, curveServerKey: _k, ...defaults } = DEFAULT_CONFIG.client;
+    // curveCert and curveServerKey are key material here (the config's file names are the CLI's business)
+    const { broker: _ignored, curveCert: _cc, curveServerKey: _ck, ...checked } = checkOptions('client', 'Client', options, CLIENT_EXTRA_OPTIONS);
+    this.config = { ...defaults, ...checked } as Omit<ClientConfig, 'broker' | CurveFields>;
+    this.curve = peerCurveSocketOptions(options);
     this.codec = resolveDialect(this.config.dialect, this.config.version);
     this.endpoint = endpoint;
     this.options = options;
@@ -214,6 +232,7 @@ export class Client {
             msg = await this.receive(slot, timeout);
           } catch (err) {
             if (this.isClosed) throw mdpError(MdpErrorCode.CLOSED, 'client is closed', { service, cause: err });
+            if (slot.refused) throw this.refusedError(slot.refused, service);
             msg = [];
           }
           if (msg.length === 0) {
@@ -247,6 +266,14 @@ export class Client {
           }
           const r = codec.decode(msg, Direction.TO_CLIENT);
           if (!r.ok || r.command.protocol !== 'client' || (codec.replyHasService && !sameBytes(r.command.service, serviceFrame))) {
+            const denial = parseDenial(codec, msg);
+            if (denial && sameBytes(denial.service, serviceFrame)) {
+              throw mdpError(MdpErrorCode.ACCESS_DENIED, `the broker's access policy does not let this client call "${service}" (${denial.code} ${denial.text})`, {
+                service,
+                status: denial.code,
+                address: this.endpoint,
+              });
+            }
             this.stats.malformed++;
             this.log.debug('unexpected reply dropped', { service, error: r.ok ? 'reply for another service or version' : r.error.message });
             continue;
@@ -281,9 +308,11 @@ export class Client {
 
   private async failure(service: string, reached: boolean, attempts: number, timeout: number): Promise<MdpError> {
     if (!reached) {
-      return mdpError(MdpErrorCode.BROKER_UNREACHABLE, `no connection to the broker at ${this.endpoint} after ${attempts} attempt(s)`, {
+      const why = this.handshakeError ? ` (last handshake error: ${this.handshakeError.message})` : '';
+      return mdpError(MdpErrorCode.BROKER_UNREACHABLE, `no connection to the broker at ${this.endpoint} after ${attempts} attempt(s)${why}`, {
         service,
         address: this.endpoint,
+        ...(this.handshakeError ? { cause: this.handshakeError } : {}),
       });
     }
     if (this.options.diagnose !== false && !service.startsWith(MMI_NAMESPACE)) {
@@ -343,16 +372,28 @@ export class Client {
     const stable = this.options.routingId;
     const n = this.sockets++;
     const routingId = stable === undefined ? undefined : n === 0 ? stable : `${stable}.${n}`;
-    const socket = new Dealer({ linger: 0, ...this.options.socketOptions, ...(routingId === undefined ? {} : { routingId }) });
-    const slot: Slot = { socket, reached: false, lost: false, spent: false };
+    const socket = new Dealer({ linger: 0, ...this.curve, ...this.options.socketOptions, ...(routingId === undefined ? {} : { routingId }) });
+    const slot: Slot = { socket, reached: false, lost: false, spent: false, refused: undefined };
     socket.events.on('handshake', () => {
       slot.reached = true;
+    });
+    socket.events.on('handshake:error:auth', (e) => {
+      // refused credentials are not retried by the socket (as in libzmq): wake the waiting receive now
+      slot.refused = e.error;
+      socket.close();
+    });
+    socket.events.on('handshake:error:protocol', (e) => {
+      this.handshakeError = e.error;
     });
     socket.events.on('disconnect', () => {
       slot.lost = true;
     });
     socket.connect(this.endpoint);
     return slot;
+  }
+
+  private refusedError(cause: Error, service: string): Error {
+    return mdpError(MdpErrorCode.AUTH_REFUSED, `the broker at ${this.endpoint} refused this client's credentials: ${cause.message}`, { service, address: this.endpoint, cause });
   }
 
   private discard(slot: Slot): void {

@@ -9,6 +9,7 @@ import { Defaults, DIALECTS, MdpVersion, type Dialect } from './constants.ts';
 import { FsyncPolicy } from './store/store.ts';
 import { expandDialects } from './dialects/index.ts';
 import { MdpErrorCode, mdpError } from './errors.ts';
+import { compilePolicy } from './security/policy.ts';
 
 export const LogLevel = { SILENT: 'silent', ERROR: 'error', WARN: 'warn', INFO: 'info', DEBUG: 'debug' } as const;
 export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
@@ -79,6 +80,25 @@ export interface BrokerConfig {
   shutdownGrace: number;
   /** Latency samples kept per service for percentiles. */
   latencySamples: number;
+  // ---- security (YAML: broker.security; src/mdp/security/) ----
+  /** The broker's secret certificate (czmq format): CURVE on every endpoint. null: no CURVE. */
+  curveCert: string | null;
+  /** CURVE clients admitted: a directory of their certificates (re-read when it changes), or `any`. */
+  curveClients: string | null;
+  /** PLAIN passwords file (`user=password` lines): PLAIN on every endpoint. Not with CURVE. */
+  plainPasswords: string | null;
+  /** Client addresses admitted (IP or CIDR); when non-empty, only these. */
+  allow: string[];
+  /** Client addresses refused (IP or CIDR), checked first. */
+  deny: string[];
+  /** ZAP domain of the broker's socket. */
+  zapDomain: string;
+  /** Access policy file (YAML), re-read when it changes; wins over `access`. */
+  accessPolicy: string | null;
+  /** ms between looks at the policy file and the certificate directory for changes; 0 = only on SIGHUP. */
+  reloadInterval: number;
+  /** Access policy inline (YAML broker.access; src/mdp/security/policy.ts has the format). */
+  access: unknown;
 }
 
 /** A dialect, or `auto`: the RFC of `version` (rfc7 for 0.1, rfc18 for 0.2). */
@@ -99,6 +119,10 @@ export interface ClientConfig {
   retryBackoffMax: number;
   /** Requests in flight at once (one DEALER each). */
   maxInFlight: number;
+  /** Own secret certificate for CURVE (czmq format); null: a throwaway key pair when curveServerKey is set. */
+  curveCert: string | null;
+  /** The broker's public key (Z85) or its public certificate file: CURVE on. */
+  curveServerKey: string | null;
 }
 
 export interface WorkerConfig {
@@ -110,6 +134,10 @@ export interface WorkerConfig {
   heartbeatLiveness: number;
   /** ms before reconnecting after the broker was lost. */
   reconnectInterval: number;
+  /** Own secret certificate for CURVE (czmq format). */
+  curveCert: string | null;
+  /** The broker's public key (Z85) or its public certificate file: CURVE on. */
+  curveServerKey: string | null;
 }
 
 export interface LogConfig {
@@ -124,7 +152,7 @@ export interface MdpConfig {
   log: LogConfig;
 }
 
-type FieldType = 'duration' | 'int' | 'bytes' | 'path' | 'address' | 'endpoint' | 'endpoints' | 'enum' | 'dialects';
+type FieldType = 'duration' | 'int' | 'bytes' | 'path' | 'address' | 'file' | 'text' | 'endpoint' | 'endpoints' | 'enum' | 'dialects' | 'addresses' | 'policy';
 
 interface Field {
   type: FieldType;
@@ -132,6 +160,10 @@ interface Field {
   max?: number;
   values?: readonly string[];
   help: string;
+  /** A sub-mapping of its section in YAML (broker.security.curve_cert); env and flags stay flat. */
+  group?: 'security';
+  /** Only in YAML (a whole policy does not fit an environment variable or a flag). */
+  yamlOnly?: boolean;
 }
 
 const KIB = 1024;
@@ -171,6 +203,15 @@ export const DEFAULT_CONFIG: MdpConfig = {
     receiveHighWaterMark: 1000,
     shutdownGrace: 2000,
     latencySamples: 1024,
+    curveCert: null,
+    curveClients: null,
+    plainPasswords: null,
+    allow: [],
+    deny: [],
+    zapDomain: 'global',
+    accessPolicy: null,
+    reloadInterval: 1000,
+    access: null,
   },
   client: {
     broker: DEFAULT_ENDPOINT,
@@ -183,6 +224,8 @@ export const DEFAULT_CONFIG: MdpConfig = {
     retryBackoff: 100,
     retryBackoffMax: 5000,
     maxInFlight: 64,
+    curveCert: null,
+    curveServerKey: null,
   },
   worker: {
     broker: DEFAULT_ENDPOINT,
@@ -191,6 +234,8 @@ export const DEFAULT_CONFIG: MdpConfig = {
     heartbeatInterval: Defaults.HEARTBEAT_INTERVAL,
     heartbeatLiveness: Defaults.HEARTBEAT_LIVENESS,
     reconnectInterval: Defaults.RECONNECT_INTERVAL,
+    curveCert: null,
+    curveServerKey: null,
   },
   log: { level: LogLevel.INFO, format: LogFormat.HUMAN },
 };
@@ -205,6 +250,12 @@ const PEER_FIELDS = {
     version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
     dialect: { type: 'enum', values: DIALECT_CHOICES, help: `dialect spoken: auto (the RFC of the version), ${DIALECTS.join(', ')}` },
 } satisfies Record<'broker' | 'version' | 'dialect', Field>;
+
+/** CURVE toward the broker, for clients and workers. */
+const PEER_CURVE_FIELDS = {
+    curveCert: { type: 'file', help: 'own secret certificate (czmq format, from purezmq keygen) for CURVE' },
+    curveServerKey: { type: 'text', help: "the broker's public key (Z85) or its public certificate file: turns CURVE on" },
+} satisfies Record<'curveCert' | 'curveServerKey', Field>;
 
 /** The schema: every configurable field, its type, bounds and one line of help. */
 export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Field } } = {
@@ -239,6 +290,15 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     receiveHighWaterMark: { type: 'int', min: 1, max: 10_000_000, help: 'messages queued per peer for receiving' },
     shutdownGrace: { type: 'duration', min: 0, max: DAY, help: 'time for in-flight requests on shutdown' },
     latencySamples: { type: 'int', min: 16, max: 1_000_000, help: 'latency samples kept per service' },
+    curveCert: { type: 'file', group: 'security', help: "the broker's secret certificate (czmq format): CURVE on every endpoint" },
+    curveClients: { type: 'text', group: 'security', help: 'CURVE clients admitted: a directory of their certificates (re-read when it changes), or any' },
+    plainPasswords: { type: 'file', group: 'security', help: 'PLAIN passwords file (user=password lines): PLAIN on every endpoint (not with CURVE)' },
+    allow: { type: 'addresses', group: 'security', help: 'client addresses admitted (IP or CIDR; only these when set); repeatable' },
+    deny: { type: 'addresses', group: 'security', help: 'client addresses refused (IP or CIDR), checked first; repeatable' },
+    zapDomain: { type: 'text', group: 'security', help: "ZAP domain of the broker's socket" },
+    accessPolicy: { type: 'file', group: 'security', help: 'access policy file (YAML), re-read when it changes' },
+    reloadInterval: { type: 'duration', min: 0, max: DAY, group: 'security', help: 'how often to look for changes of the policy file and the certificate directory (0: only on SIGHUP)' },
+    access: { type: 'policy', yamlOnly: true, help: 'access policy inline (default, mmi, admin, titanic, peers, rules)' },
   },
   client: {
     ...PEER_FIELDS,
@@ -247,12 +307,14 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     retryBackoff: { type: 'duration', min: 0, max: DAY, help: 'delay before the first retry (doubles)' },
     retryBackoffMax: { type: 'duration', min: 0, max: DAY, help: 'largest delay between retries' },
     maxInFlight: { type: 'int', min: 1, max: 100_000, help: 'requests in flight at once' },
+    ...PEER_CURVE_FIELDS,
   },
   worker: {
     ...PEER_FIELDS,
     heartbeatInterval: { type: 'duration', min: 10, max: DAY, help: 'interval between heartbeats to the broker' },
     heartbeatLiveness: { type: 'int', min: 1, max: 100, help: 'missed heartbeats before the broker is dead' },
     reconnectInterval: { type: 'duration', min: 0, max: DAY, help: 'delay before reconnecting' },
+    ...PEER_CURVE_FIELDS,
   },
   log: {
     level: { type: 'enum', values: Object.values(LogLevel), help: 'silent, error, warn, info or debug' },
@@ -260,7 +322,29 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
   },
 };
 
+/** Sub-mappings of a section in YAML (see Field.group). */
+const GROUPS: Record<string, true> = { security: true };
+
 export type Section = keyof MdpConfig;
+
+/** The fields a command line or the environment can set (not the YAML-only ones such as broker.access). */
+export function flatFields(section: Section): string[] {
+  return Object.entries(SCHEMA[section] as Record<string, Field>)
+    .filter(([, f]) => !f.yamlOnly)
+    .map(([k]) => k);
+}
+
+/** A section's values as YAML has them: grouped fields under their group (broker.security). */
+export function groupedValues(section: Section, values: Record<string, unknown>): Record<string, unknown> {
+  const fields = SCHEMA[section] as Record<string, Field>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) {
+    const group = fields[k]?.group;
+    if (group) ((out[group] ??= {}) as Record<string, unknown>)[k] = v;
+    else out[k] = v;
+  }
+  return out;
+}
 export const SECTIONS = Object.keys(SCHEMA) as Section[];
 
 /** heartbeatInterval -> heartbeat_interval */
@@ -360,6 +444,26 @@ function convert(field: Field, raw: unknown): { value: unknown } | { error: stri
       if (typeof raw !== 'string' || raw.trim() === '') return { error: `must be a directory path, got ${show(raw)}` };
       return { value: raw };
     }
+    case 'file':
+    case 'text': {
+      if (raw === null || raw === '') return { value: null };
+      if (typeof raw !== 'string' || raw.trim() === '') return { error: `must be ${field.type === 'file' ? 'a file path' : 'a string'}, got ${show(raw)}` };
+      return { value: raw };
+    }
+    case 'addresses': {
+      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw === null ? [] : raw;
+      if (!Array.isArray(list)) return { error: `must be a list of addresses or CIDR ranges, got ${show(raw)}` };
+      for (const a of list) {
+        if (typeof a !== 'string' || !isAddressOrRange(a)) return { error: `must be IP addresses or CIDR ranges such as 10.0.0.0/8 or fd00::/8, got ${show(a)}` };
+      }
+      return { value: [...(list as string[])] };
+    }
+    case 'policy': {
+      if (raw === null) return { value: null };
+      const r = compilePolicy(raw, 'access');
+      // one message for the field; each problem of the policy on its own line
+      return 'issues' in r ? { error: `not a valid access policy:\n    ${r.issues.join('\n    ')}` } : { value: raw };
+    }
     case 'enum': {
       const s = typeof raw === 'number' ? String(raw) : raw;
       if (typeof s !== 'string' || !field.values!.includes(s)) return { error: `must be one of ${field.values!.join(', ')}, got ${show(raw)}` };
@@ -387,9 +491,20 @@ function convert(field: Field, raw: unknown): { value: unknown } | { error: stri
   }
 }
 
+/** An IPv4 or IPv6 address, optionally with a /prefix in range (what the Authenticator's lists take). */
+function isAddressOrRange(text: string): boolean {
+  const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(text);
+  if (!m) return false;
+  const ip = m[1]!;
+  const prefix = m[2] === undefined ? undefined : Number(m[2]);
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (v4) return v4.slice(1).every((o) => Number(o) <= 255) && (prefix === undefined || prefix <= 32);
+  return /^[0-9a-fA-F:.]+$/.test(ip) && ip.includes(':') && (prefix === undefined || prefix <= 128);
+}
+
 function clone(c: MdpConfig): MdpConfig {
   return {
-    broker: { ...c.broker, bind: [...c.broker.bind], dialects: [...c.broker.dialects] },
+    broker: { ...c.broker, bind: [...c.broker.bind], dialects: [...c.broker.dialects], allow: [...c.broker.allow], deny: [...c.broker.deny] },
     client: { ...c.client },
     worker: { ...c.worker },
     log: { ...c.log },
@@ -420,6 +535,20 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
     else (config[section as Section] as unknown as Record<string, unknown>)[camel] = r.value;
   };
 
+  /** broker.security: the group's fields, by the same names as at the top of the section. */
+  const applyGroup = (section: string, group: string, values: Record<string, unknown>, origin: string): void => {
+    const fields = (SCHEMA as Record<string, Record<string, Field>>)[section] ?? {};
+    for (const [key, raw] of Object.entries(values)) {
+      const field = fields[camelName(key)];
+      if (!field || field.group !== group) {
+        const known = Object.entries(fields).filter(([, f]) => f.group === group).map(([k]) => snakeName(k));
+        issues.push(`${section}.${group}.${snakeName(key)} (${origin}): unknown field (known: ${known.join(', ')})`);
+        continue;
+      }
+      apply(section, key, raw, origin);
+    }
+  };
+
   if (sources.yaml !== undefined) {
     const origin = `in ${sources.yamlPath ?? 'the config file'}`;
     let doc: unknown;
@@ -439,7 +568,10 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
             else issues.push(`${section} (${origin}): must be a mapping of fields`);
             continue;
           }
-          for (const [key, raw] of Object.entries(values as Record<string, unknown>)) apply(section, key, raw, origin);
+          for (const [key, raw] of Object.entries(values as Record<string, unknown>)) {
+            if (key in GROUPS && raw !== null && typeof raw === 'object' && !Array.isArray(raw)) applyGroup(section, key, raw as Record<string, unknown>, origin);
+            else apply(section, key, raw, origin);
+          }
         }
       }
     }
@@ -447,13 +579,13 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
 
   if (sources.env) {
     const known = new Map<string, [Section, string]>();
-    for (const section of SECTIONS) for (const key of Object.keys(SCHEMA[section])) known.set(envName(section, key), [section, key]);
+    for (const section of SECTIONS) for (const [key, f] of Object.entries(SCHEMA[section] as Record<string, Field>)) if (!f.yamlOnly) known.set(envName(section, key), [section, key]);
     for (const [name, raw] of Object.entries(sources.env)) {
       if (!name.startsWith('PUREZMQ_') || raw === undefined) continue;
       const target = known.get(name);
       if (!target) {
         const section = name.slice('PUREZMQ_'.length).split('_')[0]!.toLowerCase();
-        if (section in SCHEMA) issues.push(`${name}: unknown variable (fields of ${section}: ${Object.keys(SCHEMA[section as Section]).map((k) => envName(section, k)).join(', ')})`);
+        if (section in SCHEMA) issues.push(`${name}: unknown variable (fields of ${section}: ${flatFields(section as Section).map((k) => envName(section, k)).join(', ')})`);
         continue;
       }
       apply(target[0], target[1], raw, `from ${name}`);
@@ -536,9 +668,15 @@ export function defaultConfigYaml(): string {
     lines.push(`${section}:`);
     const fields = SCHEMA[section] as Record<string, Field>;
     const values = DEFAULT_CONFIG[section] as unknown as Record<string, unknown>;
+    let group: string | undefined;
     for (const [key, field] of Object.entries(fields)) {
-      lines.push(`  # ${field.help} (env ${envName(section, key)})`);
-      lines.push(`  ${snakeName(key)}: ${JSON.stringify(values[key])}`);
+      if (field.group !== group) {
+        group = field.group;
+        if (group) lines.push(`  ${group}:`);
+      }
+      const indent = group ? '    ' : '  ';
+      lines.push(`${indent}# ${field.help}${field.yamlOnly ? '' : ` (env ${envName(section, key)})`}`);
+      lines.push(`${indent}${snakeName(key)}: ${JSON.stringify(values[key])}`);
     }
   }
   return lines.join('\n') + '\n';

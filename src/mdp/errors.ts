@@ -41,6 +41,12 @@ export const MdpErrorCode = {
   STORE_CORRUPT: 'MDP_STORE_CORRUPT',
   /** The data directory is held by another live broker (its LOCK file). */
   STORE_LOCKED: 'MDP_STORE_LOCKED',
+  /** The broker's access policy does not let this peer make that request (the broker's denial answer). */
+  ACCESS_DENIED: 'MDP_ACCESS_DENIED',
+  /** The broker refused the connection's credentials in the handshake (ZAP 400/500: unknown key, bad password). */
+  AUTH_REFUSED: 'MDP_AUTH_REFUSED',
+  /** A certificate file is malformed (missing key, bad Z85, keys that do not match); with `file` and `line`. */
+  CERTIFICATE: 'MDP_CERTIFICATE',
 } as const;
 export type MdpErrorCode = (typeof MdpErrorCode)[keyof typeof MdpErrorCode];
 
@@ -74,6 +80,8 @@ export interface MdpErrorOptions {
   file?: string;
   /** For MDP_STORE_CORRUPT: the byte offset of the bad record in `file`. */
   offset?: number;
+  /** For MDP_CERTIFICATE: the 1-based line of `file` at fault. */
+  line?: number;
 }
 
 export class MdpError extends Error {
@@ -85,6 +93,7 @@ export class MdpError extends Error {
   readonly file: string | undefined;
   readonly offset: number | undefined;
   readonly status: string | undefined;
+  readonly line: number | undefined;
 
   constructor(code: MdpErrorCode, message: string, options: MdpErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -97,6 +106,7 @@ export class MdpError extends Error {
     this.file = options.file;
     this.status = options.status;
     this.offset = options.offset;
+    this.line = options.line;
   }
 }
 

@@ -66,6 +66,8 @@ export {
   flagName,
   cliFlag,
   snakeName,
+  flatFields,
+  groupedValues,
   type MdpConfig,
   type BrokerConfig,
   type ClientConfig,
@@ -84,3 +86,16 @@ export type { DeadLetterView, DeadLetterPage } from './broker/mmi.ts';
 export { FsyncPolicy, type RequestStore, type StoreStats, type StoreRecovery } from './store/store.ts';
 export { RecordType, RequestKind, DeadReason, type StoreRecord, type StoredRequest } from './store/records.ts';
 export { LatencyReservoir, type LatencySnapshot } from './metrics.ts';
+export {
+  parseCertificate as parseCurveCertificate,
+  formatCertificate as formatCurveCertificate,
+  certificateName,
+  certificateRoles,
+  SECRET_SUFFIX,
+  type CurveCertificate,
+} from './security/certificate.ts';
+export { compilePolicy, compilePolicyText, Policy, PolicyEffect, Action as PolicyAction, Entry as PolicyEntry, type Identity as AccessIdentity, type Decision as AccessDecision } from './security/policy.ts';
+export { AccessControl, type AccessMetrics, type AccessCounts, type Denial, type KeyLookup } from './security/access.ts';
+export { DENIED_SERVICE, DENIED_CODE, DENIED_TEXT, encodeDenial, parseDenial } from './security/denial.ts';
+export { peerCurveSocketOptions, type CurveKeys, type PeerCurveOptions } from './security/peer.ts';
+export { wantsSecurity, type BrokerSecurity, type ReloadOutcome } from './security/index.ts';

@@ -13,6 +13,9 @@
  *   given; otherwise it sends DISCONNECT and re-registers, so that the broker re-queues the request
  *   for another worker.
  * - close() lets the current request finish (bounded), sends DISCONNECT and closes the socket.
+ * - Security (issue 12): `curveServerKey` and `curveCert` make the DEALER a CURVE client of the broker.
+ *   A broker that sends DISCONNECT before anything else (its access policy does not let this worker
+ *   serve the service) is retried with a doubling delay, up to RECONNECT_MAX_MS, not every second.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
 import { toFrame } from '../util/bytes.ts';
@@ -22,6 +25,7 @@ import { resolveDialect } from './dialects/index.ts';
 import { checkOptions, DEFAULT_CONFIG, type WorkerConfig } from './config.ts';
 import { MdpErrorCode, mdpError, type MdpError } from './errors.ts';
 import { RateLimitedLog, silentLogger, type Logger } from './log.ts';
+import { peerCurveSocketOptions, type PeerCurveOptions } from './security/peer.ts';
 
 export interface RequestContext {
   /** ROUTER address of the client (opaque). */
@@ -37,7 +41,10 @@ export type WorkerHandler = (
   ctx: RequestContext,
 ) => Promise<MessageLike | MessageLike[]> | MessageLike | MessageLike[];
 
-export interface WorkerOptions extends Partial<Omit<WorkerConfig, 'broker'>> {
+/** Config fields the CLI resolves into key material (PeerCurveOptions) before building a Worker. */
+type CurveFields = 'curveCert' | 'curveServerKey';
+
+export interface WorkerOptions extends Partial<Omit<WorkerConfig, 'broker' | CurveFields>>, PeerCurveOptions {
   logger?: Logger;
   /** What to do when the broker sends DISCONNECT: re-register on a new socket (RFC) or stop. */
   onDisconnect?: 'reconnect' | 'close';
@@ -67,10 +74,10 @@ export interface WorkerStats {
 }
 
 const MAX_BACKLOG = 16;
-/** Longest wait between connection attempts, and between conversations with a silent broker. */
+/** Longest wait between connection attempts, and between conversations with a silent broker (or one that keeps refusing the READY). */
 const RECONNECT_MAX_MS = 30_000;
-/** WorkerOptions that are not config fields. */
-const WORKER_EXTRA_OPTIONS = ['logger', 'onDisconnect', 'errorReply', 'socketOptions'] as const;
+/** WorkerOptions that are not config fields (curveCert and curveServerKey are key material here, not file names). */
+const WORKER_EXTRA_OPTIONS = ['logger', 'onDisconnect', 'errorReply', 'socketOptions', 'curveCert', 'curveServerKey'] as const;
 
 function toFrames(body: MessageLike | MessageLike[]): MessageLike[] {
   const list = Array.isArray(body) ? body : [body];
@@ -80,7 +87,7 @@ function toFrames(body: MessageLike | MessageLike[]): MessageLike[] {
 export class Worker {
   readonly endpoint: string;
   readonly service: string;
-  readonly config: Omit<WorkerConfig, 'broker'>;
+  readonly config: Omit<WorkerConfig, 'broker' | CurveFields>;
   /** The codec of the dialect spoken (from `dialect`, or the RFC of `version`). */
   readonly codec: MdpCodec;
   readonly stats: WorkerStats = { requests: 0, replies: 0, partials: 0, handlerErrors: 0, reconnects: 0, malformed: 0 };
@@ -105,6 +112,9 @@ export class Worker {
   private readonly backlog: { client: Uint8Array; body: Uint8Array[] }[] = [];
   private isClosed = false;
   private closing: Promise<void> | undefined;
+  private readonly curve: Partial<SocketOptions>;
+  /** Conversations in a row that the broker ended with DISCONNECT before anything else. */
+  private refusedInARow = 0;
 
   constructor(endpoint: string, service: string, handler: WorkerHandler, options: WorkerOptions = {}) {
     if (typeof service !== 'string' || service.length === 0) throw mdpError(MdpErrorCode.CONFIG, 'a worker needs a service name', { issues: ['service'] });
@@ -113,9 +123,10 @@ export class Worker {
     }
     if (typeof endpoint !== 'string') throw mdpError(MdpErrorCode.CONFIG, `Worker endpoint must be a string such as tcp://127.0.0.1:5555, got ${JSON.stringify(endpoint)}`, { issues: ['endpoint'] });
     if (typeof handler !== 'function') throw mdpError(MdpErrorCode.CONFIG, 'Worker needs a handler function', { issues: ['handler'] });
-    const { broker: _b, ...defaults } = DEFAULT_CONFIG.worker;
-    const { broker: _ignored, ...checked } = checkOptions('worker', 'Worker', options, WORKER_EXTRA_OPTIONS);
-    this.config = { ...defaults, ...checked } as Omit<WorkerConfig, 'broker'>;
+    const { broker: _b, curveCert: _c, curveServerKey: _k, ...defaults } = DEFAULT_CONFIG.worker;
+    const { broker: _ignored, curveCert: _cc, curveServerKey: _ck, ...checked } = checkOptions('worker', 'Worker', options, WORKER_EXTRA_OPTIONS);
+    this.config = { ...defaults, ...checked } as Omit<WorkerConfig, 'broker' | CurveFields>;
+    this.curve = peerCurveSocketOptions(options);
     this.codec = resolveDialect(this.config.dialect, this.config.version);
     this.endpoint = endpoint;
     this.service = service;
@@ -160,7 +171,7 @@ export class Worker {
     if (this.isClosed || this.closing) return;
     const gen = ++this.generation;
     // ZMTP reconnects back off exponentially (a broker that is down is not hammered every 100 ms)
-    const socket = new Dealer({ linger: 1000, reconnectMaxInterval: RECONNECT_MAX_MS, ...this.options.socketOptions });
+    const socket = new Dealer({ linger: 1000, reconnectMaxInterval: RECONNECT_MAX_MS, ...this.curve, ...this.options.socketOptions });
     this.socket = socket;
     socket.events.on('connect:retry', (e) => {
       if (gen !== this.generation || !e.error) return;
@@ -257,6 +268,7 @@ export class Worker {
       // must not look like a worker at work
       this.registered = true;
       this.silentRestarts = 0;
+      this.refusedInARow = 0;
       this.log.info('worker ready', { service: this.service, broker: this.endpoint, dialect: this.codec.dialect });
       this.emit({ type: 'ready' });
     }
@@ -269,13 +281,28 @@ export class Worker {
         this.busy = this.handle(cmd.client, cmd.body, this.generation);
         return;
       case 'DISCONNECT':
-        this.log.info('broker sent DISCONNECT', { service: this.service });
         // 7/MDP: send nothing more on this socket; a new one re-registers
-        this.restart('broker-disconnect', false, Math.min(this.config.reconnectInterval, 1000));
+        this.restart('broker-disconnect', false, this.disconnectDelay());
         return;
       default:
         return; // HEARTBEAT: liveness only
     }
+  }
+
+  /**
+   * Delay before registering again after a DISCONNECT: at most a second normally; doubling when the
+   * broker answered the READY with nothing but DISCONNECT (refused: access policy, mmi. name, limits).
+   */
+  private disconnectDelay(): number {
+    const base = Math.min(this.config.reconnectInterval, 1000);
+    if (this.registered) {
+      this.log.info('broker sent DISCONNECT', { service: this.service });
+      return base;
+    }
+    this.refusedInARow++;
+    const delay = Math.min(RECONNECT_MAX_MS, Math.max(base, 250) * 2 ** (this.refusedInARow - 1));
+    this.log.warn('broker refused the READY with DISCONNECT (not allowed to serve this service?)', { service: this.service, broker: this.endpoint, retryInMs: delay });
+    return delay;
   }
 
   private async handle(client: Uint8Array, body: Uint8Array[], gen: number): Promise<void> {

@@ -120,9 +120,10 @@ export class PeerClient {
   readonly dialect: DialectName;
   private readonly sock: lib.Dealer | lib.Request;
 
-  constructor(dialect: DialectName, endpoint: string, options: { timeoutMs?: number } = {}) {
+  /** `socketOptions`: extra libzmq options (CURVE keys, for the security tests). */
+  constructor(dialect: DialectName, endpoint: string, options: { timeoutMs?: number; socketOptions?: Record<string, unknown> } = {}) {
     this.dialect = dialect;
-    const opts = { linger: 0, receiveTimeout: options.timeoutMs ?? 5000 };
+    const opts = { linger: 0, receiveTimeout: options.timeoutMs ?? 5000, ...options.socketOptions };
     this.sock = dialect === 'rfc7' ? new lib.Request(opts) : new lib.Dealer(opts);
     this.sock.connect(endpoint);
   }
@@ -277,11 +278,17 @@ export class PeerWorker {
   private readonly handler: PeerHandler;
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(dialect: DialectName, endpoint: string, service: string, handler: PeerHandler, options: { heartbeatMs?: number; ready?: boolean } = {}) {
+  constructor(
+    dialect: DialectName,
+    endpoint: string,
+    service: string,
+    handler: PeerHandler,
+    options: { heartbeatMs?: number; ready?: boolean; socketOptions?: Record<string, unknown> } = {},
+  ) {
     this.dialect = dialect;
     this.service = service;
     this.handler = handler;
-    this.sock = new lib.Dealer({ linger: 0 });
+    this.sock = new lib.Dealer({ linger: 0, ...options.socketOptions });
     this.sock.connect(endpoint);
     if (options.ready !== false) void this.send('READY', [B(service)]);
     const hb = options.heartbeatMs ?? 100;

@@ -23,6 +23,12 @@
  *   client is not connected is kept for `replyTtl` (and stored) and sent when the client is back; this
  *   needs a routing id the client chose, since a ROUTER-made id names a connection, not a client.
  *
+ * Security (issue 12): CURVE or PLAIN on the ROUTER, a ZAP handler and an access policy, set up by
+ * src/mdp/security/ from the config before the first bind. The policy is enforced here, per message,
+ * on the identity of the connection it came on (`router.lastPeer`, read right after receive): a denied
+ * request gets the denial answer (src/mdp/security/denial.ts) and never reaches a queue; a denied READY
+ * gets DISCONNECT and the worker is never registered.
+ *
  * Decisions where the RFCs leave room (shared/specs/mdp.md §10):
  * - Dispatch: one FIFO queue per service, least recently used idle worker first.
  * - Liveness: any command except DISCONNECT refreshes a worker. An idle worker silent for
@@ -72,6 +78,9 @@ import {
   type WorkerRecord,
 } from './registry.ts';
 import { Deque } from './deque.ts';
+import type { AccessControl } from '../security/access.ts';
+import { encodeDenial } from '../security/denial.ts';
+import { openSecurity, type BrokerSecurity, type ReloadOutcome } from '../security/index.ts';
 
 export type { BrokerCounters, BrokerMetrics, DialectMetrics, ServiceMetrics } from './metrics.ts';
 export type { ServiceDrops } from './registry.ts';
@@ -101,7 +110,7 @@ const BUSIEST = 10;
 const TITANIC_ADDRESS_PREFIX = fromString('titanic/');
 
 /** BrokerOptions that are not config fields. */
-const BROKER_EXTRA_OPTIONS = ['logger', 'store', 'repair'] as const;
+const BROKER_EXTRA_OPTIONS = ['logger', 'store', 'repair', 'security', 'configFile'] as const;
 
 export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects'>> {
   /** Dialects accepted (default all): names, or the groups `all` and `rfc` (strict). */
@@ -111,6 +120,10 @@ export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects'>> {
   store?: RequestStore;
   /** Journal: move a damaged segment aside and carry on, instead of refusing to start. */
   repair?: boolean;
+  /** Security already set up (instead of the one the config's security fields describe). */
+  security?: BrokerSecurity;
+  /** The YAML file the config came from: an inline policy (broker.access) is re-read from it when it changes. */
+  configFile?: string;
 }
 
 /** Random bytes for request ids, drawn from the platform's CSPRNG a page at a time. */
@@ -220,9 +233,12 @@ export class Broker {
   private closing: Promise<void> | undefined;
   private drained: (() => void) | undefined;
   private readonly loop: Promise<void>;
+  private security: BrokerSecurity | undefined;
+  /** The access policy in force, when there is one: every request and READY is checked against it. */
+  private access: AccessControl | undefined;
 
   constructor(options: BrokerOptions = {}) {
-    const { logger, store, repair } = options;
+    const { logger, store, repair, security, configFile } = options;
     const checked = checkOptions('broker', 'Broker', options, BROKER_EXTRA_OPTIONS);
     const config: BrokerConfig = { ...DEFAULT_CONFIG.broker, bind: [...DEFAULT_CONFIG.broker.bind] };
     for (const [k, v] of Object.entries(checked)) (config as unknown as Record<string, unknown>)[k] = v;
@@ -264,7 +280,7 @@ export class Broker {
     });
     this.mmi = mmiHandlers(this.mmiHost());
     this.titanic = this.titanicHost();
-    this.ready = this.open(store, repair === true);
+    this.ready = this.secure(security, configFile).then(() => this.open(store, repair === true));
     // bind() reports a failed open; nobody else has to await it
     this.ready.catch(() => undefined);
     this.bindChain = this.ready.catch(() => undefined);
@@ -507,6 +523,7 @@ export class Broker {
   private onRequest(id: Uint8Array, cmd: ClientRequest, codec: MdpCodec, t: number): void {
     this.byDialect[codec.dialect].requests++;
     this.seeClient(id, codec.dialect, t);
+    if (this.access !== undefined && this.denied(id, cmd, codec)) return;
     if (isMmiName(cmd.service)) {
       this.onMmi(id, cmd, key(cmd.service), codec);
       return;
@@ -1051,6 +1068,10 @@ export class Broker {
         }
         if (isTitanicName(cmd.service)) {
           this.refuseReady(id, codec, display, 'the titanic. namespace is served by the broker (9/TSP)');
+          return;
+        }
+        if (this.access?.serve(this.router.lastPeer, cmd.service)) {
+          this.refuseReady(id, codec, display, 'not allowed to serve it (access policy)');
           return;
         }
         if (this.draining) {
@@ -1720,7 +1741,34 @@ export class Broker {
       },
       titanic: { ...this.titanicCounters, status: { ...this.titanicCounters.status } },
       store: { ...(this.store?.stats() ?? { kind: 'opening', durable: false, requests: 0, liveBytes: 0, bytes: 0, maxBytes: 0, appends: 0, refusedFull: 0, errors: 0, compactions: 0 }), recovery: this.recovery },
+      ...(this.access ? { access: this.access.metrics(options.services !== false) } : {}),
     };
+  }
+
+  // ---- security ---------------------------------------------------------------------------------
+
+  /** Sets up CURVE/PLAIN, ZAP and the access policy (src/mdp/security/) before anything is bound. */
+  private async secure(given: BrokerSecurity | undefined, configFile: string | undefined): Promise<void> {
+    const security = given ?? (await openSecurity(this.config, { logger: this.log, ...(configFile === undefined ? {} : { configFile }) }));
+    if (!security) return;
+    this.security = security;
+    this.access = security.access;
+    // socket options assigned before the first bind apply to every connection
+    Object.assign(this.router, security.socketOptions);
+    this.log.info('security', security.summary);
+  }
+
+  /** Re-reads the access policy and the client certificates now (the CLI does it on SIGHUP). */
+  reloadSecurity(): Promise<ReloadOutcome | undefined> {
+    return this.ready.then(() => this.security?.reload(true));
+  }
+
+  /** Checks a request against the policy; a denied one gets the denial answer and goes no further. */
+  private denied(id: Uint8Array, cmd: ClientRequest, codec: MdpCodec): boolean {
+    if (!this.access!.request(this.router.lastPeer, cmd.service, cmd.body)) return false;
+    this.byDialect[codec.dialect].replies++;
+    this.send(id, encodeDenial(codec, cmd.service), codec, () => this.counters.undeliverable++);
+    return true;
   }
 
   // ---- shutdown ---------------------------------------------------------------------------------
@@ -1784,6 +1832,7 @@ export class Broker {
     this.isClosed = true;
     this.router.close();
     await this.loop;
+    await this.security?.close();
     await this.store?.close().catch((err: MdpError) => this.log.error('store close failed', { code: err.code, error: err.message }));
     this.log.info('broker closed', { replies: this.counters.replies });
   }

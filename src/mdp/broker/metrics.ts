@@ -2,6 +2,7 @@
 import type { Dialect } from '../constants.ts';
 import type { HistogramSnapshot, LatencySnapshot } from '../metrics.ts';
 import type { StoreRecovery, StoreStats } from '../store/store.ts';
+import type { AccessMetrics } from '../security/access.ts';
 import type { LifecycleCounters } from './lifecycle.ts';
 import type { ServiceDrops } from './registry.ts';
 
@@ -108,6 +109,8 @@ export interface BrokerMetrics {
   store: StoreStats & { recovery: RecoverySummary | undefined };
   /** In mmi.broker's default (summary) answer, in place of the per-service detail. */
   servicesSummary?: { count: number; withWorkers: number; busiest: { service: string; queueDepth: number; workers: number }[] };
+  /** Access decisions and the policy in force (only with an access policy; src/mdp/security/). */
+  access?: AccessMetrics;
 }
 
 /** A page of per-service metrics (mmi.broker services [LIMIT] [AFTER] [PREFIX]). */
