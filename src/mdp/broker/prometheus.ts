@@ -87,6 +87,20 @@ export function prometheusText(m: BrokerMetrics): string {
   w.one('store_compactions_total', 'counter', 'Store compactions.', st.compactions, store);
   if (st.syncs !== undefined) w.one('store_syncs_total', 'counter', 'Journal syncs (fsync/fdatasync).', st.syncs, store);
 
+  if (m.access) {
+    const a = m.access;
+    w.one('access_policy_version', 'gauge', 'Version of the access policy in force (1 for the first loaded).', a.policy.version, { digest: a.policy.digest });
+    w.one('access_policy_reloads_total', 'counter', 'Access policy versions loaded after the first.', a.reloads);
+    w.one('access_policy_rejected_total', 'counter', 'New access policy versions refused (the old one kept).', a.rejected);
+    w.family('access_decisions_total', 'counter', 'Access decisions, by action, outcome and service.');
+    for (const [service, c] of Object.entries(a.services ?? {})) {
+      w.sample('access_decisions_total', c.requestAllowed, { service, action: 'request', outcome: 'allowed' });
+      w.sample('access_decisions_total', c.requestDenied, { service, action: 'request', outcome: 'denied' });
+      w.sample('access_decisions_total', c.serveAllowed, { service, action: 'serve', outcome: 'allowed' });
+      w.sample('access_decisions_total', c.serveDenied, { service, action: 'serve', outcome: 'denied' });
+    }
+  }
+
   w.family('dialect_messages_total', 'counter', 'Messages by dialect and direction.');
   for (const [d, x] of Object.entries(m.dialects)) {
     w.sample('dialect_messages_total', x.messagesIn, { dialect: d, direction: 'in' });
