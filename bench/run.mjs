@@ -1,5 +1,5 @@
 // `npm run bench`: purezmq beside zeromq.js (native libzmq 4.3.5) in one table, every comparison with its
-// ratio and the issue-5 target, in under 3 minutes on a 2-core machine. Builds dist/ first so that the
+// ratio and the issue-5 target, in about 6 minutes on a 2-core machine (half of it the purezmq-alone durability, security and abuse rows). Builds dist/ first so that the
 // numbers are for the current sources, and writes the table to bench/results.md.
 //
 //   node bench/run.mjs            full run (~2.5 min), writes bench/results.md
