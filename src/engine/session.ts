@@ -19,6 +19,8 @@ export interface SessionOptions {
   mechanism: Mechanism;
   maxFrameSize: number;
   maxMessageFrames: number;
+  /** Bytes of one message, all frames together; -1 = no limit. */
+  maxMessageBytes: number;
   handshakeInterval: number;
   heartbeatInterval: number;
   heartbeatTimeToLive: number;
@@ -67,6 +69,8 @@ export class Session implements Engine, Flushable {
   private pipe: PipeEnd | undefined;
   private peerGreeting: Greeting | undefined;
   private parts: Uint8Array[] = [];
+  /** Bytes in `parts`. */
+  private partsBytes = 0;
   private handshakeTimer: TimerHandle | undefined;
   private heartbeatTimer: TimerHandle | undefined;
   private livenessTimer: TimerHandle | undefined;
@@ -190,6 +194,11 @@ export class Session implements Engine, Flushable {
     }
     const parts = this.parts;
     parts.push(body);
+    const max = this.opts.maxMessageBytes;
+    if (max >= 0 && (this.partsBytes += body.length) > max) {
+      this.fail(createError(ErrorCode.MESSAGE_TOO_LARGE, `message is larger than ${max} bytes (maxMessageBytes)`));
+      return;
+    }
     if (flags & FrameFlag.MORE) {
       if (parts.length >= this.opts.maxMessageFrames) {
         this.fail(createError(ErrorCode.TOO_MANY_FRAMES, `message has more than ${this.opts.maxMessageFrames} frames`));
@@ -197,6 +206,7 @@ export class Session implements Engine, Flushable {
       return;
     }
     this.parts = [];
+    this.partsBytes = 0;
     if (!this.pipe!.pushIncoming(parts)) {
       this.inputPaused = true;
       this.decoder.pause();

@@ -70,6 +70,8 @@ export interface BrokerConfig {
   maxFrameSize: number;
   /** Most frames in one message (socket maxMessageFrames). */
   maxFrames: number;
+  /** Largest message, all frames together, bytes (socket maxMessageBytes): checked as the frames arrive, the sender is cut off. */
+  maxMessageBytes: number;
   /** Largest merged reply for an MDP/0.1 client served by a streaming 0.2 worker, bytes. */
   maxReplyBytes: number;
   /** Messages queued per peer for sending. */
@@ -198,6 +200,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     http: null,
     maxFrameSize: 16 * MIB,
     maxFrames: 1024,
+    maxMessageBytes: 64 * MIB,
     maxReplyBytes: 64 * MIB,
     sendHighWaterMark: 1000,
     receiveHighWaterMark: 1000,
@@ -285,6 +288,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     http: { type: 'address', help: 'HOST:PORT for /metrics (Prometheus), /healthz, /readyz and /v1/broker (default: off)' },
     maxFrameSize: { type: 'bytes', min: 64, max: 2 ** 31, help: 'largest frame accepted, bytes' },
     maxFrames: { type: 'int', min: 6, max: 1_000_000, help: 'most frames in one message' },
+    maxMessageBytes: { type: 'bytes', min: 64, max: 2 ** 50, help: 'largest message, all frames together; the connection that sends a larger one is closed' },
     maxReplyBytes: { type: 'bytes', min: 1, max: 2 ** 31, help: 'largest merged reply for an MDP/0.1 client or Titanic, bytes' },
     sendHighWaterMark: { type: 'int', min: 1, max: 10_000_000, help: 'messages queued per peer for sending' },
     receiveHighWaterMark: { type: 'int', min: 1, max: 10_000_000, help: 'messages queued per peer for receiving' },

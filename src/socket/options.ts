@@ -40,6 +40,12 @@ export interface SocketOptions {
   ipv6: boolean;
   /** purezmq: most frames one incoming message may have. */
   maxMessageFrames: number;
+  /**
+   * purezmq: most bytes one incoming message may have, all frames together (-1 = no limit). Checked
+   * as each frame arrives: a peer that keeps sending frames marked "more" is cut off at the limit,
+   * not after it has sent the whole message. maxMessageSize bounds each frame.
+   */
+  maxMessageBytes: number;
   /** ZMQ_BACKLOG: pending connections a bound TCP/IPC endpoint queues. */
   backlog: number;
   /** ZMQ_TCP_KEEPALIVE: -1 = OS default, 0 = off, 1 = on. */
@@ -92,6 +98,7 @@ export const DEFAULT_OPTIONS: SocketOptions = {
   immediate: false,
   ipv6: false,
   maxMessageFrames: 65536,
+  maxMessageBytes: -1,
   backlog: 100,
   tcpKeepalive: -1,
   tcpKeepaliveIdle: -1,
@@ -125,6 +132,7 @@ const INTEGER_MIN: Partial<Record<keyof SocketOptions, number>> = {
   heartbeatTimeToLive: 0,
   heartbeatTimeout: -1,
   maxMessageFrames: 1,
+  maxMessageBytes: -1,
   backlog: 0,
   tcpKeepalive: -1,
   tcpKeepaliveIdle: -1,

@@ -129,6 +129,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
   declare immediate: boolean;
   declare ipv6: boolean;
   declare maxMessageFrames: number;
+  declare maxMessageBytes: number;
   declare backlog: number;
   declare tcpKeepalive: number;
   declare tcpKeepaliveIdle: number;
@@ -869,6 +870,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
       mechanism: this.createMechanism(),
       maxFrameSize: this.maxMessageSize >= 0 ? this.maxMessageSize : HARD_MAX_FRAME_SIZE,
       maxMessageFrames: this.maxMessageFrames,
+      maxMessageBytes: this.maxMessageBytes,
       handshakeInterval: this.handshakeInterval,
       heartbeatInterval: this.heartbeatInterval,
       heartbeatTimeToLive: this.heartbeatTimeToLive,

@@ -107,6 +107,13 @@ const TRAFFIC_CASES: Array<{ name: string; code: string; bytes: () => Buffer[] }
     bytes: () => Array.from({ length: 9 }, (_, i) => frame(0x01, Buffer.from(`f${i}`))),
   },
   {
+    // each frame is within maxMessageSize; together they pass maxMessageBytes, and the peer is cut off
+    // at the frame that crosses it, before the message is complete
+    name: 'message over maxMessageBytes, frames marked "more" (maxMessageBytes 10000)',
+    code: ErrorCode.MESSAGE_TOO_LARGE,
+    bytes: () => Array.from({ length: 3 }, () => frame(0x01, Buffer.alloc(4000, 1))),
+  },
+  {
     name: 'malformed command after the handshake (name length past the body)',
     code: ErrorCode.BAD_COMMAND,
     bytes: () => [Buffer.from([0x04, 0x02, 0x09, 0x50])],
@@ -117,7 +124,7 @@ for (const proto of ['tcp', 'ipc'] as const) {
   describe(`bad input on ${proto}: ROUTER survives, the error is typed`, () => {
     let f: Fixture;
     beforeAll(async () => {
-      f = await fixture(proto, { handshakeInterval: 1000, maxMessageSize: 4096, maxMessageFrames: 8 });
+      f = await fixture(proto, { handshakeInterval: 1000, maxMessageSize: 4096, maxMessageFrames: 8, maxMessageBytes: 10_000 });
     });
     afterAll(() => f?.close());
 

@@ -82,6 +82,27 @@ describe('max_queued_bytes: requests are bounded by bytes, not only by count', (
   }, 60_000);
 });
 
+describe('max_message_bytes: one message is bounded as its frames arrive', () => {
+  it('closes the connection that sends a larger message, and only that one', async () => {
+    const broker = new Broker({ heartbeatInterval: 50, maxMessageBytes: 1024 * 1024 });
+    const ep = await broker.bind('tcp://127.0.0.1:*');
+    cleanups.push(() => broker.close(0));
+    const sock = new lib.Dealer({ linger: 0 });
+    sock.connect(ep);
+    cleanups.push(() => sock.close());
+    const half = Buffer.alloc(512 * 1024, 1);
+    await sock.send(request02('big', half, half, half)); // 1.5 MiB in frames of 0.5 MiB
+    await waitFor(() => broker.metrics().counters.connectionErrors === 1, 'the connection to be closed');
+    expect(broker.metrics().counters.requests).toBe(0);
+    // anyone else is still served, and the same client after its reconnect with a message that fits
+    const w = new Worker(ep, 'big', (req) => [String(req.reduce((n, f) => n + f.length, 0))], { heartbeatInterval: 50 });
+    cleanups.push(() => w.close());
+    const client = new Client(ep, { timeout: 5000 });
+    cleanups.push(() => client.close());
+    expect((await client.request('big', [half])).map(String)).toEqual([String(half.length)]);
+  });
+});
+
 describe('service-name spraying', () => {
   it('a new name never scans the service table, even when every record holds a request', async () => {
     const broker = new Broker({ heartbeatInterval: 50, maxServices: 500, requestTimeout: 0 });

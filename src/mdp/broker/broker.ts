@@ -258,6 +258,7 @@ export class Broker {
       receiveHighWaterMark: config.receiveHighWaterMark,
       maxMessageSize: config.maxFrameSize,
       maxMessageFrames: config.maxFrames,
+      maxMessageBytes: config.maxMessageBytes,
       linger: 1000,
     });
     this.router.events.on('accept', (e) => this.log.debug('connection accepted', { address: e.address }));
