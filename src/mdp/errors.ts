@@ -47,6 +47,8 @@ export const MdpErrorCode = {
   AUTH_REFUSED: 'MDP_AUTH_REFUSED',
   /** A certificate file is malformed (missing key, bad Z85, keys that do not match); with `file` and `line`. */
   CERTIFICATE: 'MDP_CERTIFICATE',
+  /** An inter-broker (cluster) message does not follow the PZC01 wire format (docs/cluster-wire.md). */
+  CLUSTER_MALFORMED: 'MDP_CLUSTER_MALFORMED',
 } as const;
 export type MdpErrorCode = (typeof MdpErrorCode)[keyof typeof MdpErrorCode];
 
