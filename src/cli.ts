@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readCertificateFile, newCertificate, writeCertificatePair } from './mdp/security/certfile.ts';
 import type { PeerCurveOptions } from './mdp/security/peer.ts';
+import type { ClusterView } from './mdp/cluster/hook.ts';
 import { parseArgs } from 'node:util';
 import {
   Broker,
@@ -100,7 +101,7 @@ const err = (s: string): void => {
 
 
 /** Fields whose flag may be repeated (each occurrence adds to the list). */
-const REPEATABLE = new Set(['bind', 'dialects', 'allow', 'deny']);
+const REPEATABLE = new Set(['bind', 'dialects', 'allow', 'deny', 'peer']);
 
 function sectionFlags(section: Section): Record<string, FlagSpec> {
   const flags: Record<string, FlagSpec> = {};
@@ -234,6 +235,7 @@ Queries the broker's Majordomo Management Interface:
   workers [NAME]     number of workers for NAME, or in all (mmi.workers)
   heartbeat          the broker's heartbeat interval and liveness (mmi.heartbeat)
   broker             version, uptime and counters (mmi.broker); --json for the raw document
+  cluster            the brokers of the cluster: state, endpoints, last seen, load, services (mmi.cluster)
   mmi.NAME [body]    any MMI service, raw reply frames
 
 Options:
@@ -450,6 +452,7 @@ async function brokerCommand(argv: string[]): Promise<number> {
     limits: `queued ${b.maxQueuedRequests}/service, ${b.maxQueuedBytes} bytes; frame ${b.maxFrameSize} bytes x ${b.maxFrames}`,
     retries: `${b.maxRetries} (backoff ${b.retryBackoff}-${b.retryBackoffMax}ms), ttl ${b.requestTtl}ms`,
     http: b.http ?? undefined,
+    cluster: b.clusterBind === null ? undefined : `${b.clusterBind} peers ${b.peer.join(',') || '(none: first member)'} strategy ${b.clusterStrategy}`,
   });
   const file = configPath(values);
   const broker = new Broker({ ...config.broker, logger: log, repair: values.repair === true, ...(file === undefined ? {} : { configFile: file }) });
@@ -531,6 +534,7 @@ async function brokerCommand(argv: string[]): Promise<number> {
     }
   }
   for (const ep of bound) out(`listening on ${ep}`);
+  if (broker.clusterEndpoint !== undefined) out(`cluster on ${broker.clusterEndpoint} node ${broker.nodeId}`);
   if (http) out(`http on ${http.url}`);
   return exit;
 }
@@ -862,8 +866,38 @@ async function mmiCommand(argv: string[]): Promise<number> {
         out(table(['KEY', 'VALUE'], rows));
         return EXIT.OK;
       }
+      case 'cluster': {
+        const [code, doc] = text(await client.request('mmi.cluster', ''));
+        if (code === '501') {
+          err('this broker is not in a cluster (mmi.cluster answered 501)');
+          return EXIT.NOT_FOUND;
+        }
+        if (code !== '200' || doc === undefined) {
+          err(`mmi.cluster answered ${code ?? 'nothing'}`);
+          return EXIT.NOT_FOUND;
+        }
+        if (json) {
+          out(doc);
+          return EXIT.OK;
+        }
+        const v = JSON.parse(doc) as ClusterView;
+        const rows = v.members.map((m) => [
+          m.self ? `${m.id} (self)` : m.id,
+          m.state,
+          m.clusterEndpoint,
+          m.clientEndpoints.join(' ') || '-',
+          m.lastSeenMs === null ? null : m.self ? '-' : `${m.lastSeenMs}ms`,
+          `${m.load.idle}/${m.load.busy}/${m.load.queued}`,
+          m.inFlight,
+          Object.keys(m.services).sort().join(' ') || '-',
+        ]);
+        out(table(['NODE', 'STATE', 'CLUSTER', 'CLIENTS', 'LAST_SEEN', 'IDLE/BUSY/QUEUED', 'FORWARDED', 'SERVICES'], rows));
+        const c = v.counters;
+        out(`strategy ${v.strategy}, heartbeat ${v.heartbeatMs}ms, liveness ${v.livenessMs}ms${v.curve ? ', CURVE' : ''}; forwarded ${c.forwarded}, received ${c.receivedFromPeers}, reforwarded ${c.reforwarded}, member deaths ${c.memberDeaths}`);
+        return EXIT.OK;
+      }
       default: {
-        if (!query.startsWith('mmi.')) throw new UsageError(`unknown query '${query}' (services, service, workers, heartbeat, broker or mmi.NAME)`);
+        if (!query.startsWith('mmi.')) throw new UsageError(`unknown query '${query}' (services, service, workers, heartbeat, broker, cluster or mmi.NAME)`);
         const reply = text(await client.request(query, args.length > 0 ? args : ''));
         for (const line of reply) out(line);
         return reply[reply.length - 1] === '501' ? EXIT.NOT_FOUND : EXIT.OK;

@@ -101,6 +101,25 @@ export interface BrokerConfig {
   reloadInterval: number;
   /** Access policy inline (YAML broker.access; src/mdp/security/policy.ts has the format). */
   access: unknown;
+  // ---- cluster (YAML: broker.cluster; src/mdp/cluster/, README "Cluster") ----
+  /** Where this broker listens for other brokers; null: not in a cluster. */
+  clusterBind: string | null;
+  /** Cluster endpoints of brokers already in the cluster (any one is enough). */
+  peer: string[];
+  /** This broker's name in the cluster; null: host name, process id and a random suffix. */
+  nodeId: string | null;
+  /** Which member gets a request no local worker can take now. */
+  clusterStrategy: 'least-load' | 'round-robin' | 'local-first';
+  /** ms between heartbeats to other brokers. */
+  clusterHeartbeat: number;
+  /** A member silent this long is dead: a count of heartbeats ("3") or a duration ("1500ms"). */
+  clusterLiveness: string;
+  /** local-first: how long a request waits for a local worker before it is forwarded, ms. */
+  clusterLocalWait: number;
+  /** This broker's secret certificate for the cluster links (CURVE); null: no CURVE between brokers. */
+  clusterCurveSecretKeyFile: string | null;
+  /** Public keys of the brokers admitted to the cluster links, one per line: `KEY [CLUSTER-ENDPOINT]`. */
+  clusterCurvePeerKeys: string | null;
 }
 
 /** A dialect, or `auto`: the RFC of `version` (rfc7 for 0.1, rfc18 for 0.2). */
@@ -154,7 +173,7 @@ export interface MdpConfig {
   log: LogConfig;
 }
 
-type FieldType = 'duration' | 'int' | 'bytes' | 'path' | 'address' | 'file' | 'text' | 'endpoint' | 'endpoints' | 'enum' | 'dialects' | 'addresses' | 'policy';
+type FieldType = 'duration' | 'int' | 'bytes' | 'path' | 'address' | 'file' | 'text' | 'endpoint' | 'endpoints' | 'enum' | 'dialects' | 'addresses' | 'policy' | 'liveness' | 'name';
 
 interface Field {
   type: FieldType;
@@ -163,7 +182,9 @@ interface Field {
   values?: readonly string[];
   help: string;
   /** A sub-mapping of its section in YAML (broker.security.curve_cert); env and flags stay flat. */
-  group?: 'security';
+  group?: 'security' | 'cluster';
+  /** endpoint: null (or '') means off; endpoints: the list may be empty. */
+  optional?: boolean;
   /** Only in YAML (a whole policy does not fit an environment variable or a flag). */
   yamlOnly?: boolean;
 }
@@ -215,6 +236,15 @@ export const DEFAULT_CONFIG: MdpConfig = {
     accessPolicy: null,
     reloadInterval: 1000,
     access: null,
+    clusterBind: null,
+    peer: [],
+    nodeId: null,
+    clusterStrategy: 'least-load',
+    clusterHeartbeat: 1000,
+    clusterLiveness: '3',
+    clusterLocalWait: 50,
+    clusterCurveSecretKeyFile: null,
+    clusterCurvePeerKeys: null,
   },
   client: {
     broker: DEFAULT_ENDPOINT,
@@ -303,6 +333,15 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     accessPolicy: { type: 'file', group: 'security', help: 'access policy file (YAML), re-read when it changes' },
     reloadInterval: { type: 'duration', min: 0, max: DAY, group: 'security', help: 'how often to look for changes of the policy file and the certificate directory (0: only on SIGHUP)' },
     access: { type: 'policy', yamlOnly: true, help: 'access policy inline (default, mmi, admin, titanic, peers, rules)' },
+    clusterBind: { type: 'endpoint', optional: true, group: 'cluster', help: 'where this broker listens for other brokers (tcp://HOST:PORT): joins a cluster' },
+    peer: { type: 'endpoints', optional: true, group: 'cluster', help: 'cluster endpoint of a broker already in the cluster; repeatable (one is enough)' },
+    nodeId: { type: 'name', group: 'cluster', help: "this broker's name in the cluster (default: host-pid-random)" },
+    clusterStrategy: { type: 'enum', values: ['least-load', 'round-robin', 'local-first'], group: 'cluster', help: 'which member serves what no local worker can take now: least-load, round-robin or local-first' },
+    clusterHeartbeat: { type: 'duration', min: 10, max: 60_000, group: 'cluster', help: 'interval between heartbeats to other brokers' },
+    clusterLiveness: { type: 'liveness', group: 'cluster', help: 'silence after which a broker is dead: heartbeats (3) or a duration (1500ms)' },
+    clusterLocalWait: { type: 'duration', min: 0, max: 60_000, group: 'cluster', help: 'local-first: how long a request waits for a local worker before it is forwarded' },
+    clusterCurveSecretKeyFile: { type: 'file', group: 'cluster', help: "this broker's secret certificate for the cluster links (purezmq keygen): CURVE between brokers" },
+    clusterCurvePeerKeys: { type: 'file', group: 'cluster', help: 'public keys of the brokers admitted to the cluster links, one per line: KEY [CLUSTER-ENDPOINT]' },
   },
   client: {
     ...PEER_FIELDS,
@@ -327,7 +366,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
 };
 
 /** Sub-mappings of a section in YAML (see Field.group). */
-const GROUPS: Record<string, true> = { security: true };
+const GROUPS: Record<string, true> = { security: true, cluster: true };
 
 export type Section = keyof MdpConfig;
 
@@ -474,16 +513,35 @@ function convert(field: Field, raw: unknown): { value: unknown } | { error: stri
       return { value: s };
     }
     case 'endpoint': {
+      if (field.optional && (raw === null || raw === '')) return { value: null };
       if (!validEndpoint(raw)) return { error: `must be an endpoint such as tcp://127.0.0.1:5555 (port 1-65535 or *), got ${show(raw)}` };
       return { value: raw };
     }
     case 'endpoints': {
-      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw;
-      if (!Array.isArray(list) || list.length === 0) return { error: `must be a list of endpoints, got ${show(raw)}` };
+      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw === null && field.optional ? [] : raw;
+      if (!Array.isArray(list) || (list.length === 0 && !field.optional)) return { error: `must be a list of endpoints, got ${show(raw)}` };
       for (const ep of list) {
         if (!validEndpoint(ep)) return { error: `must be endpoints such as tcp://127.0.0.1:5555 (port 1-65535 or *), got ${show(ep)}` };
       }
       return { value: [...(list as string[])] };
+    }
+    case 'liveness': {
+      // a bare integer counts heartbeats; with a unit it is a duration
+      const t = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+      if (/^\d+$/.test(t)) {
+        const n = Number(t);
+        if (n < 1 || n > 100) return { error: `must be 1 to 100 heartbeats, or a duration such as "1500ms", got ${show(raw)}` };
+        return { value: t };
+      }
+      const m = DURATION.exec(t);
+      const ms = m && m[2] !== undefined ? Number(m[1]) * UNIT[m[2]]! : NaN;
+      if (!Number.isFinite(ms) || ms < 10 || ms > DAY) return { error: `must be a count of heartbeats (3) or a duration from 10ms to 1d (1500ms, 5s), got ${show(raw)}` };
+      return { value: t };
+    }
+    case 'name': {
+      if (raw === null || raw === '') return { value: null };
+      if (typeof raw !== 'string' || !/^[A-Za-z0-9._:@-]{1,64}$/.test(raw)) return { error: `must be 1 to 64 letters, digits or . _ : @ -, got ${show(raw)}` };
+      return { value: raw };
     }
     case 'dialects': {
       const items: unknown[] = Array.isArray(raw) ? raw : [raw];
@@ -508,7 +566,7 @@ function isAddressOrRange(text: string): boolean {
 
 function clone(c: MdpConfig): MdpConfig {
   return {
-    broker: { ...c.broker, bind: [...c.broker.bind], dialects: [...c.broker.dialects], allow: [...c.broker.allow], deny: [...c.broker.deny] },
+    broker: { ...c.broker, bind: [...c.broker.bind], dialects: [...c.broker.dialects], allow: [...c.broker.allow], deny: [...c.broker.deny], peer: [...c.broker.peer] },
     client: { ...c.client },
     worker: { ...c.worker },
     log: { ...c.log },
@@ -606,6 +664,7 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
   if (config.broker.retryBackoffMax < config.broker.retryBackoff) {
     issues.push(`broker.retry_backoff_max: must be at least broker.retry_backoff (${config.broker.retryBackoff} ms), got ${config.broker.retryBackoffMax}`);
   }
+  for (const issue of clusterIssues(config.broker)) issues.push(issue);
   if (config.client.retryBackoffMax < config.client.retryBackoff) {
     issues.push(`client.retry_backoff_max: must be at least client.retry_backoff (${config.client.retryBackoff} ms), got ${config.client.retryBackoffMax}`);
   }
@@ -613,6 +672,21 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
     throw mdpError(MdpErrorCode.CONFIG, `invalid configuration:\n  ${issues.join('\n  ')}`, { issues });
   }
   return config;
+}
+
+/** Cluster settings that only make sense together (checked by the Broker too, for library users). */
+export function clusterIssues(b: BrokerConfig): string[] {
+  const issues: string[] = [];
+  const on = b.clusterBind !== null;
+  if (!on && b.peer.length > 0) issues.push('broker.cluster.peer: needs broker.cluster.cluster_bind (--cluster-bind EP: where this broker listens for the others)');
+  if ((b.clusterCurveSecretKeyFile === null) !== (b.clusterCurvePeerKeys === null)) {
+    issues.push('broker.cluster.cluster_curve_secret_key_file and cluster_curve_peer_keys go together (CURVE on the cluster links needs this broker\'s key and the keys it admits)');
+  }
+  if (on && /^tcp:\/\/(0\.0\.0\.0|\*|\[::\]):/.test(b.clusterBind!)) {
+    issues.push(`broker.cluster.cluster_bind: other brokers connect to this address, so it must name this host (tcp://HOST:PORT), got ${JSON.stringify(b.clusterBind)}`);
+  }
+  if (on && b.peer.includes(b.clusterBind!)) issues.push(`broker.cluster.peer: ${b.clusterBind} is this broker's own cluster endpoint`);
+  return issues;
 }
 
 /**

@@ -81,6 +81,10 @@ import { Deque } from './deque.ts';
 import type { AccessControl } from '../security/access.ts';
 import { encodeDenial } from '../security/denial.ts';
 import { openSecurity, type BrokerSecurity, type ReloadOutcome } from '../security/index.ts';
+import type { ClusterHost, ClusterLink, InboundForward, Refusal } from '../cluster/hook.ts';
+import type { RefuseReason, ServiceLoad } from '../cluster/wire.ts';
+import type { ClusterMetrics } from './metrics.ts';
+import { clusterIssues } from '../config.ts';
 
 export type { BrokerCounters, BrokerMetrics, DialectMetrics, ServiceMetrics } from './metrics.ts';
 export type { ServiceDrops } from './registry.ts';
@@ -108,6 +112,9 @@ const BUSY_CHECK_MS = 10;
 const BUSIEST = 10;
 /** The address a Titanic request carries to its worker, before its 16 id bytes (workers echo it back). */
 const TITANIC_ADDRESS_PREFIX = fromString('titanic/');
+
+/** Why a forwarded request was not taken (the values of the wire's RefuseReason, without loading it). */
+const REFUSE = { NO_WORKER: 1, UNKNOWN_SERVICE: 2, OVER_BUDGET: 3, FAILED: 4 } as const satisfies Record<string, RefuseReason>;
 
 /** BrokerOptions that are not config fields. */
 const BROKER_EXTRA_OPTIONS = ['logger', 'store', 'repair', 'security', 'configFile'] as const;
@@ -236,6 +243,11 @@ export class Broker {
   private security: BrokerSecurity | undefined;
   /** The access policy in force, when there is one: every request and READY is checked against it. */
   private access: AccessControl | undefined;
+  /** Cluster (src/mdp/cluster/): loaded at the first bind when `clusterBind` is set, never otherwise. */
+  private cluster: ClusterLink<Request> | undefined;
+  private clusterStart: Promise<void> | undefined;
+  /** Requests other members forwarded here, by origin and request id (CANCEL finds them). */
+  private readonly inbound = new Map<string, Request>();
 
   constructor(options: BrokerOptions = {}) {
     const { logger, store, repair, security, configFile } = options;
@@ -245,6 +257,8 @@ export class Broker {
     const dialects = expandDialects(config.dialects);
     if ('error' in dialects) throw mdpError(MdpErrorCode.CONFIG, `dialects: ${dialects.error}`, { issues: [`broker.dialects: ${dialects.error}`] });
     config.dialects = dialects.dialects;
+    const cluster = clusterIssues(config);
+    if (cluster.length > 0) throw mdpError(MdpErrorCode.CONFIG, `invalid cluster options:\n  ${cluster.join('\n  ')}`, { issues: cluster });
     this.config = config;
     this.accepted = new Set(config.dialects);
     this.log = logger ?? silentLogger;
@@ -298,6 +312,9 @@ export class Broker {
       const resolved = this.router.lastEndpoint ?? endpoint;
       this.bound.push(resolved);
       this.log.info('listening', { endpoint: resolved });
+      // the cluster starts with the first endpoint (members learn where our clients connect)
+      if (this.config.clusterBind !== null) await (this.clusterStart ??= this.startCluster());
+      this.cluster?.setClientEndpoints(this.bound);
       return resolved;
     });
     this.bindChain = next.catch(() => undefined);
@@ -594,6 +611,8 @@ export class Broker {
       merged: undefined,
       mergedBytes: 0,
       streamed: false,
+      peer: undefined,
+      remote: false,
       retryAt: 0,
       heapIndex: -1,
       reply: undefined,
@@ -728,6 +747,7 @@ export class Broker {
     this.gauge.bytes -= req.bytes;
     if (req.kind === RequestKind.TITANIC) this.gauge.titanicLive--;
     if (req.storeKey !== undefined && this.byKey.get(req.storeKey) === req) this.byKey.delete(req.storeKey);
+    if (req.peer !== undefined) this.inbound.delete(`${req.peer.origin}\n${req.peer.rid}`);
   }
 
   private seeClient(id: Uint8Array, dialect: Dialect, t: number): void {
@@ -749,6 +769,10 @@ export class Broker {
   }
 
   private sendPartial(req: Request, body: Uint8Array[]): void {
+    if (req.peer !== undefined) {
+      this.cluster?.reply(req.peer.origin, req.peer.rid, 'PARTIAL', body);
+      return;
+    }
     this.send(req.client, this.clientFrames(req, 'PARTIAL', body), req.clientCodec!, (err) => this.undeliverable(req, err));
   }
 
@@ -764,6 +788,11 @@ export class Broker {
    */
   private deliver(req: Request, reply: Uint8Array[]): void {
     this.lifecycle.counters.delivered++;
+    if (req.peer !== undefined) {
+      // back to the broker its client is on
+      this.cluster?.reply(req.peer.origin, req.peer.rid, 'FINAL', reply);
+      return;
+    }
     this.send(req.client, this.clientFrames(req, 'FINAL', reply), req.clientCodec!, (err) => {
       this.lifecycle.counters.delivered--;
       if (err.code !== 'EHOSTUNREACH' || isGeneratedId(req.client) || this.isClosed) {
@@ -879,6 +908,10 @@ export class Broker {
     this.send(id, frames, codec, () => this.counters.undeliverable++);
   }
 
+  private mmiHost0WorkersOf(name: Uint8Array | undefined): number {
+    return name === undefined ? this.workers.size : (this.services.get(key(name))?.workers.size ?? 0);
+  }
+
   private mmiHost(): MmiHost {
     return {
       workersOf: (name) => (name === undefined ? this.workers.size : (this.services.get(key(name))?.workers.size ?? 0)),
@@ -894,6 +927,15 @@ export class Broker {
           .filter((s): s is StoredRequest => s !== undefined),
       }),
       replayDeadLetters: (keys) => this.eachDeadLetter(keys, (stored) => this.replay(stored)),
+      cluster: () => {
+        const c = this.cluster;
+        if (c === undefined) return undefined;
+        return {
+          workers: (name) => ({ local: this.mmiHost0WorkersOf(name), remote: c.remoteWorkers(name === undefined ? undefined : textDecoder.decode(name)) }),
+          remoteServices: () => [...c.remoteServices().keys()].sort(),
+          document: () => fromString(JSON.stringify(c.view())),
+        };
+      },
       purgeDeadLetters: (keys) =>
         this.eachDeadLetter(keys, (stored) => {
           this.lifecycle.counters.purged++;
@@ -1042,7 +1084,11 @@ export class Broker {
       case Phase.REPLIED:
         this.gauge.titanicReplies--;
         break;
-      // DISPATCHED: its worker finishes, and the FINAL is dropped (onFinal sees GONE); REPLYING likewise
+      case Phase.DISPATCHED:
+        // on a worker: it finishes, and the FINAL is dropped (onFinal sees GONE); on a member: told
+        if (req.remote) this.cluster?.cancel(req);
+        break;
+      // REPLYING: likewise
     }
     this.retire(req, { closed: true });
   }
@@ -1284,6 +1330,7 @@ export class Broker {
     if (service.workers.size === 0 && service.live === 0) this.evictable.set(service.key, service);
     unlinkIdle(service, worker);
     if (how.disconnect) this.sendDisconnect(worker.id, worker.codec);
+    this.cluster?.changed(service.display);
     const req = worker.request;
     worker.request = undefined;
     if (req) {
@@ -1297,6 +1344,11 @@ export class Broker {
   /** A dispatch of `req` failed (its worker is gone): retry after a backoff, or dead-letter it. */
   private failed(req: Request, why: string): void {
     if (req.phase === Phase.GONE) return; // closed while it ran
+    if (req.peer !== undefined) {
+      // the origin owns the retry policy (and knows whether PARTIALs reached the client)
+      this.peerEnded(req, why);
+      return;
+    }
     req.failures++;
     req.lastError = why;
     req.merged = undefined;
@@ -1332,6 +1384,10 @@ export class Broker {
 
   /** To the dead letters: in the store (added there if it was not), in the index, out of everything else. */
   private deadLetter(req: Request, reason: DeadReason, error: string): void {
+    if (req.peer !== undefined) {
+      this.peerEnded(req, `${reason}: ${error}`);
+      return;
+    }
     const service = req.service;
     if (reason === DeadReason.EXPIRED) {
       service.drops.expired++;
@@ -1412,6 +1468,37 @@ export class Broker {
       const codec = worker.codec;
       const frames = codec.encode({ protocol: 'worker', command: 'REQUEST', version: codec.version, client: req.client, body: req.body }, Direction.TO_WORKER);
       this.send(worker.id, frames, codec, worker.unreachable);
+    }
+    if (this.cluster !== undefined) {
+      if (queue.length > 0) this.forwardQueued(service, t);
+      this.cluster.changed(service.display);
+    }
+  }
+
+  /**
+   * Cluster: what is still queued (no local worker idle) goes to members that have one, in queue
+   * order, as the strategy picks; a request another member forwarded here is never forwarded again.
+   */
+  private forwardQueued(service: Service, t: number): void {
+    const cluster = this.cluster!;
+    const queue = service.queue;
+    for (let req = queue.peek(); req !== undefined; req = queue.peek()) {
+      if (req.phase !== Phase.QUEUED) {
+        queue.shift();
+        continue;
+      }
+      if (req.peer !== undefined) return; // one hop at most; and the queue keeps its order
+      if (req.kind === RequestKind.PLAIN && isGeneratedId(req.client) && !req.orphan && !this.router.hasPeer(req.client)) return; // dispatch() drops it when a worker comes
+      const choice = cluster.pick(service.display, service.workers.size, t - req.queuedAt);
+      if (choice === undefined || 'waitMs' in choice) return;
+      queue.shift();
+      this.unqueue(req);
+      req.remote = true;
+      req.attempts++;
+      this.gauge.inFlight++;
+      this.lifecycle.counters.dispatched++;
+      this.lifecycle.move(req, Phase.DISPATCHED, { member: choice.member });
+      cluster.forward(choice.member, req, service.name, req.clientCodec?.dialect ?? '', req.body);
     }
   }
 
@@ -1743,7 +1830,167 @@ export class Broker {
       titanic: { ...this.titanicCounters, status: { ...this.titanicCounters.status } },
       store: { ...(this.store?.stats() ?? { kind: 'opening', durable: false, requests: 0, liveBytes: 0, bytes: 0, maxBytes: 0, appends: 0, refusedFull: 0, errors: 0, compactions: 0 }), recovery: this.recovery },
       ...(this.access ? { access: this.access.metrics(options.services !== false) } : {}),
+      ...(this.cluster ? { cluster: this.clusterMetrics(this.cluster) } : {}),
     };
+  }
+
+  // ---- cluster ----------------------------------------------------------------------------------
+
+  /** Loads the federation (only now: a single broker never does) and joins the cluster. */
+  private async startCluster(): Promise<void> {
+    const c = this.config;
+    const { openCluster } = await import('../cluster/federation.ts');
+    const { clusterOptions } = await import('../cluster/options.ts');
+    const options = { ...clusterOptions(c, this.log), clientEndpoints: [...this.bound] };
+    this.cluster = await openCluster<Request>(this.clusterHost(), options);
+  }
+
+  /** The cluster's endpoint once joined (after the first bind), else undefined. */
+  get clusterEndpoint(): string | undefined {
+    return this.cluster?.endpoint;
+  }
+
+  get nodeId(): string | undefined {
+    return this.cluster?.nodeId;
+  }
+
+  private clusterMetrics(c: ClusterLink<Request>): ClusterMetrics {
+    const v = c.view();
+    const members: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const m of v.members) if (!m.self) members[m.state] = (members[m.state] ?? 0) + 1;
+    return { node: v.node, endpoint: c.endpoint, strategy: v.strategy, members, ...v.counters };
+  }
+
+  private loadOf(s: Service): ServiceLoad {
+    return { name: s.display, idle: s.idleCount, busy: s.workers.size - s.idleCount, queued: s.queued };
+  }
+
+  private clusterHost(): ClusterHost<Request> {
+    return {
+      localServices: () => {
+        const out: ServiceLoad[] = [];
+        for (const s of this.services.values()) if (s.workers.size > 0 || s.queued > 0) out.push(this.loadOf(s));
+        return out;
+      },
+      serviceLoad: (name) => {
+        const s = this.services.get(key(fromString(name)));
+        return s ? this.loadOf(s) : { name, idle: 0, busy: 0, queued: 0 };
+      },
+      acceptForward: (f) => this.guardForward(f),
+      cancelForward: (origin, rid) => {
+        const req = this.inbound.get(`${origin}\n${rid}`);
+        if (!req) return;
+        if (req.phase === Phase.QUEUED) this.unqueue(req); // a hole in the deque until it reaches the head
+        this.retire(req, { cancelled: true }); // on a worker: it finishes, the FINAL is dropped
+      },
+      remotePartial: (req, body) => this.guard(() => this.onPartial(req, body)),
+      remoteFinal: (req, body) => this.guard(() => this.onRemoteFinal(req, body)),
+      remoteRefused: (req, refusal) => this.guard(() => this.onRemoteRefused(req, refusal)),
+      remoteLost: (req, why) =>
+        this.guard(() => {
+          if (!req.remote) return;
+          req.remote = false;
+          this.gauge.inFlight--;
+          this.failed(req, why);
+          this.checkDrained();
+        }),
+      wake: (name) =>
+        this.guard(() => {
+          const s = this.services.get(key(fromString(name)));
+          if (s && s.queue.length > 0) this.dispatch(s, now());
+        }),
+    };
+  }
+
+  private guardForward(f: InboundForward): Refusal | undefined {
+    try {
+      return this.acceptForward(f);
+    } catch (err) {
+      this.internalError(err);
+      return { reason: REFUSE.FAILED, text: 'internal error' };
+    }
+  }
+
+  /** A request another member forwarded: taken like a client's, from a client that is the link back. */
+  private acceptForward(f: InboundForward): Refusal | undefined {
+    if (this.draining) return { reason: REFUSE.NO_WORKER, text: 'shutting down' };
+    if (isMmiName(f.service) || isTitanicName(f.service)) return { reason: REFUSE.UNKNOWN_SERVICE, text: 'answered by each broker itself' };
+    const service = this.services.get(key(f.service));
+    if (!service || service.workers.size === 0) return { reason: REFUSE.NO_WORKER, text: 'no worker for it here' };
+    this.counters.requests++;
+    service.requests++;
+    if (service.plainQueued >= this.config.maxQueuedRequests) {
+      service.drops.overflow++;
+      this.counters.requestsDropped++;
+      return { reason: REFUSE.OVER_BUDGET, text: `queue full (${this.config.maxQueuedRequests})` };
+    }
+    const t = now();
+    const codec = isDialect(f.dialect) ? codecForDialect(f.dialect) : undefined;
+    // the worker echoes this address in its replies; it names the origin and its request id
+    const address = fromString(`cluster/${f.origin}/${f.rid}`);
+    const req = this.newRequest(RequestKind.PLAIN, address, codec, service, f.body, t, Date.now());
+    req.peer = { origin: f.origin, rid: f.rid };
+    const waits = service.idleHead === undefined || service.queued > 0;
+    if (waits && !this.roomFor(req.bytes)) {
+      service.drops.overflow++;
+      this.counters.requestsDropped++;
+      this.counters.bytesRefused++;
+      return { reason: REFUSE.OVER_BUDGET, text: `max_queued_bytes (${this.config.maxQueuedBytes}) reached` };
+    }
+    this.accept(req);
+    this.inbound.set(`${f.origin}\n${f.rid}`, req);
+    this.enqueue(req, t);
+    return undefined;
+  }
+
+  /** A request a member forwarded here ended without a FINAL: the origin decides what next. */
+  private peerEnded(req: Request, why: string): void {
+    const peer = req.peer!;
+    if (req.phase === Phase.QUEUED) this.unqueue(req);
+    this.retire(req, { toOrigin: peer.origin, why });
+    this.cluster?.fail(peer.origin, peer.rid, { reason: REFUSE.FAILED, text: why });
+  }
+
+  /** The FINAL of a request this broker forwarded: as onFinal, without a worker to make idle. */
+  private onRemoteFinal(req: Request, body: Uint8Array[]): void {
+    if (!req.remote) return;
+    const t = now();
+    const service = req.service;
+    service.replies++;
+    this.counters.replies++;
+    service.latency.record(t - req.receivedAt);
+    service.histogram.record(t - req.receivedAt);
+    req.remote = false;
+    this.gauge.inFlight--;
+    this.lifecycle.counters.replied++;
+    const reply = req.merged && req.merged.length > 0 ? [...req.merged, ...body] : body;
+    req.merged = undefined;
+    if (req.phase !== Phase.GONE) this.finish(req, reply);
+    this.checkDrained();
+  }
+
+  /** The member did not take it: back to the head of its queue (not a failed dispatch). */
+  private onRemoteRefused(req: Request, refusal: Refusal): void {
+    if (!req.remote) return;
+    req.remote = false;
+    this.gauge.inFlight--;
+    req.attempts--;
+    if (req.phase === Phase.GONE) {
+      this.checkDrained();
+      return;
+    }
+    if (this.stopping) {
+      this.leftAtShutdown(req);
+      return;
+    }
+    const service = req.service;
+    const t = now();
+    service.queued++;
+    if (req.kind === RequestKind.PLAIN) service.plainQueued++;
+    this.gauge.queued++;
+    this.lifecycle.move(req, Phase.QUEUED, { refused: refusal.text });
+    service.queue.unshift(req);
+    this.dispatch(service, t);
   }
 
   // ---- security ---------------------------------------------------------------------------------
@@ -1812,6 +2059,10 @@ export class Broker {
     this.drained = undefined;
     this.stopping = true;
     for (const w of [...this.workers.values()]) this.removeWorker(w, { disconnect: true, why: 'broker shutting down' });
+    // members hear that we leave; what we forwarded and is not back is failed like a worker's (above)
+    await this.clusterStart?.catch(() => undefined);
+    await this.cluster?.close();
+    this.cluster = undefined;
     const left = { queued: this.gauge.queued, retryWaiting: this.gauge.retryWaiting, heldReplies: this.gauge.held };
     const durable = this.store?.durable === true;
     if (left.queued + left.retryWaiting + left.heldReplies > 0) {

@@ -1,4 +1,5 @@
 /** What mmi.broker reports: the types of the broker's metrics document. */
+import type { ClusterCounters } from '../cluster/hook.ts';
 import type { Dialect } from '../constants.ts';
 import type { HistogramSnapshot, LatencySnapshot } from '../metrics.ts';
 import type { StoreRecovery, StoreStats } from '../store/store.ts';
@@ -111,9 +112,21 @@ export interface BrokerMetrics {
   servicesSummary?: { count: number; withWorkers: number; busiest: { service: string; queueDepth: number; workers: number }[] };
   /** Access decisions and the policy in force (only with an access policy; src/mdp/security/). */
   access?: AccessMetrics;
+  /** Only in a cluster (src/mdp/cluster/): this node, its members by state, and the forwarding counters. */
+  cluster?: ClusterMetrics;
+}
+
+export interface ClusterMetrics extends ClusterCounters {
+  node: string;
+  endpoint: string;
+  strategy: string;
+  /** Other members by state (alive, suspect, dead, left). */
+  members: Record<string, number>;
 }
 
 /** A page of per-service metrics (mmi.broker services [LIMIT] [AFTER] [PREFIX]). */
+export type { ClusterCounters };
+
 export interface ServicePage {
   /** Services known. */
   total: number;

@@ -3,13 +3,16 @@
  * are ASCII frames. `mmi.service` follows the reference brokers (the request body with its last
  * frame replaced by the code); the extensions answer a code frame followed by their data.
  *
- *   mmi.service NAME      → 200 / 404 (a worker is registered; titanic.* is always 200)
- *   mmi.workers [NAME]    → 200, count (all workers for an empty NAME)
+ *   mmi.service NAME      → 200 / 404 (a worker is registered, here or on a cluster member; titanic.* is always 200)
+ *   mmi.workers [NAME]    → 200, count (all workers for an empty NAME); in a cluster also local=N, remote=M
  *   mmi.heartbeat         → 200, interval ms, liveness
  *   mmi.broker            → 200, JSON metrics without per-service detail (a summary instead), cached 1 s
  *   mmi.broker services [LIMIT] [AFTER] [PREFIX] → 200, JSON { total, services, next }: a page of
  *                           per-service metrics in name order (LIMIT default 100, at most 1000)
- *   mmi.services          → 200, names of services with workers
+ *   mmi.services          → 200, names of services with workers (cluster: then an empty frame, then
+ *                           the services with a worker on another member)
+ *   mmi.cluster           → 200, JSON: members (id, endpoints, state, last seen, load, services) and
+ *                           forwarding counters; 501 on a broker that is not in a cluster
  *   mmi.dlq.list [LIMIT] [AFTER]   → 200, JSON { total, items, next } (LIMIT default 100, at most 1000)
  *   mmi.dlq.replay UUID...|all     → 200, JSON { replayed, notFound } | 500 store error
  *   mmi.dlq.purge  UUID...|all     → 200, JSON { purged, notFound }   | 500 store error
@@ -58,7 +61,21 @@ export interface MmiHost {
   /** Runs dead letters again; `keys` undefined = all. Resolves once the store holds the change. */
   replayDeadLetters(keys: string[] | undefined): Promise<{ done: number; notFound: number }>;
   purgeDeadLetters(keys: string[] | undefined): Promise<{ done: number; notFound: number }>;
+  /**
+   * Cluster only (undefined for a single broker, whose answers stay as they were): workers of a
+   * service here and on live members, services with a worker on a member, mmi.cluster's JSON.
+   */
+  cluster?(): ClusterMmi | undefined;
 }
+
+export interface ClusterMmi {
+  workers(service: Uint8Array | undefined): { local: number; remote: number };
+  remoteServices(): string[];
+  document(): Uint8Array;
+}
+
+/** purezmq extension: the members of the cluster (JSON), 501 on a broker that is not in one. */
+export const MMI_CLUSTER = 'mmi.cluster';
 
 export type MmiAnswer = Uint8Array[] | Promise<Uint8Array[]>;
 
@@ -123,11 +140,17 @@ export function mmiHandlers(host: MmiHost): Record<string, (body: Uint8Array[]) 
     // 8/MMI: the reply is the request body with its last frame replaced by the code (as the reference brokers do)
     [MmiService.SERVICE]: (body) => {
       const target = body[body.length - 1]!;
-      return replaceLast(body, isTitanicName(target) || host.workersOf(target) > 0 ? MmiCode.OK : MmiCode.NOT_FOUND);
+      const remote = host.cluster?.()?.workers(target).remote ?? 0;
+      return replaceLast(body, isTitanicName(target) || host.workersOf(target) + remote > 0 ? MmiCode.OK : MmiCode.NOT_FOUND);
     },
     [MmiService.WORKERS]: (body) => {
       const target = body[body.length - 1]!;
-      return [code(MmiCode.OK), fromString(String(host.workersOf(target.length === 0 ? undefined : target)))];
+      const name = target.length === 0 ? undefined : target;
+      const cluster = host.cluster?.();
+      if (!cluster) return [code(MmiCode.OK), fromString(String(host.workersOf(name)))];
+      // in a cluster: the total first (what a single broker answers), then where they are
+      const w = cluster.workers(name);
+      return [code(MmiCode.OK), fromString(String(w.local + w.remote)), fromString(`local=${w.local}`), fromString(`remote=${w.remote}`)];
     },
     [MmiService.HEARTBEAT]: () => {
       const hb = host.heartbeat();
@@ -142,7 +165,16 @@ export function mmiHandlers(host: MmiHost): Record<string, (body: Uint8Array[]) 
       const after = words[2] === undefined || words[2] === '' ? undefined : words[2];
       return [code(MmiCode.OK), fromString(JSON.stringify(host.servicePage(after, Math.min(limit, MAX_PAGE), words[3] ?? '')))];
     },
-    [MmiService.SERVICES]: () => [code(MmiCode.OK), ...host.activeServiceNames()],
+    // in a cluster: this broker's services, then an empty frame, then those with a worker on another member
+    [MmiService.SERVICES]: () => {
+      const cluster = host.cluster?.();
+      const local = host.activeServiceNames();
+      return cluster ? [code(MmiCode.OK), ...local, new Uint8Array(0), ...cluster.remoteServices().map(fromString)] : [code(MmiCode.OK), ...local];
+    },
+    [MMI_CLUSTER]: (body) => {
+      const cluster = host.cluster?.();
+      return cluster ? [code(MmiCode.OK), cluster.document()] : notImplemented(body);
+    },
     [MmiService.DLQ_LIST]: (body) => {
       const limitText = body[0] === undefined ? '' : toString(body[0]);
       const limit = limitText === '' ? DEFAULT_PAGE : Number(limitText);

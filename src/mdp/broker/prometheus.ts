@@ -101,6 +101,19 @@ export function prometheusText(m: BrokerMetrics): string {
     }
   }
 
+  if (m.cluster) {
+    const c = m.cluster;
+    const node = { node: c.node };
+    w.one('cluster_forwarded_total', 'counter', 'Requests forwarded to other brokers (each dispatch).', c.forwarded, node);
+    w.one('cluster_received_total', 'counter', 'Requests taken from other brokers.', c.receivedFromPeers, node);
+    w.one('cluster_reforwarded_total', 'counter', 'Forwarded requests dispatched again after their broker died, restarted or its link was lost.', c.reforwarded, node);
+    w.one('cluster_member_deaths_total', 'counter', 'Brokers this broker declared dead.', c.memberDeaths, node);
+    w.one('cluster_refused_total', 'counter', 'Forwards other brokers turned away (no worker after all, budget).', c.refusedByPeers, node);
+    w.one('cluster_invalid_total', 'counter', 'Malformed or unexpected cluster messages dropped.', c.invalid, node);
+    w.family('cluster_members', 'gauge', 'Other brokers known, by state.');
+    for (const [state, v] of Object.entries(c.members)) w.sample('cluster_members', v, { state });
+  }
+
   w.family('dialect_messages_total', 'counter', 'Messages by dialect and direction.');
   for (const [d, x] of Object.entries(m.dialects)) {
     w.sample('dialect_messages_total', x.messagesIn, { dialect: d, direction: 'in' });

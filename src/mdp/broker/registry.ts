@@ -136,6 +136,10 @@ export interface Request {
   /** Retry heap position and due time (lifecycle.ts). */
   retryAt: number;
   heapIndex: number;
+  /** Cluster: taken from another broker (origin node, its request id): replies go back over the link, never forwarded again. */
+  peer: { readonly origin: string; readonly rid: number } | undefined;
+  /** Cluster: dispatched to another broker rather than to a worker of this one. */
+  remote: boolean;
   /** A reply waiting for its client (HELD) or for titanic.reply (REPLIED). */
   reply: Uint8Array[] | undefined;
   /** HELD: when to try delivering again, and when to give up (performance.now()). */

@@ -290,7 +290,11 @@ export class Membership {
       return true;
     }
     if (r.incarnation === m.incarnation && r.state === m.state) {
-      if (r.heartbeat > m.heartbeat) m.heartbeat = r.heartbeat;
+      if (r.heartbeat > m.heartbeat) {
+        // a later record of the same incarnation: its client endpoints may have grown (a later bind)
+        m.heartbeat = r.heartbeat;
+        m.clientEndpoints = [...r.clientEndpoints];
+      }
       if (direct && m.state === WireState.ALIVE) this.heard(m, now, box);
     }
     return false;

@@ -166,9 +166,18 @@ export class LocalServices {
   /** Versions each receiver has been sent (undefined: send it a full view). */
   private readonly sentTo = new Map<string, number>();
 
-  /** Records the current load of services (those that changed); returns whether any did. */
-  update(loads: readonly ServiceLoad[]): boolean {
+  /**
+   * Records the current load of services (those that changed); returns whether any did. `complete`:
+   * `loads` is every service there is, and any other one known is now empty.
+   */
+  update(loads: readonly ServiceLoad[], complete = false): boolean {
     let any = false;
+    if (complete) {
+      const present = new Set(loads.map((l) => l.name));
+      const gone: ServiceLoad[] = [];
+      for (const [name, c] of this.changedAt) if (!present.has(name) && c.load.idle + c.load.busy + c.load.queued > 0) gone.push({ name, idle: 0, busy: 0, queued: 0 });
+      if (gone.length > 0) loads = [...loads, ...gone];
+    }
     for (const l of loads) {
       const prev = this.changedAt.get(l.name);
       if (prev && prev.load.idle === l.idle && prev.load.busy === l.busy && prev.load.queued === l.queued) continue;

@@ -22,6 +22,7 @@ import { AccessControl } from './access.ts';
 import { CertificateStore, readCertificateFile } from './certfile.ts';
 import type { BrokerSecurity, ReloadOutcome } from './index.ts';
 import { compilePolicy, compilePolicyText, type Policy } from './policy.ts';
+import { zapDomains } from './domains.ts';
 
 function configError(message: string, issues: string[] = [message]): Error {
   return mdpError(MdpErrorCode.CONFIG, message, { issues });
@@ -106,6 +107,9 @@ export async function openBrokerSecurity(config: BrokerConfig, options: { logger
       reloadInterval: c.reloadInterval,
       // CURVE keys: the broker's certificate store decides, so that the user id is the certificate's name
       authenticate: async (req: AuthRequest): Promise<AuthVerdict> => {
+        // another socket's rules (the cluster links): its domain, its decision
+        const other = zapDomains.get(req.domain);
+        if (other !== undefined && req.domain !== c.zapDomain) return other(req);
         if (req.mechanism !== 'CURVE' || req.publicKey === undefined) return false;
         if (anyKey) return { allow: true, userId: req.publicKey };
         if (!store) return false;
