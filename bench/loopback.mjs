@@ -247,13 +247,18 @@ function startBroker(impl, endpoint, extraArgs = [], countLogs = false) {
  * `extraArgs` go to the broker's command line; `workerOptions` / `clientOptions` are the peers' socket
  * options (CURVE keys for the security rows).
  */
-export function broker(impl, { clients, inflight, workers, size, warmupMs, windowMs, peers, durable = false, extraArgs = [], workerOptions = {}, clientOptions = {} }) {
+export function broker(impl, { clients, inflight, workers, size, warmupMs, windowMs, peers, durable = false, extraArgs = [], workerOptions = {}, clientOptions = {}, prewarm = false }) {
   return session(async (track) => {
     const endpoint = `tcp://127.0.0.1:${await freePort()}`;
     const b = track(startBroker(impl, endpoint, [...(durable ? ['--data-dir', track(tempDir()).path] : []), ...extraArgs]));
     await b.listening;
     const w = track(peer({ impl: peers, role: 'mdp-workers', endpoint, workers, options: workerOptions }));
     await w.wait('ready');
+    if (prewarm) {
+      // the same unmeasured first load as clusterHop() gives its brokers
+      const warm = track(peer({ impl: peers, role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs: 100, windowMs: Math.max(1000, windowMs), options: clientOptions }));
+      await warm.wait('done');
+    }
     const c = track(peer({ impl: peers, role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs, windowMs, options: clientOptions }));
     await c.wait('windowStart');
     const peersCpu = () => cpuMs(w.proc.pid) + cpuMs(c.proc.pid);
@@ -265,6 +270,37 @@ export function broker(impl, { clients, inflight, workers, size, warmupMs, windo
     const user = perRequest(cpu1.user - cpu0.user);
     const system = perRequest(cpu1.system - cpu0.system);
     return { ...done, cpuUsPerRequest: user + system, systemUsPerRequest: system, peersCpuUsPerRequest: perRequest(peers1 - peers0) };
+  });
+}
+
+/**
+ * Cluster (issue 11): the same Majordomo load as broker(), but the clients talk to broker A and the echo
+ * workers to broker B; A forwards every request to B over the cluster link (one hop) and relays the
+ * replies. Both brokers are purezmq processes on loopback; the peers are the same as broker()'s.
+ */
+export function clusterHop({ clients, inflight, workers, size, warmupMs, windowMs, peers }) {
+  return session(async (track) => {
+    const [epA, epB, clA, clB] = [await freePort(), await freePort(), await freePort(), await freePort()].map((p) => `tcp://127.0.0.1:${p}`);
+    const a = track(startBroker('purezmq', epA, ['--cluster-bind', clA, '--node-id', 'A', '--cluster-heartbeat', '200']));
+    await a.listening;
+    const b = track(startBroker('purezmq', epB, ['--cluster-bind', clB, '--peer', clA, '--node-id', 'B', '--cluster-heartbeat', '200']));
+    await b.listening;
+    const w = track(peer({ impl: peers, role: 'mdp-workers', endpoint: epB, workers }));
+    await w.wait('ready');
+    // A must have heard of B's workers before the clients start (otherwise the first requests queue)
+    const wait = track(peer({ impl: 'purezmq', role: 'mdp-wait', endpoint: epA, service: 'echo' }));
+    await wait.wait('done');
+    // two brokers and the federation's code to compile: a first load, unmeasured, so that the window
+    // times compiled code as it does for the single broker (whose code is all on the one path)
+    const warm = track(peer({ impl: peers, role: 'mdp-clients', endpoint: epA, clients, inflight, size, warmupMs: 100, windowMs: Math.max(1000, windowMs) }));
+    await warm.wait('done');
+    const c = track(peer({ impl: peers, role: 'mdp-clients', endpoint: epA, clients, inflight, size, warmupMs, windowMs }));
+    await c.wait('windowStart');
+    const cpu = () => cpuMs(a.proc.pid) + cpuMs(b.proc.pid);
+    const cpu0 = cpu();
+    const done = await c.wait('done');
+    const perRequest = (ms) => (ms * 1000) / ((done.perSec * windowMs) / 1000);
+    return { ...done, cpuUsPerRequest: perRequest(cpu() - cpu0) };
   });
 }
 

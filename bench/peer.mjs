@@ -17,6 +17,7 @@
 //   pub-send        bind PUB; send probes every 20 ms until 'go', then `count` messages
 //   sub-recv        connect SUB; report the first probe; time messages count/10 .. count
 //   mdp-workers     `workers` MDP/0.2 echo workers (frame by frame, on either library)
+//   mdp-wait        polls mmi.service `service` until it answers 200 (a cluster has spread the news)
 //   mdp-clients     `clients` MDP/0.2 clients with `inflight` requests outstanding each; requests/s over a window
 //   mdp-probe       one synchronous MDP/0.2 client timing each round trip; after an 'attack' message from the
 //                   harness its samples go to a second bucket; 'report' ends it: p50/p99 before and during
@@ -267,6 +268,29 @@ async function main() {
       };
       const all = (await Promise.all(Array.from({ length: cfg.clients }, run))).flat().sort((a, b) => a - b);
       report({ done: true, perSec: (result.n / result.ms) * 1000, p50us: all.length ? all[all.length >> 1] * 1000 : undefined });
+      break;
+    }
+    case 'mdp-wait': {
+      // polls mmi.service until the service has a worker (anywhere in a cluster), for up to 20 s
+      const C = Buffer.from('MDPC02');
+      const end = Date.now() + 20000;
+      for (;;) {
+        const s = new zmq.Dealer({ receiveTimeout: 1000, linger: 0 });
+        s.connect(endpoint);
+        let code = '';
+        try {
+          await s.send([C, Buffer.of(1), Buffer.from('mmi.service'), Buffer.from(cfg.service ?? 'echo')]);
+          const reply = await s.receive();
+          code = reply[reply.length - 1].toString();
+        } catch {
+          // no answer yet
+        }
+        s.close();
+        if (code === '200') break;
+        if (Date.now() > end) throw new Error(`mdp-wait: ${cfg.service ?? 'echo'} never got a worker`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      report({ done: true });
       break;
     }
     case 'mdp-probe': {

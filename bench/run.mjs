@@ -40,7 +40,7 @@ if (!argv.includes('--no-build')) {
   }
 }
 
-const { throughput, latency, handshakes, fanout, broker, titanic, abuse, coldStart, heap, connections, cleanup } = await import('./loopback.mjs');
+const { throughput, latency, handshakes, fanout, broker, clusterHop, titanic, abuse, coldStart, heap, connections, cleanup } = await import('./loopback.mjs');
 const zmq = await import('zeromq');
 
 // ---- parameters -------------------------------------------------------------------------------------
@@ -337,6 +337,40 @@ if (!only || only.test('durable titanic journal recovery store')) {
   log(`  (durability: ${((Date.now() - durableStarted) / 1000).toFixed(1)} s)`);
 }
 
+// ---- cluster (issue 11): purezmq against itself -----------------------------------------------------
+// A client on broker A served by workers on broker B (one forwarding hop) beside the same peers on a
+// single broker, interleaved: requests/s with pipelined clients, and p50 with one synchronous client.
+const cluster = []; // { name, ours, base, ratio, target }
+if (!only || only.test('cluster hop')) {
+  const clusterStarted = Date.now();
+  const loads = {
+    pipelined: { clients: 8, inflight: MDP_WINDOW, workers: 4, size: 16, peers: 'purezmq', ...brokerWin },
+    sync: { clients: 1, inflight: 1, workers: 4, size: 16, peers: 'purezmq', ...brokerWin },
+  };
+  const runs = { hop: { pipelined: [], sync: [] }, single: { pipelined: [], sync: [] } };
+  for (let k = 0; k < reps; k++) {
+    for (const load of ['pipelined', 'sync']) {
+      for (const mode of ['hop', 'single']) {
+        try {
+          runs[mode][load].push(await (mode === 'hop' ? clusterHop(loads[load]) : broker('purezmq', { ...loads[load], prewarm: true })));
+        } catch (err) {
+          notes.push(`cluster (${mode}, ${load}): ${String(err.message ?? err).split('\n')[0]}`);
+        }
+      }
+    }
+  }
+  const best = (xs, pick, lower = false) => (xs.length ? (lower ? Math.min : Math.max)(...xs.map(pick)) : NaN);
+  const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
+  const [hq, sq] = [best(runs.hop.pipelined, (r) => r.perSec), best(runs.single.pipelined, (r) => r.perSec)];
+  const [hp, sp] = [best(runs.hop.sync, (r) => r.p50us, true), best(runs.single.sync, (r) => r.p50us, true)];
+  const [hc, sc] = [best(runs.hop.pipelined, (r) => r.cpuUsPerRequest, true), best(runs.single.pipelined, (r) => r.cpuUsPerRequest, true)];
+  log(`  cluster: hop [${runs.hop.pipelined.map((r) => fmt(r.perSec, 'req/s')).join(', ')}] single [${runs.single.pipelined.map((r) => fmt(r.perSec, 'req/s')).join(', ')}]; p50 hop [${runs.hop.sync.map((r) => fmt(r.p50us, 'µs')).join(', ')}] single [${runs.single.sync.map((r) => fmt(r.p50us, 'µs')).join(', ')}]`);
+  cluster.push({ name: 'Majordomo, 8 clients × 4 workers: client on A, workers on B (one hop) / one broker', ours: fmt(hq, 'req/s'), base: fmt(sq, 'req/s'), ratio: ratio(hq, sq), target: verdict(hq / sq, T('≥', 0.6)) });
+  cluster.push({ name: 'Majordomo, 1 synchronous client, p50: one hop / one broker', ours: fmt(hp, 'µs'), base: fmt(sp, 'µs'), ratio: ratio(hp, sp), target: verdict(hp / sp, T('≤', 1.5)) });
+  cluster.push({ name: 'Majordomo, 8 clients: broker CPU / request, both brokers of the hop / one broker', ours: fmt(hc, 'µs'), base: fmt(sc, 'µs'), ratio: ratio(hc, sc), target: 'report' });
+  log(`  (cluster: ${((Date.now() - clusterStarted) / 1000).toFixed(1)} s)`);
+}
+
 // ---- security (issue 12): purezmq against itself ----------------------------------------------------
 // The broker with CURVE on every connection (a clients directory) and a 20-rule access policy beside the
 // same broker without either, interleaved, with the same pipelined clients; the peers are CURVE clients
@@ -515,7 +549,7 @@ function mdTable(head, cells) {
 }
 /** A purezmq-alone table: measured against a baseline of its own. */
 const aloneTable = (title, rows) => mdTable([title, 'measured', 'baseline', 'ratio', 'target'], rows.map((r) => [r.name, r.ours, r.base, r.ratio, r.target]));
-const dMd = [aloneTable('durability (purezmq alone)', durability), aloneTable('security (purezmq alone)', security)].filter((t) => t !== '').join('\n\n');
+const dMd = [aloneTable('durability (purezmq alone)', durability), aloneTable('security (purezmq alone)', security), aloneTable('cluster (purezmq alone)', cluster)].filter((t) => t !== '').join('\n\n');
 const aMd = mdTable(
   ['abuse (purezmq alone)', 'legit p50 before → during', 'legit p99 before → during', 'broker RSS before → peak', 'logged', 'target'],
   abuseRows.map((r) => [r.name, r.p50, r.p99, r.rss, r.logged, r.target]),

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ClusterRegistry, LocalServices } from '../../src/mdp/cluster/registry.ts';
+import { ClusterRegistry, LocalServices, PREFETCH } from '../../src/mdp/cluster/registry.ts';
 import { ClusterStrategy, localWaitLeft, pickMember } from '../../src/mdp/cluster/strategy.ts';
 import type { ClusterMessage, ServiceLoad } from '../../src/mdp/cluster/wire.ts';
 
@@ -93,20 +93,30 @@ describe('ClusterRegistry and LocalServices', () => {
     ]);
   });
 
-  it('forwards not yet reported count against idle workers until the member says it saw them', () => {
+  it('capacity: a worker running and PREFETCH waiting per worker; unreported forwards count, replies free', () => {
     const rx = new ClusterRegistry();
+    const full = 2 * (1 + PREFETCH);
     rx.apply({ command: 'SERVICES', from: 'm', full: true, version: 1, base: 0, seen: 0, services: [{ name: 'echo', idle: 2, busy: 0, queued: 0 }] });
-    expect(rx.loadsFor('echo')[0]!.available).toBe(2);
-    rx.forwarded('m', 'echo');
-    rx.forwarded('m', 'echo');
+    expect(rx.loadsFor('echo')[0]!.available).toBe(full);
+    const seqs = Array.from({ length: full }, () => rx.forwarded('m', 'echo'));
+    expect(seqs[0]).toBe(1);
     expect(rx.loadsFor('echo')[0]!.available).toBe(0);
-    // it took the first: one worker busy, one forward still on its way
-    rx.apply({ command: 'SERVICES', from: 'm', full: false, version: 2, base: 1, seen: 1, services: [{ name: 'echo', idle: 1, busy: 1, queued: 0 }] });
+    // it took the first two (both workers busy); the rest still on their way
+    rx.apply({ command: 'SERVICES', from: 'm', full: false, version: 2, base: 1, seen: 2, services: [{ name: 'echo', idle: 0, busy: 2, queued: 0 }] });
     expect(rx.loadsFor('echo')[0]!.available).toBe(0);
-    rx.apply({ command: 'SERVICES', from: 'm', full: false, version: 3, base: 2, seen: 2, services: [{ name: 'echo', idle: 0, busy: 2, queued: 0 }] });
-    expect(rx.loadsFor('echo')[0]!.available).toBe(0);
-    rx.apply({ command: 'SERVICES', from: 'm', full: false, version: 4, base: 3, seen: 2, services: [{ name: 'echo', idle: 1, busy: 1, queued: 0 }] });
+    expect(rx.unacknowledged('m')).toBe(full - 2);
+    // the FINAL of one it has shown (busy): a worker free until its next view
+    rx.replied('m', 'echo', 1);
     expect(rx.loadsFor('echo')[0]!.available).toBe(1);
+    // the FINAL of one it has not shown yet: it stops counting
+    rx.replied('m', 'echo', full);
+    expect(rx.unacknowledged('m')).toBe(full - 3);
+    expect(rx.loadsFor('echo')[0]!.available).toBe(2);
+    // its next view shows the rest (queued there): credits end, what it shows counts
+    rx.apply({ command: 'SERVICES', from: 'm', full: false, version: 3, base: 2, seen: full, services: [{ name: 'echo', idle: 0, busy: 2, queued: full - 4 }] });
+    expect(rx.unacknowledged('m')).toBe(0);
+    expect(rx.loadsFor('echo')[0]!.available).toBe(2);
+    rx.noIdle('m', 'echo');
     expect(rx.workers('echo')).toBe(2);
     rx.drop('m');
     expect(rx.loadsFor('echo')).toEqual([]);

@@ -1488,7 +1488,16 @@ export class Broker {
         continue;
       }
       if (req.peer !== undefined) return; // one hop at most; and the queue keeps its order
-      if (req.kind === RequestKind.PLAIN && isGeneratedId(req.client) && !req.orphan && !this.router.hasPeer(req.client)) return; // dispatch() drops it when a worker comes
+      if (req.kind === RequestKind.PLAIN && isGeneratedId(req.client) && !req.orphan && !this.router.hasPeer(req.client)) {
+        // as in dispatch(): its client's connection is gone for good, nobody would take the reply
+        queue.shift();
+        this.unqueue(req);
+        service.drops.undeliverable++;
+        this.counters.requestsDropped++;
+        this.lifecycle.counters.clientGone++;
+        this.forget(req, { dropped: 'client gone' });
+        continue;
+      }
       const choice = cluster.pick(service.display, service.workers.size, t - req.queuedAt);
       if (choice === undefined || 'waitMs' in choice) return;
       queue.shift();

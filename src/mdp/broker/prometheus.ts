@@ -110,6 +110,8 @@ export function prometheusText(m: BrokerMetrics): string {
     w.one('cluster_member_deaths_total', 'counter', 'Brokers this broker declared dead.', c.memberDeaths, node);
     w.one('cluster_refused_total', 'counter', 'Forwards other brokers turned away (no worker after all, budget).', c.refusedByPeers, node);
     w.one('cluster_invalid_total', 'counter', 'Malformed or unexpected cluster messages dropped.', c.invalid, node);
+    w.one('cluster_messages_total', 'counter', 'Cluster messages sent.', c.messagesOut, { ...node, direction: 'out' });
+    w.one('cluster_messages_in_total', 'counter', 'Cluster messages received.', c.messagesIn, node);
     w.family('cluster_members', 'gauge', 'Other brokers known, by state.');
     for (const [state, v] of Object.entries(c.members)) w.sample('cluster_members', v, { state });
   }

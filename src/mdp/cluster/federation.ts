@@ -33,12 +33,22 @@ import { decodeCluster, encodeCluster, RefuseReason, WireState, type ClusterMess
 export const CLUSTER_ZAP_DOMAIN = 'purezmq.cluster';
 /** A full SERVICES view goes to every member this often (in heartbeats); deltas in between. */
 const FULL_VIEW_EVERY = 5;
+/**
+ * When a service's worker count changes (a worker registered, or was lost), its delta goes out at once
+ * after a quiet spell, then at most this often (ms). Other changes (idle, busy, queue depth) wait for
+ * the next heartbeat: the members that forward here keep count themselves in between (forwards
+ * sent, replies received: registry.ts), and a view per request would cost more than the requests.
+ */
+const FLUSH_EVERY_MS = 10;
+const utf8 = new TextDecoder();
 
 interface Outbound<R> {
   rid: number;
   member: string;
   req: R;
   service: string;
+  /** Its sequence number in the registry's count of forwards to the member. */
+  seq: number;
 }
 
 interface Link {
@@ -73,6 +83,7 @@ class Federation<R> implements ClusterLink<R> {
   private readonly seenSent = new Map<string, number>();
   private readonly dirty = new Set<string>();
   private flushQueued = false;
+  private lastFlush = 0;
   private ticks = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly waits = new Map<string, ReturnType<typeof setTimeout>>();
@@ -80,7 +91,7 @@ class Federation<R> implements ClusterLink<R> {
   private closed = false;
   private auth: Authenticator | undefined;
   private readonly allowedKeys: Set<string>;
-  private readonly counts: ClusterCounters = { forwarded: 0, receivedFromPeers: 0, reforwarded: 0, memberDeaths: 0, refusedByPeers: 0, invalid: 0 };
+  private readonly counts: ClusterCounters = { forwarded: 0, receivedFromPeers: 0, reforwarded: 0, memberDeaths: 0, refusedByPeers: 0, invalid: 0, messagesOut: 0, messagesIn: 0, viewsOut: 0 };
 
   constructor(host: ClusterHost<R>, options: ClusterOptions) {
     this.host = host;
@@ -212,6 +223,8 @@ class Federation<R> implements ClusterLink<R> {
       onFail?.({ code: 'EHOSTUNREACH', message: 'no usable link' } as ZmqError);
       return;
     }
+    this.counts.messagesOut++;
+    if (msg.command === 'SERVICES') this.counts.viewsOut++;
     l.dealer.send(encodeCluster(msg)).catch((err: ZmqError) => {
       if (onFail) this.guard(() => onFail(err));
     });
@@ -249,6 +262,7 @@ class Federation<R> implements ClusterLink<R> {
   }
 
   private onMessage(frames: Uint8Array[]): void {
+    this.counts.messagesIn++;
     const r = decodeCluster(frames);
     if (!r.ok) {
       this.counts.invalid++;
@@ -280,7 +294,6 @@ class Federation<R> implements ClusterLink<R> {
         this.counts.receivedFromPeers++;
         const refusal = this.host.acceptForward({ origin: from, rid: msg.rid, service: msg.service, dialect: msg.dialect, body: msg.body });
         if (refusal) this.fail(from, msg.rid, refusal);
-        this.scheduleFlush();
         return;
       }
       case 'PARTIAL':
@@ -293,7 +306,10 @@ class Federation<R> implements ClusterLink<R> {
         }
         this.outbound.delete(msg.rid);
         this.byReq.delete(out.req);
+        this.registry.replied(msg.from, out.service, out.seq);
         this.host.remoteFinal(out.req, msg.body);
+        // its worker is free: what waits here for the service can go
+        this.host.wake(out.service);
         return;
       }
       case 'REFUSE': {
@@ -302,6 +318,7 @@ class Federation<R> implements ClusterLink<R> {
         this.outbound.delete(msg.rid);
         this.byReq.delete(out.req);
         if (msg.reason === RefuseReason.FAILED) {
+          this.registry.replied(msg.from, out.service, out.seq);
           this.host.remoteLost(out.req, `failed on ${msg.from}: ${msg.text}`);
           return;
         }
@@ -389,17 +406,22 @@ class Federation<R> implements ClusterLink<R> {
 
   changed(service: string): void {
     this.dirty.add(service);
-    this.scheduleFlush();
+    const l = this.host.serviceLoad(service);
+    if (l.idle + l.busy !== this.local.workersOf(service)) this.scheduleFlush();
   }
 
   private scheduleFlush(): void {
     if (this.flushQueued || this.closed) return;
     this.flushQueued = true;
-    // once per turn of the event loop: a burst of changes is one message per member
-    setImmediate(() => {
+    const run = (): void => {
       this.flushQueued = false;
+      this.lastFlush = performance.now();
       this.guard(() => this.flush());
-    });
+    };
+    // at the end of this turn of the event loop after a quiet spell; else once the spell is over
+    const wait = this.lastFlush + FLUSH_EVERY_MS - performance.now();
+    if (wait <= 0) setImmediate(run);
+    else setTimeout(run, wait);
   }
 
   private liveMembers(): { id: string; endpoint: string }[] {
@@ -409,7 +431,9 @@ class Federation<R> implements ClusterLink<R> {
   /** Deltas of what changed, to every live member (and a message to one whose `seen` moved). */
   private flush(): void {
     if (this.closed) return;
-    const loads = [...this.dirty].map((n) => this.host.serviceLoad(n));
+    // a queue without workers, before and now, is no news worth a message (nobody forwards here for
+    // it): the next full view carries it. An origin's queue changes with every request.
+    const loads = [...this.dirty].map((n) => this.host.serviceLoad(n)).filter((l) => l.idle + l.busy > 0 || this.local.hadWorkers(l.name));
     this.dirty.clear();
     const changed = this.local.update(loads);
     const live = this.liveMembers();
@@ -454,12 +478,11 @@ class Federation<R> implements ClusterLink<R> {
   }
 
   forward(member: string, req: R, service: Uint8Array, dialect: string, body: Uint8Array[]): void {
-    const name = new TextDecoder().decode(service);
+    const name = utf8.decode(service);
     const rid = ++this.ridSeq;
-    const out: Outbound<R> = { rid, member, req, service: name };
+    const out: Outbound<R> = { rid, member, req, service: name, seq: this.registry.forwarded(member, name) };
     this.outbound.set(rid, out);
     this.byReq.set(req, rid);
-    this.registry.forwarded(member, name);
     this.counts.forwarded++;
     const ep = this.endpointOf(member)!;
     this.send(ep, { command: 'FORWARD', from: this.nodeId, rid, service, dialect, body }, (err) => {
@@ -536,6 +559,8 @@ class Federation<R> implements ClusterLink<R> {
         incarnation: self.incarnation,
         lastSeenMs: 0,
         inFlight: 0,
+        unacknowledged: 0,
+        viewVersion: this.local.current,
         load: sum(own),
         services: Object.fromEntries(own.map((s) => [s.name, { idle: s.idle, busy: s.busy, queued: s.queued }])),
       },
@@ -551,6 +576,8 @@ class Federation<R> implements ClusterLink<R> {
         incarnation: m.incarnation,
         lastSeenMs: Math.round(now - m.lastHeard),
         inFlight: inFlight.get(m.id) ?? 0,
+        unacknowledged: this.registry.unacknowledged(m.id),
+        viewVersion: this.registry.version(m.id),
         load: sum(services),
         services: Object.fromEntries(services.map((s) => [s.name, { idle: s.idle, busy: s.busy, queued: s.queued }])),
       });

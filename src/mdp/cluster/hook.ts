@@ -81,6 +81,11 @@ export interface ClusterCounters {
   refusedByPeers: number;
   /** Malformed or unexpected cluster messages dropped. */
   invalid: number;
+  /** Cluster messages sent and received (all commands). */
+  messagesOut: number;
+  messagesIn: number;
+  /** Of those sent, SERVICES views (full or delta). */
+  viewsOut: number;
 }
 
 export interface MemberInfo {
@@ -93,6 +98,10 @@ export interface MemberInfo {
   lastSeenMs: number | null;
   /** Requests this broker has forwarded to it and not had the FINAL for. */
   inFlight: number;
+  /** Of the forwards sent to it, those it has not yet reported taking (its idle count does not show them). */
+  unacknowledged: number;
+  /** Version of its service view here. */
+  viewVersion: number;
   load: { idle: number; busy: number; queued: number };
   services: Record<string, { idle: number; busy: number; queued: number }>;
 }

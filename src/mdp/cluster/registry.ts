@@ -10,6 +10,11 @@
  * - An entry with no worker and no queue is the same as no entry (a delta says "gone" that way).
  * - `seen` is how many FORWARDs from this node the member had taken when it made the view; forwards
  *   this node sent after those are not reflected in it yet, and count against its idle workers.
+ * - A FINAL (or REFUSE) from the member means the worker it had is free again. For a forward its view
+ *   has not shown yet, the forward simply stops counting; for one it has (as a busy worker), it counts
+ *   as one more idle worker until the next view (which travels on the same connection, after the
+ *   FINAL, and so already shows it). With both, the view needs no message per request: views can be
+ *   throttled and capacity still follows every reply.
  * - A dead member's entries are dropped.
  */
 import type { ClusterMessage, ServiceLoad } from './wire.ts';
@@ -24,14 +29,24 @@ interface MemberView {
   sentSeq: number;
   /** Unreflected forwards per service. */
   pending: Map<string, number>;
+  /** Replies per service since its last view: workers free again that the view does not show yet. */
+  credits: Map<string, number>;
   seen: number;
 }
 
 export interface RemoteLoad extends ServiceLoad {
   member: string;
-  /** Idle workers minus the forwards it has not reported yet. */
+  /** Forwards it can take now: free workers, plus one waiting in its queue per worker (prefetch). */
   available: number;
 }
+
+/**
+ * Requests a member may hold per worker of a service: one running and PREFETCH waiting in its queue.
+ * A forward waits out a round trip between brokers before its worker gets it; a request already
+ * waiting there starts as soon as the worker's FINAL is sent. Without it the link's latency, not the
+ * workers, would bound the requests/s through a hop.
+ */
+export const PREFETCH = 8;
 
 export class ClusterRegistry {
   private readonly members = new Map<string, MemberView>();
@@ -39,20 +54,21 @@ export class ClusterRegistry {
   private viewOf(member: string): MemberView {
     let v = this.members.get(member);
     if (!v) {
-      v = { version: 0, services: new Map(), sent: [], sentSeq: 0, pending: new Map(), seen: 0 };
+      v = { version: 0, services: new Map(), sent: [], sentSeq: 0, pending: new Map(), credits: new Map(), seen: 0 };
       this.members.set(member, v);
     }
     return v;
   }
 
   /**
-   * Applies a SERVICES message; returns the names of services whose entry changed (empty when the
-   * message was old news or a delta on another base).
+   * Applies a SERVICES message; returns the names of services whose entry changed, or whose forwards
+   * it has now reported seen (either can free capacity; empty when nothing did).
    */
   apply(msg: ServicesMessage): string[] {
     const v = this.viewOf(msg.from);
-    this.acknowledge(v, msg.seen);
-    const changed: string[] = [];
+    const changed: string[] = this.acknowledge(v, msg.seen);
+    // a view made after the replies that came before it: they are in it now
+    v.credits.clear();
     if (msg.full) {
       if (msg.version < v.version || (msg.version === v.version && v.version !== 0)) return changed;
       const next = new Map<string, ServiceLoad>();
@@ -76,37 +92,67 @@ export class ClusterRegistry {
     return changed;
   }
 
-  private acknowledge(v: MemberView, seen: number): void {
-    if (seen <= v.seen) return;
+  /** The member has taken every forward up to `seen`: the services they were for. */
+  private acknowledge(v: MemberView, seen: number): string[] {
+    if (seen <= v.seen) return [];
     v.seen = seen;
     let drop = 0;
+    const services = new Set<string>();
     while (drop < v.sent.length && v.sent[drop]!.seq <= seen) {
       const s = v.sent[drop]!.service;
+      services.add(s);
       const n = (v.pending.get(s) ?? 1) - 1;
       if (n <= 0) v.pending.delete(s);
       else v.pending.set(s, n);
       drop++;
     }
     if (drop > 0) v.sent.splice(0, drop);
+    return [...services];
   }
 
-  /** This node sent `member` a FORWARD for `service`. */
-  forwarded(member: string, service: string): void {
+  /** This node sent `member` a FORWARD for `service`; returns its sequence number (for `replied`). */
+  forwarded(member: string, service: string): number {
     const v = this.viewOf(member);
     v.sentSeq++;
     v.sent.push({ seq: v.sentSeq, service });
     v.pending.set(service, (v.pending.get(service) ?? 0) + 1);
+    return v.sentSeq;
+  }
+
+  /** A FINAL (or REFUSE) from `member` for the forward `seq` (for `service`): its worker is free. */
+  replied(member: string, service: string, seq: number): void {
+    const v = this.members.get(member);
+    if (!v) return;
+    if (seq > v.seen) {
+      // not in its view yet: it just stops counting against the idle workers the view shows
+      const i = v.sent.findIndex((x) => x.seq === seq);
+      if (i >= 0) {
+        v.sent.splice(i, 1);
+        const n = (v.pending.get(service) ?? 1) - 1;
+        if (n <= 0) v.pending.delete(service);
+        else v.pending.set(service, n);
+      }
+      return;
+    }
+    v.credits.set(service, (v.credits.get(service) ?? 0) + 1);
   }
 
   /** The member turned a FORWARD away for want of a worker: it has none idle, whatever it said. */
   noIdle(member: string, service: string): void {
-    const s = this.members.get(member)?.services.get(service);
+    const v = this.members.get(member);
+    const s = v?.services.get(service);
     if (s) s.idle = 0;
+    v?.credits.delete(service);
   }
 
   /** A member is dead (or restarted): everything it said goes, and so does the count of what it was sent. */
   drop(member: string): void {
     this.members.delete(member);
+  }
+
+  /** Forwards sent to `member` that it has not reported taking yet. */
+  unacknowledged(member: string): number {
+    return this.members.get(member)?.sent.length ?? 0;
   }
 
   /** Version of a member's view (0: none). */
@@ -125,7 +171,9 @@ export class ClusterRegistry {
     for (const [member, v] of this.members) {
       const s = v.services.get(service);
       if (!s) continue;
-      out.push({ ...s, member, available: Math.max(0, s.idle - (v.pending.get(service) ?? 0)) });
+      // what it holds: running and queued as its view says, less replies since, plus forwards it has not shown yet
+      const held = s.busy + s.queued - (v.credits.get(service) ?? 0) + (v.pending.get(service) ?? 0);
+      out.push({ ...s, member, available: Math.max(0, (s.idle + s.busy) * (1 + PREFETCH) - Math.max(0, held)) });
     }
     return out;
   }
@@ -188,6 +236,18 @@ export class LocalServices {
       this.changedAt.set(l.name, { version: this.version, load: { ...l } });
     }
     return any;
+  }
+
+  /** Workers (idle + busy) in the last recorded load of `name`. */
+  workersOf(name: string): number {
+    const c = this.changedAt.get(name);
+    return c === undefined ? 0 : c.load.idle + c.load.busy;
+  }
+
+  /** Whether the last recorded load of `name` had workers. */
+  hadWorkers(name: string): boolean {
+    const c = this.changedAt.get(name);
+    return c !== undefined && c.load.idle + c.load.busy > 0;
   }
 
   /** Forgets services that have been empty for every receiver (after a full view went out). */
