@@ -256,7 +256,7 @@ export function broker(impl, { clients, inflight, workers, size, warmupMs, windo
     await w.wait('ready');
     if (prewarm) {
       // the same unmeasured first load as clusterHop() gives its brokers
-      const warm = track(peer({ impl: peers, role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs: 100, windowMs: Math.max(1000, windowMs), options: clientOptions }));
+      const warm = track(peer({ impl: peers, role: 'mdp-clients', endpoint, ...WARM_LOAD, size, options: clientOptions }));
       await warm.wait('done');
     }
     const c = track(peer({ impl: peers, role: 'mdp-clients', endpoint, clients, inflight, size, warmupMs, windowMs, options: clientOptions }));
@@ -272,6 +272,9 @@ export function broker(impl, { clients, inflight, workers, size, warmupMs, windo
     return { ...done, cpuUsPerRequest: user + system, systemUsPerRequest: system, peersCpuUsPerRequest: perRequest(peers1 - peers0) };
   });
 }
+
+/** The unmeasured first load of `prewarm` and clusterHop(): pipelined, so that V8 compiles the request path. */
+const WARM_LOAD = { clients: 8, inflight: 16, warmupMs: 100, windowMs: 2000 };
 
 /**
  * Cluster (issue 11): the same Majordomo load as broker(), but the clients talk to broker A and the echo
@@ -292,7 +295,7 @@ export function clusterHop({ clients, inflight, workers, size, warmupMs, windowM
     await wait.wait('done');
     // two brokers and the federation's code to compile: a first load, unmeasured, so that the window
     // times compiled code as it does for the single broker (whose code is all on the one path)
-    const warm = track(peer({ impl: peers, role: 'mdp-clients', endpoint: epA, clients, inflight, size, warmupMs: 100, windowMs: Math.max(1000, windowMs) }));
+    const warm = track(peer({ impl: peers, role: 'mdp-clients', endpoint: epA, ...WARM_LOAD, size }));
     await warm.wait('done');
     const c = track(peer({ impl: peers, role: 'mdp-clients', endpoint: epA, clients, inflight, size, warmupMs, windowMs }));
     await c.wait('windowStart');

@@ -84,6 +84,7 @@ class Federation<R> implements ClusterLink<R> {
   private readonly dirty = new Set<string>();
   private flushQueued = false;
   private lastFlush = 0;
+  private readonly alive = (member: string): boolean => this.membership.isAlive(member);
   private ticks = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly waits = new Map<string, ReturnType<typeof setTimeout>>();
@@ -459,8 +460,8 @@ class Federation<R> implements ClusterLink<R> {
 
   pick(service: string, localWorkers: number, waitedMs: number): { member: string } | { waitMs: number } | undefined {
     const left = localWaitLeft(this.o.strategy, localWorkers, waitedMs, this.o.localWaitMs);
+    if (!this.registry.hasAvailable(service, this.alive)) return undefined;
     const loads = this.registry.loadsFor(service).filter((l) => this.membership.isAlive(l.member));
-    if (!loads.some((l) => l.available > 0)) return undefined;
     if (left > 0) {
       if (!this.waits.has(service)) {
         this.waits.set(

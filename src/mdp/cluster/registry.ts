@@ -48,6 +48,13 @@ export interface RemoteLoad extends ServiceLoad {
  */
 export const PREFETCH = 8;
 
+/** Forwards a member can take now for one service (RemoteLoad.available). */
+function available(v: MemberView, s: ServiceLoad): number {
+  // what it holds: running and queued as its view says, less replies since, plus forwards it has not shown yet
+  const held = s.busy + s.queued - (v.credits.get(s.name) ?? 0) + (v.pending.get(s.name) ?? 0);
+  return Math.max(0, (s.idle + s.busy) * (1 + PREFETCH) - Math.max(0, held));
+}
+
 export class ClusterRegistry {
   private readonly members = new Map<string, MemberView>();
 
@@ -170,12 +177,18 @@ export class ClusterRegistry {
     const out: RemoteLoad[] = [];
     for (const [member, v] of this.members) {
       const s = v.services.get(service);
-      if (!s) continue;
-      // what it holds: running and queued as its view says, less replies since, plus forwards it has not shown yet
-      const held = s.busy + s.queued - (v.credits.get(service) ?? 0) + (v.pending.get(service) ?? 0);
-      out.push({ ...s, member, available: Math.max(0, (s.idle + s.busy) * (1 + PREFETCH) - Math.max(0, held)) });
+      if (s) out.push({ ...s, member, available: available(v, s) });
     }
     return out;
+  }
+
+  /** Whether any member for which `ok` holds can take a forward for `service` now (no allocation: asked per dispatch). */
+  hasAvailable(service: string, ok: (member: string) => boolean): boolean {
+    for (const [member, v] of this.members) {
+      const s = v.services.get(service);
+      if (s && available(v, s) > 0 && ok(member)) return true;
+    }
+    return false;
   }
 
   /** Workers (idle + busy) for `service` on every member, or for every service when undefined. */

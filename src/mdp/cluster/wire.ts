@@ -192,10 +192,20 @@ function membersFrame(members: readonly MemberRecord[]): Uint8Array {
 }
 
 const commandFrames = new Map<number, Uint8Array>([...COMMAND_NAMES.keys()].map((c) => [c, Uint8Array.of(c)]));
+/** Sender id frames: a broker sends as itself, every message (frames are never written to). */
+const senderFrames = new Map<string, Uint8Array>();
+function senderFrame(id: string): Uint8Array {
+  let f = senderFrames.get(id);
+  if (f === undefined) {
+    f = fromString(id);
+    if (senderFrames.size < 64) senderFrames.set(id, f);
+  }
+  return f;
+}
 
 /** The frames of a message (bodies are not copied). */
 export function encodeCluster(msg: ClusterMessage): Uint8Array[] {
-  const head = [PROTOCOL_FRAME, commandFrames.get(ClusterCommand[msg.command])!, fromString(msg.from)];
+  const head = [PROTOCOL_FRAME, commandFrames.get(ClusterCommand[msg.command])!, senderFrame(msg.from)];
   switch (msg.command) {
     case 'HELLO':
       return [...head, membersFrame([msg.member])];
