@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCli, libMmi, libRequest01, libRequest02, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 import { Client02, StreamWorker } from './cluster.peers.ts';
+import { NamedClient } from './durable.peers.ts';
 import { newCertificate, writeCertificatePair } from '../../src/mdp/security/certfile.ts';
 
 let cli: string;
@@ -41,8 +42,8 @@ interface Node {
   cluster: string;
 }
 
-async function node(id: string, peers: Node[], extra: string[] = []): Promise<Node> {
-  const args = ['--bind', 'tcp://127.0.0.1:*', '--cluster-bind', 'tcp://127.0.0.1:*', '--node-id', id, ...peers.flatMap((p) => ['--peer', p.cluster]), ...FAST, ...extra];
+async function node(id: string, peers: Node[], extra: string[] = [], bind = 'tcp://127.0.0.1:*'): Promise<Node> {
+  const args = ['--bind', bind, '--cluster-bind', 'tcp://127.0.0.1:*', '--node-id', id, ...peers.flatMap((p) => ['--peer', p.cluster]), ...FAST, ...extra];
   const b = await startBroker(cli, args);
   brokers.push(b);
   await waitFor(() => /^cluster on /m.test(b.stdout()), `${id}'s cluster line`);
@@ -169,6 +170,29 @@ describe('purezmq broker --cluster-bind: federation', () => {
     await waitFor(async () => (await clusterView(a)).members.find((m) => m.id === 'B')?.state === 'dead', 'B dead at A');
     expect((await clusterView(a)).counters.memberDeaths).toBe(1);
     expect(a.b.stderr()).toMatch(/cluster: member dead node=A member=B/);
+  });
+
+  it("with --data-dir, a forwarded request stays in the origin's journal until its FINAL: killed and restarted, the origin runs it again and its client gets the reply once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pz-cluster-'));
+    dirs.push(dir);
+    const b = await node('B', []);
+    const a = await node('A', [b], ['--data-dir', dir]);
+    const w = worker(b, 'dur', { name: 'B', delayMs: 400 });
+    await seesService(a, 'dur', ['B']);
+    const c = new NamedClient(a.ep, 'client-1');
+    stops.push(() => c.close());
+    await c.send('dur', 'd1');
+    await waitFor(() => w.served.includes('d1'), 'B to run it');
+    await a.b.stop('SIGKILL');
+    brokers.splice(brokers.indexOf(a.b), 1);
+    const a2 = await node('A', [b], ['--data-dir', dir], a.ep);
+    await waitFor(() => /store recovered.*requests=1 queued=1/.test(a2.b.stderr()), 'the recovery line');
+    expect(await c.waitFor('d1', 10_000)).toBe(true);
+    // at-least-once: the first run's FINAL went to the dead incarnation; the journal ran it again
+    expect(w.served.filter((x) => x === 'd1').length).toBe(2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.count('d1')).toBe(1);
+    expect(c.replies[0]).toEqual(['dur', 'd1']);
   });
 
   it('CURVE on the cluster links: listed keys join, an unlisted key is refused', async () => {

@@ -1892,6 +1892,14 @@ export class Broker {
         if (req.phase === Phase.QUEUED) this.unqueue(req); // a hole in the deque until it reaches the head
         this.retire(req, { cancelled: true }); // on a worker: it finishes, the FINAL is dropped
       },
+      originGone: (origin) =>
+        this.guard(() => {
+          for (const req of [...this.inbound.values()]) {
+            if (req.peer!.origin !== origin) continue;
+            if (req.phase === Phase.QUEUED) this.unqueue(req);
+            this.retire(req, { cancelled: 'origin gone' });
+          }
+        }),
       remotePartial: (req, body) => this.guard(() => this.onPartial(req, body)),
       remoteFinal: (req, body) => this.guard(() => this.onRemoteFinal(req, body)),
       remoteRefused: (req, refusal) => this.guard(() => this.onRemoteRefused(req, refusal)),

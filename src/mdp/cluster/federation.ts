@@ -77,7 +77,11 @@ class Federation<R> implements ClusterLink<R> {
   private readonly cursors: Cursors = new Map();
   private readonly outbound = new Map<number, Outbound<R>>();
   private readonly byReq = new Map<R, number>();
-  private ridSeq = 0;
+  /**
+   * Request ids: from the clock at start (×1024), so that a restarted broker never reuses an id a member
+   * may still answer for its earlier incarnation.
+   */
+  private ridSeq = Date.now() * 1024;
   /** FORWARDs taken from each member, and the count it was last told. */
   private readonly seenFrom = new Map<string, number>();
   private readonly seenSent = new Map<string, number>();
@@ -351,8 +355,9 @@ class Federation<R> implements ClusterLink<R> {
         return;
       case ChangeKind.REJOINED:
         this.o.logger.info('cluster: member rejoined', fields);
-        // a restart loses what it was running for us; its old view of services goes too
+        // a restart loses what it was running for us, and what it had forwarded here is nobody's
         this.failOutbound(c.id, 'member restarted');
+        this.host.originGone(c.id);
         this.registry.drop(c.id);
         this.local.forget(c.id);
         this.seenFrom.delete(c.id);
@@ -374,6 +379,7 @@ class Federation<R> implements ClusterLink<R> {
         this.seenFrom.delete(c.id);
         this.seenSent.delete(c.id);
         this.failOutbound(c.id, c.kind === ChangeKind.DEAD ? 'member dead' : 'member left');
+        this.host.originGone(c.id);
         // what is queued for it must not reach a later incarnation
         this.closeLink(m.endpoint);
         return;

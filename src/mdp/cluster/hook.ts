@@ -38,6 +38,8 @@ export interface ClusterHost<R> {
   acceptForward(f: InboundForward): Refusal | undefined;
   /** The origin no longer wants a request it forwarded here. */
   cancelForward(origin: string, rid: number): void;
+  /** The origin died, left or restarted: nobody wants what it forwarded here any more. */
+  originGone(origin: string): void;
   remotePartial(req: R, body: Uint8Array[]): void;
   remoteFinal(req: R, body: Uint8Array[]): void;
   /** The member turned it away (no worker after all, budget): back to the head of its queue, not a failure. */
