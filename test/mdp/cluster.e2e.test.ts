@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCli, libMmi, libRequest01, libRequest02, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
+import { buildCli, libMmi, libRequest01, libRequest02, runCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 import { Client02, StreamWorker } from './cluster.peers.ts';
 import { NamedClient } from './durable.peers.ts';
 import { newCertificate, writeCertificatePair } from '../../src/mdp/security/certfile.ts';
@@ -118,6 +118,21 @@ describe('purezmq broker --cluster-bind: federation', () => {
     expect((await clusterView(c)).counters.receivedFromPeers).toBe(1);
     const [, broker] = await libMmi(a.ep, 'mmi.broker');
     expect(JSON.parse(broker!).cluster).toMatchObject({ node: 'A', forwarded: 1, members: { alive: 2 } });
+    // the operator's view: a table, or the document with --json
+    const table = await runCli(cli, ['mmi', 'cluster', '--broker', a.ep]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^NODE +STATE +CLUSTER/m);
+    expect(table.stdout).toMatch(new RegExp(`^C +alive +${c.cluster.replace(/[.*]/g, '\\$&')} +${c.ep.replace(/[.*]/g, '\\$&')} .* echo$`, 'm'));
+    expect(table.stdout).toMatch(/forwarded 1, received 0, reforwarded 0, member deaths 0/);
+    const json = await runCli(cli, ['mmi', 'cluster', '--json', '--broker', c.ep]);
+    expect(JSON.parse(json.stdout).node).toBe('C');
+    // a single broker has no cluster: 501, exit 5
+    const single = await startBroker(cli, ['--bind', 'tcp://127.0.0.1:*']);
+    brokers.push(single);
+    const none = await runCli(cli, ['mmi', 'cluster', '--broker', single.endpoint]);
+    expect(none.code).toBe(5);
+    expect(none.stderr).toMatch(/not in a cluster/);
+    expect(await libMmi(single.endpoint, 'mmi.workers', [''])).toEqual(['200', '0']);
 
     // PARTIALs across the hop: in order, in each client's own dialect
     worker(c, 'stream', { name: 'C', partials: 3 });
