@@ -81,7 +81,7 @@ import { Deque } from './deque.ts';
 import type { AccessControl } from '../security/access.ts';
 import { encodeDenial } from '../security/denial.ts';
 import { openSecurity, type BrokerSecurity, type ReloadOutcome } from '../security/index.ts';
-import type { ClusterHost, ClusterLink, InboundForward, Refusal } from '../cluster/hook.ts';
+import type { ClusterHost, ClusterLink, ClusterView, InboundForward, Refusal } from '../cluster/hook.ts';
 import type { RefuseReason, ServiceLoad } from '../cluster/wire.ts';
 import type { ClusterMetrics } from './metrics.ts';
 import { clusterIssues } from '../config.ts';
@@ -1861,6 +1861,11 @@ export class Broker {
 
   get nodeId(): string | undefined {
     return this.cluster?.nodeId;
+  }
+
+  /** The cluster's members as this broker sees them (mmi.cluster's document); undefined outside a cluster. */
+  clusterView(): ClusterView | undefined {
+    return this.cluster?.view();
   }
 
   private clusterMetrics(c: ClusterLink<Request>): ClusterMetrics {
