@@ -144,7 +144,7 @@ Commands:
   broker                 run a Majordomo broker (default tcp://127.0.0.1:5555)
   request <service> ...  send one request and print the reply
   worker <service>       serve a service by running a shell command per request
-  mmi <query>            ask the broker (services, service NAME, workers [NAME], heartbeat, broker)
+  mmi <query>            ask the broker (services, service NAME, workers [NAME], heartbeat, broker, cluster)
   dlq list|replay|purge  the broker's dead-letter queue
   titanic request|reply|close|call
                          Titanic (RFC 9): persistent requests the broker stores and runs for you

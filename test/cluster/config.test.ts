@@ -79,6 +79,9 @@ describe('cluster configuration', () => {
       { key: a, endpoint: undefined },
       { key: b, endpoint: 'tcp://10.0.0.2:6000' },
     ]);
+    // '#' is a Z85 digit: inside a key it is not a comment
+    const hashKey = 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf#';
+    expect(parsePeerKeys(`${hashKey}\n`, 'keys')).toEqual([{ key: hashKey, endpoint: undefined }]);
     expect(issuesOf(() => parsePeerKeys('not-a-key\n', 'keys'))[0]).toMatch(/keys:1: not a Z85 public key/);
     expect(issuesOf(() => parsePeerKeys('# nothing\n', 'keys'))[0]).toBe('keys');
   });

@@ -1330,7 +1330,7 @@ export class Broker {
     if (service.workers.size === 0 && service.live === 0) this.evictable.set(service.key, service);
     unlinkIdle(service, worker);
     if (how.disconnect) this.sendDisconnect(worker.id, worker.codec);
-    this.cluster?.changed(service.display);
+    this.cluster?.changed(service.display, service.workers.size);
     const req = worker.request;
     worker.request = undefined;
     if (req) {
@@ -1471,7 +1471,7 @@ export class Broker {
     }
     if (this.cluster !== undefined) {
       if (queue.length > 0) this.forwardQueued(service, t);
-      this.cluster.changed(service.display);
+      this.cluster.changed(service.display, service.workers.size);
     }
   }
 

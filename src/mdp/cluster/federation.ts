@@ -411,10 +411,9 @@ class Federation<R> implements ClusterLink<R> {
     else this.flush();
   }
 
-  changed(service: string): void {
+  changed(service: string, workers: number): void {
     this.dirty.add(service);
-    const l = this.host.serviceLoad(service);
-    if (l.idle + l.busy !== this.local.workersOf(service)) this.scheduleFlush();
+    if (workers !== this.local.workersOf(service)) this.scheduleFlush();
   }
 
   private scheduleFlush(): void {

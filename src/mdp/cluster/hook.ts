@@ -136,8 +136,8 @@ export interface ClusterLink<R> {
   reply(origin: string, rid: number, command: 'PARTIAL' | 'FINAL', body: Uint8Array[]): void;
   /** A request a member forwarded here ended without a FINAL. */
   fail(origin: string, rid: number, refusal: Refusal): void;
-  /** A local service's load changed (coalesced: the members hear of it once per turn of the event loop). */
-  changed(service: string): void;
+  /** A local service's load changed; `workers` is its number of workers now (a change of it is news at once). */
+  changed(service: string, workers: number): void;
   setClientEndpoints(endpoints: readonly string[]): void;
   /** Workers for `service` on live members (all services: undefined). */
   remoteWorkers(service: string | undefined): number;

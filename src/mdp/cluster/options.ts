@@ -25,13 +25,14 @@ export function livenessMs(text: string, heartbeatMs: number): number {
 /**
  * The peer keys file: one admitted public key per line (Z85, 40 characters), optionally followed by
  * the cluster endpoint of the broker that holds it (needed for the brokers named by --peer, unless
- * the whole cluster shares one key); `#` starts a comment.
+ * the whole cluster shares one key); `#` at the start of a line or after a space starts a comment.
  */
 export function parsePeerKeys(text: string, file: string): { key: string; endpoint: string | undefined }[] {
   const out: { key: string; endpoint: string | undefined }[] = [];
   const issues: string[] = [];
   text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/#.*$/, '').trim();
+    // '#' is a Z85 digit: a comment starts a line, or follows whitespace
+    const line = raw.replace(/(^|\s)#.*$/, '').trim();
     if (line === '') return;
     const [key, endpoint, ...rest] = line.split(/\s+/);
     if (key!.length !== 40 || !isZ85(key!)) issues.push(`${file}:${i + 1}: not a Z85 public key (40 characters): ${JSON.stringify(key)}`);
