@@ -88,6 +88,8 @@ class Federation<R> implements ClusterLink<R> {
   private readonly dirty = new Set<string>();
   private flushQueued = false;
   private lastFlush = 0;
+  private outbox: { dealer: Dealer; frames: Uint8Array[]; onFail: ((err: ZmqError) => void) | undefined }[] = [];
+  private outboxQueued = false;
   private readonly alive = (member: string): boolean => this.membership.isAlive(member);
   private ticks = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -225,15 +227,34 @@ class Federation<R> implements ClusterLink<R> {
     if (this.closed) return;
     const l = this.link(endpoint);
     if (!l) {
-      onFail?.({ code: 'EHOSTUNREACH', message: 'no usable link' } as ZmqError);
+      // later, not from inside the caller (the broker's dispatch loop)
+      if (onFail) queueMicrotask(() => this.guard(() => onFail({ code: 'EHOSTUNREACH', message: 'no usable link' } as ZmqError)));
       return;
     }
     this.counts.messagesOut++;
     if (msg.command === 'SERVICES') this.counts.viewsOut++;
-    l.dealer.send(encodeCluster(msg)).catch((err: ZmqError) => {
-      if (onFail) this.guard(() => onFail(err));
-    });
+    this.outbox.push({ dealer: l.dealer, frames: encodeCluster(msg), onFail });
+    if (!this.outboxQueued) {
+      this.outboxQueued = true;
+      setImmediate(this.drainOutbox);
+    }
   }
+
+  /**
+   * What was sent during one turn of the event loop goes to the sockets together, after the turn's
+   * I/O: the replies of several workers that arrived in one poll leave in one write to the member,
+   * not one write (one system call) each.
+   */
+  private readonly drainOutbox = (): void => {
+    this.outboxQueued = false;
+    const list = this.outbox;
+    this.outbox = [];
+    for (const o of list) {
+      o.dealer.send(o.frames).catch((err: ZmqError) => {
+        if (o.onFail) this.guard(() => o.onFail!(err));
+      });
+    }
+  };
 
   private endpointOf(member: string): string | undefined {
     return this.membership.get(member)?.endpoint;
