@@ -41,6 +41,8 @@ const FULL_VIEW_EVERY = 5;
  */
 const FLUSH_EVERY_MS = 10;
 const utf8 = new TextDecoder();
+/** Sends further apart than this (ms) go out at once; closer ones are batched per event-loop turn. */
+const SPARSE_MS = 0.25;
 
 interface Outbound<R> {
   rid: number;
@@ -90,6 +92,7 @@ class Federation<R> implements ClusterLink<R> {
   private lastFlush = 0;
   private outbox: { dealer: Dealer; frames: Uint8Array[]; onFail: ((err: ZmqError) => void) | undefined }[] = [];
   private outboxQueued = false;
+  private lastSend = 0;
   private readonly alive = (member: string): boolean => this.membership.isAlive(member);
   private ticks = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -233,27 +236,38 @@ class Federation<R> implements ClusterLink<R> {
     }
     this.counts.messagesOut++;
     if (msg.command === 'SERVICES') this.counts.viewsOut++;
-    this.outbox.push({ dealer: l.dealer, frames: encodeCluster(msg), onFail });
+    const frames = encodeCluster(msg);
+    const t = performance.now();
+    const sparse = t - this.lastSend > SPARSE_MS;
+    this.lastSend = t;
+    if (sparse && !this.outboxQueued) {
+      // light traffic: at once (a request waiting for nothing else should not wait for the batch)
+      this.sendNow(l.dealer, frames, onFail);
+      return;
+    }
+    this.outbox.push({ dealer: l.dealer, frames, onFail });
     if (!this.outboxQueued) {
       this.outboxQueued = true;
       setImmediate(this.drainOutbox);
     }
   }
 
+  private sendNow(dealer: Dealer, frames: Uint8Array[], onFail: ((err: ZmqError) => void) | undefined): void {
+    dealer.send(frames).catch((err: ZmqError) => {
+      if (onFail) this.guard(() => onFail(err));
+    });
+  }
+
   /**
-   * What was sent during one turn of the event loop goes to the sockets together, after the turn's
-   * I/O: the replies of several workers that arrived in one poll leave in one write to the member,
-   * not one write (one system call) each.
+   * Under load, what was sent during one turn of the event loop goes to the sockets together, after
+   * the turn's I/O: the replies of several workers that arrived in one poll leave in one write to the
+   * member, not one write (one system call) each.
    */
   private readonly drainOutbox = (): void => {
     this.outboxQueued = false;
     const list = this.outbox;
     this.outbox = [];
-    for (const o of list) {
-      o.dealer.send(o.frames).catch((err: ZmqError) => {
-        if (o.onFail) this.guard(() => o.onFail!(err));
-      });
-    }
+    for (const o of list) this.sendNow(o.dealer, o.frames, o.onFail);
   };
 
   private endpointOf(member: string): string | undefined {
