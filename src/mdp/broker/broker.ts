@@ -72,6 +72,7 @@ import {
   Phase,
   sameBytes,
   unlinkIdle,
+  EvictionList,
   type PeerKey,
   type Request,
   type Service,
@@ -166,7 +167,7 @@ export class Broker {
    * Services that hold nothing (no worker, no live request), in the order they became so: eviction
    * takes the first. Kept by holdService/releaseService and worker registration.
    */
-  private readonly evictable = new Map<string, Service>();
+  private readonly evictable = new EvictionList();
   /** Requests in the store that are not dead letters, by store key (Titanic look-ups, closes). */
   private readonly byKey = new Map<string, Request>();
   /** The service of the last lookup by name (clients of one service repeat it): skips building its key. */
@@ -647,11 +648,11 @@ export class Broker {
 
   /** A live request holds its service record (it is not evicted meanwhile). */
   private holdService(service: Service): void {
-    if (service.live++ === 0) this.evictable.delete(service.key);
+    if (service.live++ === 0) this.evictable.delete(service);
   }
 
   private releaseService(service: Service): void {
-    if (--service.live === 0 && service.workers.size === 0) this.evictable.set(service.key, service);
+    if (--service.live === 0 && service.workers.size === 0) this.evictable.add(service);
   }
 
   /** Gives a request an id in the store. */
@@ -1104,7 +1105,7 @@ export class Broker {
         };
         this.workers.set(wkey, w);
         service.workers.add(w);
-        this.evictable.delete(service.key);
+        this.evictable.delete(service);
         this.counters.workersRegistered++;
         this.byDialect[codec.dialect].workersRegistered++;
         this.peerLog.info('worker-ready', 'worker ready', { service: display, worker: hexId(id), dialect: codec.dialect });
@@ -1281,7 +1282,7 @@ export class Broker {
     this.workers.delete(worker.key);
     const service = worker.service;
     service.workers.delete(worker);
-    if (service.workers.size === 0 && service.live === 0) this.evictable.set(service.key, service);
+    if (service.workers.size === 0 && service.live === 0) this.evictable.add(service);
     unlinkIdle(service, worker);
     if (how.disconnect) this.sendDisconnect(worker.id, worker.codec);
     const req = worker.request;
@@ -1481,10 +1482,10 @@ export class Broker {
     if (this.services.size >= this.config.maxServices) {
       // evict the record that has held nothing for longest (its metrics go with it): the first of
       // `evictable`, so that a spray of new names costs O(1) each, not a scan of every service
-      const victim = this.evictable.values().next().value as Service | undefined;
+      const victim = this.evictable.oldest();
       if (!victim && !force) return undefined;
       if (victim) {
-        this.evictable.delete(victim.key);
+        this.evictable.delete(victim);
         this.services.delete(victim.key);
         if (this.lastService === victim) this.lastService = undefined;
       }
@@ -1501,6 +1502,9 @@ export class Broker {
       idleHead: undefined,
       idleTail: undefined,
       idleCount: 0,
+      evictPrev: undefined,
+      evictNext: undefined,
+      evictable: false,
       latency: new LatencyReservoir(this.config.latencySamples),
       histogram: new LatencyHistogram(),
       requests: 0,
@@ -1510,7 +1514,7 @@ export class Broker {
       drops: { expired: 0, overflow: 0, undeliverable: 0, abandoned: 0, interrupted: 0, truncated: 0 },
     };
     this.services.set(k, s);
-    this.evictable.set(k, s);
+    this.evictable.add(s);
     this.lastService = s;
     return s;
   }
