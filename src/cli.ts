@@ -99,8 +99,8 @@ const err = (s: string): void => {
 };
 
 
-/** Fields whose flag may be repeated (each occurrence adds to the list). */
-const REPEATABLE = new Set(['bind', 'dialects', 'allow', 'deny']);
+/** Fields whose flag may be repeated (each occurrence adds to the list). `broker`: a client's or worker's brokers, in failover order. */
+const REPEATABLE = new Set(['bind', 'dialects', 'allow', 'deny', 'broker']);
 
 function sectionFlags(section: Section): Record<string, FlagSpec> {
   const flags: Record<string, FlagSpec> = {};
@@ -121,7 +121,7 @@ function sectionHelp(section: Section): string {
   const lines: string[] = [];
   for (const [key, field] of Object.entries(SCHEMA[section] as Record<string, { help: string; yamlOnly?: boolean }>)) {
     if (field.yamlOnly) continue;
-    const flag = `--${cliFlag(section, key)}${key === 'bind' ? ' EP' : key === 'dialects' ? ' LIST' : ' V'}`;
+    const flag = `--${cliFlag(section, key)}${key === 'bind' || key === 'broker' ? ' EP' : key === 'dialects' ? ' LIST' : ' V'}`;
     lines.push(`  ${flag.padEnd(30)} ${field.help} [${envName(section, key)}, ${section}.${snakeName(key)}]`);
   }
   return lines.join('\n');
@@ -379,7 +379,7 @@ function isZ85(text: string): boolean {
 }
 
 /** A client's settings from the config: the endpoint, and Client options with the CURVE files read. */
-function clientSettings(config: MdpConfig, log: Logger): { broker: string; options: ClientOptions } {
+function clientSettings(config: MdpConfig, log: Logger): { broker: string[]; options: ClientOptions } {
   const { broker, curveCert, curveServerKey, ...options } = config.client;
   return { broker, options: { ...options, ...peerCurve({ curveCert, curveServerKey }, log), logger: log } };
 }
