@@ -251,7 +251,7 @@ const DAY = 86_400_000;
 
 /** What a client and a worker both configure: where the broker is and how to speak to it. */
 const PEER_FIELDS = {
-    broker: { type: 'endpoints', help: 'broker endpoint; repeatable (or comma-separated): several brokers, used one at a time in this order, failing over to the next' },
+    broker: { type: 'endpoints', help: 'broker endpoint; repeatable (or comma-separated): several brokers, one at a time in this order (failover)' },
     version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
     dialect: { type: 'enum', values: DIALECT_CHOICES, help: `dialect spoken: auto (the RFC of the version), ${DIALECTS.join(', ')}` },
 } satisfies Record<'broker' | 'version' | 'dialect', Field>;
