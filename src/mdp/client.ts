@@ -35,7 +35,7 @@
  *
  * Several brokers (`brokers: [A, B, …]`, or a list as the endpoint): failover, one broker at a time.
  * Every request goes to the current broker (A first). An attempt there that times out, cannot connect
- * (UNREACHABLE_MS), or loses its connection while it waits, counts as a failure of that broker and
+ * (refused, or no connection after UNREACHABLE_MS), or loses its connection while it waits, counts as a failure of that broker and
  * makes the next one in the list (round robin) current: the retry goes there, at once when the
  * broker could not be reached, after the usual backoff otherwise. The client stays with a broker that
  * works (no going back to A while B answers), so replies keep their order and `routingId` keeps its
@@ -130,7 +130,7 @@ interface Slot {
   broker: number;
   /** Its connection is up (counted in the broker's statistics). */
   up: boolean;
-  /** Called when the connection drops while a receive waits (several brokers: fail over at once). */
+  /** Called when the connection drops, or a connection attempt fails, while a receive waits (several brokers: fail over at once). */
   onLost: (() => void) | undefined;
   reached: boolean;
   /** The connection dropped (the broker went away) since this was last cleared. */
@@ -462,7 +462,8 @@ export class Client {
   private receive(slot: Slot, timeout: number): Promise<Uint8Array[]> {
     const got = slot.socket.receive();
     // several brokers: a connection that drops while the reply is awaited fails the attempt at once
-    // (the broker is gone, or restarted without the request), and the next broker gets it
+    // (the broker is gone, or restarted without the request), and so does a refused connection
+    // attempt (nothing listens there): the next broker gets the request without waiting
     const watchLost = this.pool.size > 1;
     if (!watchLost && (slot.reached || timeout <= UNREACHABLE_MS)) return got;
     return new Promise((resolve, reject) => {
@@ -523,6 +524,9 @@ export class Client {
     });
     socket.events.on('handshake:error:protocol', (e) => {
       this.handshakeError = e.error;
+    });
+    socket.events.on('connect:retry', (e) => {
+      if (e.error && !slot.reached) slot.onLost?.();
     });
     socket.events.on('disconnect', () => {
       slot.lost = true;

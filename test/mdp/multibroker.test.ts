@@ -273,21 +273,45 @@ describe('Worker with several brokers', () => {
     expect(w2.brokers[0]).toMatchObject({ failures: 1, lastFailure: 'unreachable', connected: false });
   });
 
-  it('interop: a majortomo worker fails over between two libzmq-written majortomo brokers', async () => {
-    const a = new PeerBroker('majortomo');
-    const b = new PeerBroker('majortomo');
+  it('MDP/0.1: a worker on two purezmq brokers moves to the second when the first is closed', async () => {
+    const a = new Broker({ heartbeatInterval: HB, heartbeatLiveness: 3 });
+    const epA = await a.bind('tcp://127.0.0.1:*');
+    cleanups.push(() => a.close(0));
+    const { ep: epB } = await broker();
+    const events: WorkerEvent[] = [];
+    const worker = new Worker([epA, epB], 'echo01', (req) => ['v1', ...req], { ...WORKER_TIMING, version: '0.1' });
+    cleanups.push(() => worker.close(0));
+    worker.on((e) => events.push(e));
+    const clientA = new Client(epA, { timeout: 5000, version: '0.1' });
+    cleanups.push(() => clientA.close());
+    expect((await clientA.request('echo01', 'a')).map(String)).toEqual(['v1', 'a']);
+    await a.close(0);
+    await waitFor(() => events.some((e) => e.type === 'broker-changed'), 'moved to B');
+    const clientB = new Client(epB, { timeout: 5000, version: '0.1' });
+    cleanups.push(() => clientB.close());
+    expect((await clientB.request('echo01', 'b')).map(String)).toEqual(['v1', 'b']);
+    expect(worker.dialect).toBe('rfc7');
+    expect(worker.brokers.map((x) => [x.current, x.failures, x.replies])).toEqual([
+      [false, 1, 1],
+      [true, 0, 1],
+    ]);
+  });
+
+  it.each(['majortomo', 'plantd'] as const)('interop: a %s worker fails over between two libzmq-written brokers of that dialect', async (dialect) => {
+    const a = new PeerBroker(dialect);
+    const b = new PeerBroker(dialect);
     cleanups.push(() => a.close(), () => b.close());
     const epA = await a.start(HB);
     const epB = await b.start(HB);
     const events: WorkerEvent[] = [];
-    const worker = new Worker([epA, epB], 'echo', (req) => ['m', ...req], { ...WORKER_TIMING, dialect: 'majortomo' });
+    const worker = new Worker([epA, epB], 'echo', (req) => ['m', ...req], { ...WORKER_TIMING, dialect });
     cleanups.push(() => worker.close(0));
     worker.on((e) => events.push(e));
     await waitFor(() => a.workerCount('echo') === 1, 'registered with A');
-    expect((await peerRequest('majortomo', epA, 'echo', ['1'])).flatMap((p) => p.body)).toEqual(['m', '1']);
+    expect((await peerRequest(dialect, epA, 'echo', ['1'])).flatMap((p) => p.body)).toEqual(['m', '1']);
     a.close();
     await waitFor(() => b.workerCount('echo') === 1, 'registered with B');
-    expect((await peerRequest('majortomo', epB, 'echo', ['2'])).flatMap((p) => p.body)).toEqual(['m', '2']);
+    expect((await peerRequest(dialect, epB, 'echo', ['2'])).flatMap((p) => p.body)).toEqual(['m', '2']);
     expect(worker.brokers.map((x) => [x.current, x.failures])).toEqual([
       [false, 1],
       [true, 0],
