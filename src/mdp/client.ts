@@ -316,7 +316,9 @@ export class Client {
             if (moved !== undefined) {
               this.log.debug('client moved to the next broker', { service, from: address, to: this.pool.endpoint(moved), reason, brokers: this.brokerSummary() });
             }
-            if (reached && partials === 0 && this.pool.current === broker) {
+            // (a wait cut short by a dropped connection leaves a receive pending on the socket, which
+            // would take the next reply: that socket is not reused)
+            if (reached && partials === 0 && this.pool.current === broker && !(multi && slot.lost)) {
               // keep the socket, so that a late reply to this attempt is still taken; the request is
               // sent again on it (the socket then retires with the request). A client with its own
               // routing id whose connection dropped meanwhile (the broker restarted) waits instead:

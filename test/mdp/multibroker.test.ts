@@ -88,18 +88,30 @@ class HangingBroker {
   }
 }
 
-/** A "broker" that accepts connections and never answers (reached, then silent), counting requests. */
+/**
+ * A "broker" that accepts connections and never answers (reached, then silent), recording requests;
+ * with `partial`, it answers each 0.2 request with one PARTIAL first, then goes silent.
+ */
 class SilentRouter {
   readonly sock = new lib.Router({ linger: 0 });
   readonly received: Buffer[][] = [];
+  private readonly partial: string | undefined;
+  constructor(partial?: string) {
+    this.partial = partial;
+  }
   async start(): Promise<string> {
     await this.sock.bind('tcp://127.0.0.1:*');
     void (async () => {
       for (;;) {
+        let msg: Buffer[];
         try {
-          this.received.push(await this.sock.receive());
+          msg = await this.sock.receive();
         } catch {
           return;
+        }
+        this.received.push(msg);
+        if (this.partial !== undefined && msg[1]?.toString() === 'MDPC02' && !msg[3]!.toString().startsWith('mmi.')) {
+          void this.sock.send([msg[0]!, B('MDPC02'), Buffer.of(2), msg[3]!, B(this.partial)]).catch(() => undefined);
         }
       }
     })();
@@ -114,6 +126,18 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** Whether `ep` has a worker for `service` (mmi.service), on a client of its own. */
+async function serviceUp(ep: string, service: string): Promise<boolean> {
+  const c = new Client(ep, { timeout: 1000, retries: 0 });
+  try {
+    return String((await c.request('mmi.service', service))[0]) === '200';
+  } catch {
+    return false;
+  } finally {
+    c.close();
+  }
+}
 
 async function broker(): Promise<{ broker: Broker; ep: string }> {
   const b = new Broker({ heartbeatInterval: HB, heartbeatLiveness: 3 });
@@ -378,7 +402,7 @@ describe('Client with several brokers', () => {
     cleanups.push(() => stuck.close(0));
     const good = new Worker(epB, 'job', (req) => ['b', ...req], WORKER_TIMING);
     cleanups.push(() => good.close(0));
-    await waitFor(async () => (await new Client(epA, { timeout: 1000 }).request('mmi.service', 'job').then((r) => String(r[0]), () => '')) === '200', 'worker on A');
+    await waitFor(() => serviceUp(epA, 'job'), 'worker on A');
     // a timeout far longer than the test: only the dropped connection can end the first attempt
     const client = new Client([epA, epB], { timeout: 60_000, retries: 1, retryBackoff: 10 });
     cleanups.push(() => client.close());
@@ -402,7 +426,7 @@ describe('Client with several brokers', () => {
     expect(client.stats.retries).toBe(1); // A, then B, then both said 404
     const worker = new Worker(epA, 'onlyA', (req) => req, WORKER_TIMING);
     cleanups.push(() => worker.close(0));
-    await waitFor(async () => (await new Client(epA, { timeout: 1000 }).request('mmi.service', 'onlyA').then((r) => String(r[0]), () => '')) === '200', 'worker on A');
+    await waitFor(() => serviceUp(epA, 'onlyA'), 'worker on A');
     // the client is on B now (it failed over); B has no worker, A has: served by A after one timeout
     expect(client.endpoint).toBe(epA);
     const c2 = new Client([epB, epA], { timeout: 300, retries: 2, retryBackoff: 10 });
@@ -412,6 +436,31 @@ describe('Client with several brokers', () => {
       [epB, 1, false],
       [epA, 0, true],
     ]);
+  });
+
+  it('a broker that sent PARTIALs and went silent: request() starts again on the next broker, stream() fails', async () => {
+    const a = new SilentRouter('from-a');
+    cleanups.push(() => a.close());
+    const epA = await a.start();
+    const { ep: epB } = await broker();
+    const worker = new Worker(epB, 'parts', async (req, ctx) => {
+      await ctx.partial('from-b');
+      return req;
+    }, WORKER_TIMING);
+    cleanups.push(() => worker.close(0));
+    const client = new Client([epA, epB], { timeout: 300, retries: 1, retryBackoff: 10 });
+    cleanups.push(() => client.close());
+    expect((await client.request('parts', 'x')).map(String)).toEqual(['from-b', 'x']);
+    const streaming = new Client([epA, epB], { timeout: 300, retries: 1, retryBackoff: 10 });
+    cleanups.push(() => streaming.close());
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const c of streaming.stream('parts', 'y')) seen.push(...c.body.map(String));
+    })().then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: MdpErrorCode.STREAM_INTERRUPTED, address: epA });
+    expect(seen).toEqual(['from-a']);
+    // the stream was not sent to B
+    expect(streaming.brokers.map((b) => b.requests)).toEqual([1, 0]);
   });
 
   it('MDP_BROKER_UNREACHABLE names every broker when none can be reached', async () => {
@@ -425,15 +474,16 @@ describe('Client with several brokers', () => {
 
   it('a stable routing id is used on every broker', async () => {
     const a = new SilentRouter();
-    cleanups.push(() => a.close());
+    const b = new SilentRouter();
+    cleanups.push(() => a.close(), () => b.close());
     const epA = await a.start();
-    const { broker: bb, ep: epB } = await broker();
-    const worker = new Worker(epB, 'echo', (req) => req, WORKER_TIMING);
-    cleanups.push(() => worker.close(0));
-    const client = new Client([epA, epB], { timeout: 300, retries: 1, retryBackoff: 10, routingId: 'me', diagnose: false });
+    const epB = await b.start();
+    const client = new Client([epA, epB], { timeout: 200, retries: 2, retryBackoff: 10, routingId: 'me', diagnose: false });
     cleanups.push(() => client.close());
-    expect((await client.request('echo', 'x')).map(String)).toEqual(['x']);
-    expect(a.received[0]![0]!.toString()).toBe('me');
-    void bb;
+    const err = await client.request('echo', 'x').then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: MdpErrorCode.TIMEOUT });
+    // A, B, then A again on a new socket (the first one was closed when the client failed over)
+    expect(a.received.map((m) => m[0]!.toString())).toEqual(['me', 'me.1']);
+    expect(b.received.map((m) => m[0]!.toString())).toEqual(['me']);
   });
 });
