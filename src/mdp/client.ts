@@ -167,6 +167,10 @@ export class Client {
    */
   constructor(endpoint?: string | readonly string[] | ClientOptions, options: ClientOptions = {}) {
     if (endpoint !== null && typeof endpoint === 'object' && !Array.isArray(endpoint)) {
+      if (arguments.length > 1) {
+        const issue = 'Client options: given twice (new Client(options) takes no second argument)';
+        throw mdpError(MdpErrorCode.CONFIG, `invalid Client options:\n  ${issue}`, { issues: [issue] });
+      }
       options = endpoint as ClientOptions;
       endpoint = undefined;
     }

@@ -64,7 +64,7 @@ export interface WorkerOptions extends Partial<Omit<WorkerConfig, 'broker' | Cur
   errorReply?: (err: unknown) => MessageLike | MessageLike[];
   /** Extra socket options for the DEALER. */
   socketOptions?: Partial<SocketOptions>;
-  /** The broker (the endpoint argument is then left out: `new Worker({ broker }, …)` is not a form; pass undefined). */
+  /** The broker(s), when the endpoint argument is undefined: `new Worker(undefined, 'svc', handler, { broker })`. */
   broker?: string | readonly string[];
   /** Several brokers, in failover order: registered with one at a time, the next when it goes silent. */
   brokers?: readonly string[];
