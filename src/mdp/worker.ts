@@ -21,8 +21,8 @@
  * at a time, A first. When its broker goes silent for liveness × interval (or keeps refusing the
  * READY), it moves to the next one in the list (round robin) and sends READY there; the delay before
  * that is `reconnectInterval`, doubling with each full round of silent brokers (up to
- * RECONNECT_MAX_MS). A broker that heartbeats busy workers (purezmq's does) is also watched while a
- * request runs: if it goes silent then, the worker moves on and the request's reply is dropped, not
+ * RECONNECT_MAX_MS). A broker that heartbeats busy workers (purezmq's does), or whose connection
+ * dropped, is also watched while a request runs: if it goes silent then, the worker moves on and the request's reply is dropped, not
  * sent to the new broker (which never dispatched it); the handler's `ctx.signal` is aborted. The old
  * broker, when it sees the worker gone, dispatches the request again on its own (at-least-once). A
  * broker that never heartbeated during a request (Guide brokers don't, to busy workers) is not
@@ -137,7 +137,10 @@ export class Worker {
   private readonly pool: BrokerPool;
   /** The broker of the current conversation (an index in `pool`). */
   private brokerIndex = 0;
-  /** The current broker heartbeated while a request ran: it is then timed while busy too. */
+  /**
+   * The current broker heartbeated while a request ran, or the connection to it dropped: with several
+   * brokers, it is then timed while busy too.
+   */
   private heartbeatsWhileBusy = false;
   /** Takes the current socket's connection out of the per-broker statistics when it closes. */
   private socketDown: (() => void) | undefined;
@@ -229,7 +232,11 @@ export class Worker {
       if (!up) this.pool.connection(index, 1);
       up = true;
     });
-    socket.events.on('disconnect', down);
+    socket.events.on('disconnect', () => {
+      down();
+      // a broker whose connection is gone cannot take the reply either: time it even while busy
+      if (gen === this.generation) this.heartbeatsWhileBusy = true;
+    });
     this.socketDown = down;
     socket.connect(endpoint);
     this.registered = false;
@@ -306,7 +313,7 @@ export class Worker {
     const t = performance.now();
     const interval = this.config.heartbeatInterval;
     // while busy, only a broker known to heartbeat busy workers (several brokers, it did during this
-    // conversation) is timed: a Guide broker stays quiet until the reply
+    // conversation), or whose connection dropped, is timed: a Guide broker stays quiet until the reply
     const timed = !this.busy || (this.pool.size > 1 && this.heartbeatsWhileBusy);
     if (timed && t - this.lastHeard > interval * this.config.heartbeatLiveness) {
       // a broker that never answered, or stopped: each conversation in a row waits twice as long, up

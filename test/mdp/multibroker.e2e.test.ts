@@ -6,6 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildCli, libRequest02, runCli, spawnCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 
 let cli: string;
@@ -81,6 +84,32 @@ describe('purezmq worker with several brokers', () => {
     expect(JSON.parse(mmi.stdout)).toEqual({ service: 'upper', code: '200' });
     const t = await runCli(cli, ['titanic', 'call', 'upper', 'stored', '--broker', a.endpoint, '--broker', b.endpoint, '--timeout', '5s']);
     expect({ code: t.code, stdout: t.stdout }).toEqual({ code: 0, stdout: 'STORED\n' });
+  }, 90_000);
+
+  it('a request in flight when its broker is SIGKILLed: the client fails over at once, the worker drops the stale reply and serves the request through B', async () => {
+    const a = await broker();
+    const b = await broker();
+    const dir = mkdtempSync(join(tmpdir(), 'purezmq-multibroker-'));
+    try {
+      const started = join(dir, 'started');
+      // each run leaves a mark, then takes 2 s: long enough for the worker to move while busy
+      const w = spawnCli(cli, ['worker', 'slow', '--exec', `echo run >> ${started}; sleep 2; tr a-z A-Z`, '--broker', a.endpoint, '--broker', b.endpoint, ...TIMING, '--reconnect-interval', '200ms', '--log-level', 'debug']);
+      workers.push(w);
+      await waitFor(() => w.stderr().includes('worker ready'), 'worker ready at A', 15_000);
+      const req = runCli(cli, ['request', 'slow', 'in flight', '--broker', a.endpoint, '--broker', b.endpoint, '--timeout', '30s', '--log-level', 'debug']);
+      await waitFor(() => existsSync(started), 'the command runs on behalf of A', 15_000);
+      a.proc.kill('SIGKILL');
+      const r = await req;
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: 'IN FLIGHT\n' });
+      // the client did not wait for its 30 s timeout: the dropped connection moved it to B
+      expect(r.stderr).toMatch(/client moved to the next broker.*reason=connection-lost/);
+      // the worker moved while the first run went on, dropped that run's reply, then ran the request B gave it
+      expect(w.stderr()).toContain(`moved to broker ${b.endpoint}`);
+      expect(w.stderr()).toContain('reply dropped: the conversation it belongs to has ended');
+      expect(readFileSync(started, 'utf8')).toBe('run\nrun\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 90_000);
 
   it('a repeated --broker with a bad endpoint is a usage error naming the flag', async () => {
