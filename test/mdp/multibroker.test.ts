@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as lib from 'zeromq';
-import { Broker, Client, Worker, isMdpError, MdpErrorCode, resolveConfig, type WorkerEvent } from '../../src/mdp/mod.ts';
+import { Broker, Client, Worker, createLogger, isMdpError, MdpErrorCode, resolveConfig, type WorkerEvent } from '../../src/mdp/mod.ts';
 import { waitFor } from './helpers.ts';
 import { PeerBroker, peerRequest } from './dialects.peers.ts';
 
@@ -213,7 +213,9 @@ describe('Worker with several brokers', () => {
     const epA = await a.start();
     const { ep: epB } = await broker();
     const events: WorkerEvent[] = [];
-    const worker = new Worker([epA, epB], 'echo', (req) => req, WORKER_TIMING);
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', format: 'human', write: (l) => lines.push(l) });
+    const worker = new Worker([epA, epB], 'echo', (req) => req, { ...WORKER_TIMING, logger });
     cleanups.push(() => worker.close(0));
     worker.on((e) => events.push(e));
     await waitFor(() => events.some((e) => e.type === 'ready'), 'registered with A');
@@ -223,6 +225,7 @@ describe('Worker with several brokers', () => {
     a.hang();
     await waitFor(() => events.some((e) => e.type === 'broker-changed'), 'moved to B');
     expect(events.find((e) => e.type === 'broker-changed')).toEqual({ type: 'broker-changed', from: epA, to: epB, reason: 'broker-silent' });
+    expect(lines.find((l) => l.includes('moved to broker'))).toMatch(new RegExp(`INFO +moved to broker ${epB} service=echo from=${epA} to=${epB} reason=broker-silent`));
     const client = new Client(epB, { timeout: 5000 });
     cleanups.push(() => client.close());
     expect((await client.request('echo', 'via-b')).map(String)).toEqual(['via-b']);
@@ -349,10 +352,16 @@ describe('Client with several brokers', () => {
     const { ep } = await broker();
     const worker = new Worker(ep, 'echo', (req) => req, WORKER_TIMING);
     cleanups.push(() => worker.close(0));
-    const client = new Client([dead, ep], { timeout: 1000, retries: 0 });
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'debug', format: 'json', write: (l) => lines.push(l) });
+    const client = new Client([dead, ep], { timeout: 1000, retries: 0, logger });
     cleanups.push(() => client.close());
     // retries: 0, yet each broker gets one try: an unreachable one does not use up the retries
     expect((await client.request('echo', 'one')).map(String)).toEqual(['one']);
+    // the move is in the debug log, with every broker's statistics
+    const moved = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'client moved to the next broker');
+    expect(moved).toMatchObject({ level: 'debug', from: dead, to: ep, reason: 'unreachable' });
+    expect(moved!.brokers).toMatch(new RegExp(`^${dead} connected=false failures=1 lastSeen=-; ${ep}\\* connected=false failures=0 lastSeen=-$`));
     expect((await client.request('echo', 'two')).map(String)).toEqual(['two']);
     const [sa, sb] = client.brokers;
     expect(sa).toMatchObject({ endpoint: dead, current: false, connected: false, failures: 1, lastFailure: 'unreachable', requests: 1, replies: 0, lastSeen: null });
