@@ -99,8 +99,8 @@ const err = (s: string): void => {
 };
 
 
-/** Fields whose flag may be repeated (each occurrence adds to the list). */
-const REPEATABLE = new Set(['bind', 'dialects', 'allow', 'deny']);
+/** Fields whose flag may be repeated (each occurrence adds to the list). `broker`: a client's or worker's brokers, in failover order. */
+const REPEATABLE = new Set(['bind', 'dialects', 'allow', 'deny', 'broker']);
 
 function sectionFlags(section: Section): Record<string, FlagSpec> {
   const flags: Record<string, FlagSpec> = {};
@@ -121,7 +121,7 @@ function sectionHelp(section: Section): string {
   const lines: string[] = [];
   for (const [key, field] of Object.entries(SCHEMA[section] as Record<string, { help: string; yamlOnly?: boolean }>)) {
     if (field.yamlOnly) continue;
-    const flag = `--${cliFlag(section, key)}${key === 'bind' ? ' EP' : key === 'dialects' ? ' LIST' : ' V'}`;
+    const flag = `--${cliFlag(section, key)}${key === 'bind' || key === 'broker' ? ' EP' : key === 'dialects' ? ' LIST' : ' V'}`;
     lines.push(`  ${flag.padEnd(30)} ${field.help} [${envName(section, key)}, ${section}.${snakeName(key)}]`);
   }
   return lines.join('\n');
@@ -193,6 +193,9 @@ Each attempt waits --timeout (default 30s) for the reply; a retry (--retries) se
 on the same connection, so a late reply to the first attempt is still taken. Execution is
 at-least-once: a retry can run the request a second time while the first run goes on, so keep
 --timeout above what the service takes. A broker that cannot be reached fails an attempt after 3 s.
+Several brokers (--broker A --broker B, or PUREZMQ_CLIENT_BROKER=A,B): one at a time, in that order;
+an attempt that times out, cannot connect or loses its connection makes the next one current, and the
+retry goes there (an unreachable broker does not use up --retries while another is untried).
 
 Options:
 ${sectionHelp('client')}
@@ -208,6 +211,10 @@ Registers with the broker and, for each request, runs <command> with 'sh -c' in 
 own: the request body goes to its stdin (frames separated by newlines) and its stdout is the reply.
 Says "worker ready" once the broker has answered its READY; a broker it cannot reach is logged (with the
 reason) and retried with growing delays.
+Several brokers (--broker A --broker B, or PUREZMQ_WORKER_BROKER=A,B): it registers with one at a time,
+A first; when that one stays silent for --heartbeat-liveness x --heartbeat-interval it logs "moved to
+broker B" and sends READY to B (round robin). Give it the brokers' heartbeat interval. A request running
+when it moves is not answered (the old broker runs it again elsewhere when it sees the worker gone).
 
 A command that exits non-zero, is killed, runs past --exec-timeout or writes more than 64 MiB fails the
 request: the reply is purezmq's error reply (two frames: "purezmq/error" and a JSON object with code
@@ -235,6 +242,7 @@ Queries the broker's Majordomo Management Interface:
   heartbeat          the broker's heartbeat interval and liveness (mmi.heartbeat)
   broker             version, uptime and counters (mmi.broker); --json for the raw document
   mmi.NAME [body]    any MMI service, raw reply frames
+With several --broker, the first broker that answers is asked (failover order).
 
 Options:
   --json                         print JSON instead of a table
@@ -285,6 +293,8 @@ until you close it; client and worker need not be up at the same time.
   reply UUID                  print the reply (exit 0), or say it is pending (exit 6) or unknown (exit 5)
   close UUID                  forget the request and its reply
   call SERVICE [body...]      request, wait for the reply (polling), print it, close
+With several --broker, each command goes to the first broker that answers. A UUID is known to the broker
+that stored it (unless the brokers share a store), so after a failover reply may say it is unknown.
 
 Options:
   --wait                         reply: poll until the reply is there (up to --wait-timeout)
@@ -379,7 +389,7 @@ function isZ85(text: string): boolean {
 }
 
 /** A client's settings from the config: the endpoint, and Client options with the CURVE files read. */
-function clientSettings(config: MdpConfig, log: Logger): { broker: string; options: ClientOptions } {
+function clientSettings(config: MdpConfig, log: Logger): { broker: string[]; options: ClientOptions } {
   const { broker, curveCert, curveServerKey, ...options } = config.client;
   return { broker, options: { ...options, ...peerCurve({ curveCert, curveServerKey }, log), logger: log } };
 }

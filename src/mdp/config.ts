@@ -107,7 +107,8 @@ export interface BrokerConfig {
 export type DialectChoice = Dialect | 'auto';
 
 export interface ClientConfig {
-  broker: string;
+  /** Broker endpoints in failover order (one at a time; the next after a timeout or when unreachable). */
+  broker: string[];
   version: MdpVersion;
   /** Dialect spoken; a dialect name wins over `version`. */
   dialect: DialectChoice;
@@ -128,7 +129,8 @@ export interface ClientConfig {
 }
 
 export interface WorkerConfig {
-  broker: string;
+  /** Broker endpoints in failover order (registered with one at a time; the next when it goes silent). */
+  broker: string[];
   version: MdpVersion;
   /** Dialect spoken; a dialect name wins over `version`. */
   dialect: DialectChoice;
@@ -217,7 +219,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     access: null,
   },
   client: {
-    broker: DEFAULT_ENDPOINT,
+    broker: [DEFAULT_ENDPOINT],
     version: MdpVersion.V02,
     dialect: 'auto',
     // the Guide's 2.5 s (Defaults.CLIENT_TIMEOUT) is shorter than many real jobs: a retry then runs
@@ -231,7 +233,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     curveServerKey: null,
   },
   worker: {
-    broker: DEFAULT_ENDPOINT,
+    broker: [DEFAULT_ENDPOINT],
     version: MdpVersion.V02,
     dialect: 'auto',
     heartbeatInterval: Defaults.HEARTBEAT_INTERVAL,
@@ -249,7 +251,7 @@ const DAY = 86_400_000;
 
 /** What a client and a worker both configure: where the broker is and how to speak to it. */
 const PEER_FIELDS = {
-    broker: { type: 'endpoint', help: 'broker endpoint' },
+    broker: { type: 'endpoints', help: 'broker endpoint; repeatable (or comma-separated): several brokers, one at a time in this order (failover)' },
     version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
     dialect: { type: 'enum', values: DIALECT_CHOICES, help: `dialect spoken: auto (the RFC of the version), ${DIALECTS.join(', ')}` },
 } satisfies Record<'broker' | 'version' | 'dialect', Field>;
@@ -509,8 +511,8 @@ function isAddressOrRange(text: string): boolean {
 function clone(c: MdpConfig): MdpConfig {
   return {
     broker: { ...c.broker, bind: [...c.broker.bind], dialects: [...c.broker.dialects], allow: [...c.broker.allow], deny: [...c.broker.deny] },
-    client: { ...c.client },
-    worker: { ...c.worker },
+    client: { ...c.client, broker: [...c.client.broker] },
+    worker: { ...c.worker, broker: [...c.worker.broker] },
     log: { ...c.log },
   };
 }
@@ -638,7 +640,12 @@ export function checkOptions<S extends Section>(
     if (raw === undefined || extra.includes(key)) continue;
     const field = fields[key];
     if (!field) {
-      const near = Object.keys(fields).concat(extra).find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+      // the closest known key (broker vs brokers: the nearer one wins), within two edits
+      const near = Object.keys(fields)
+        .concat(extra)
+        .map((k) => ({ k, d: k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(k, key) }))
+        .filter((c) => c.d <= 2)
+        .sort((x, y) => x.d - y.d)[0]?.k;
       issues.push(`${what} option ${key}: unknown${near ? ` (did you mean ${near}?)` : ''}`);
       continue;
     }
@@ -648,6 +655,16 @@ export function checkOptions<S extends Section>(
   }
   if (issues.length > 0) throw mdpError(MdpErrorCode.CONFIG, `invalid ${what} options:\n  ${issues.join('\n  ')}`, { issues });
   return out as Partial<MdpConfig[S]>;
+}
+
+/**
+ * A list of endpoints given to Client or Worker (`brokers: [...]`), checked like the config's
+ * endpoint lists; throws MdpError MDP_CONFIG naming the option.
+ */
+export function checkEndpoints(what: string, key: string, raw: unknown): string[] {
+  const r = convert({ type: 'endpoints', help: '' }, raw);
+  if ('error' in r) throw mdpError(MdpErrorCode.CONFIG, `invalid ${what} options:\n  ${what} option ${key}: ${r.error}`, { issues: [`${what} option ${key}: ${r.error}`] });
+  return r.value as string[];
 }
 
 /** Levenshtein distance, for "did you mean" (keys are short). */
