@@ -64,6 +64,8 @@ export interface BrokerConfig {
   segmentBytes: number;
   /** Budget of the request store, bytes; past it new requests are refused. */
   maxStoreBytes: number;
+  /** This broker's name among several (a cluster, a shared store); null = the host name. */
+  nodeId: string | null;
   /** HOST:PORT of the HTTP endpoint (/metrics, /healthz, /readyz, /v1/broker); null = off. */
   http: string | null;
   /** Largest frame accepted, bytes (socket maxMessageSize). */
@@ -197,6 +199,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     fsyncDelay: 0,
     segmentBytes: 64 * MIB,
     maxStoreBytes: GIB,
+    nodeId: null,
     http: null,
     maxFrameSize: 16 * MIB,
     maxFrames: 1024,
@@ -285,6 +288,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     fsyncDelay: { type: 'duration', min: 0, max: 1000, help: 'batch: longest wait after a record to gather more into one sync' },
     segmentBytes: { type: 'bytes', min: 4 * KIB, max: 4 * GIB, help: 'journal segment size (64MiB, 1GiB, …)' },
     maxStoreBytes: { type: 'bytes', min: 64 * KIB, max: 2 ** 50, help: 'request store budget; new requests are refused beyond' },
+    nodeId: { type: 'text', help: "this broker's name among several brokers (cluster, shared store); default: the host name" },
     http: { type: 'address', help: 'HOST:PORT for /metrics (Prometheus), /healthz, /readyz and /v1/broker (default: off)' },
     maxFrameSize: { type: 'bytes', min: 64, max: 2 ** 31, help: 'largest frame accepted, bytes' },
     maxFrames: { type: 'int', min: 6, max: 1_000_000, help: 'most frames in one message' },
