@@ -128,13 +128,14 @@ describe('Titanic requests through the shared queue', () => {
     expect(replied?.reply?.map(text)).toEqual(['done', '!']);
     expect(b.get(keyOf(1))).toBeUndefined(); // finished here: the bucket has it
     // the queue holds only the request for "other" now
-    const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(await (await import('@nats-io/transport-node')).connect({ servers: nats.servers[0]!.url }));
+    const nc = await (await import('@nats-io/transport-node')).connect({ servers: nats.servers[0]!.url });
+    const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
     expect((await jsm.streams.info(names.stream)).state.messages).toBe(1);
 
     // closed from the other store, which never held it
     await a.append({ type: RecordType.DONE, id: idOf(1) });
     expect(await b.lookup(keyOf(1))).toBeUndefined();
-    await jsm.nc.close();
+    await nc.close();
   }, 30_000);
 
   it('a request closed before anyone took it is not handed out; one taken by a store that is lost goes to another after AckWait, counted as an attempt', async () => {

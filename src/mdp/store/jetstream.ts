@@ -160,6 +160,10 @@ export class JetStreamStore implements RequestStore, SharedQueue {
   private inProgress: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private opened = false;
+  /** A compaction of the node journal in progress: journal writes wait for it. */
+  private compacting: Promise<void> | undefined;
+  /** Node journal writes in flight. */
+  private readonly journalling = new Set<Promise<unknown>>();
   private bucketBytes = 0;
   private bucketCheckedAt = -Infinity;
   private streamBytes = 0;
@@ -446,20 +450,42 @@ export class JetStreamStore implements RequestStore, SharedQueue {
     await m.ackAck({ timeout: this.options.timeout } as never);
   }
 
-  /** A record of the node journal (plain requests). */
+  /** A record of the node journal (plain requests); waits while a compaction rewrites the journal. */
   private async journal(record: StoreRecord): Promise<void> {
-    await this.js.publish(this.nodeSubject, encode([record]), { timeout: this.options.timeout });
-    this.state.apply(record);
-    this.nodeRecords++;
+    while (this.compacting) await this.compacting.catch(() => undefined);
+    const p = this.js.publish(this.nodeSubject, encode([record]), { timeout: this.options.timeout }).then(() => {
+      this.state.apply(record);
+      this.nodeRecords++;
+    });
+    this.journalling.add(p);
+    try {
+      await p;
+    } finally {
+      this.journalling.delete(p);
+    }
+    // what closed requests left behind is dropped now and then, so that the journal stays near the live size
+    if (this.nodeRecords > 2 * this.state.size + COMPACT_SLACK && !this.compacting) {
+      this.compact().catch((err) => this.log.warn('store: node journal compaction failed', { error: message(err) }));
+    }
   }
 
   /**
    * Rewrites the node journal as the snapshot of its live plain requests, then purges what came
    * before the snapshot. Titanic requests are not in it: they live in the queue and the bucket.
    */
-  async compact(): Promise<void> {
-    if (this.closed || !this.nc) throw storeClosedError();
-    await this.tail;
+  compact(): Promise<void> {
+    if (this.closed || !this.nc) return Promise.reject(storeClosedError());
+    if (this.compacting) return this.compacting;
+    const run = this.rewrite().finally(() => {
+      this.compacting = undefined;
+    });
+    this.compacting = run;
+    return run;
+  }
+
+  private async rewrite(): Promise<void> {
+    // no journal write runs meanwhile: a record between the snapshot and the purge would be lost
+    await Promise.allSettled([...this.journalling]);
     const live = [...this.state.values()].filter((r) => r.kind === RequestKind.PLAIN);
     let first = 0;
     for (const req of live) {
@@ -476,11 +502,6 @@ export class JetStreamStore implements RequestStore, SharedQueue {
     }
     this.nodeRecords = live.reduce((n, r) => n + snapshotRecords(r).length, 0);
     this.compactions++;
-  }
-
-  /** Compacts the node journal when closed requests left much behind (called from the broker's tick, or tests). */
-  maybeCompact(): void {
-    if (this.nodeRecords - this.state.size * 2 > COMPACT_SLACK) this.compact().catch((err) => this.log.warn('store: node journal compaction failed', { error: message(err) }));
   }
 
   // ---- the shared queue ------------------------------------------------------------------------

@@ -1,0 +1,126 @@
+/**
+ * The JetStream store end to end: real `purezmq broker --store nats://…` processes sharing one store,
+ * real nats-servers (test/_helpers/nats.ts), Majordomo peers on libzmq (durable.peers.ts). What the
+ * issue promises: a Titanic request acknowledged (200) by a broker that is then killed for good is
+ * executed by a worker on another broker and answered there; titanic.reply and titanic.close work
+ * for any UUID on any broker; a NATS that is down gives 500, not a hang; with a 3-node NATS cluster
+ * and replicas 3, losing one NATS node and one broker (holding a request on its worker) loses no
+ * acknowledged request.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
+import { ReviveWorker, titanic } from './durable.peers.ts';
+import { startNats, startNatsCluster, type NatsSetup } from '../_helpers/nats.ts';
+
+let cli: string;
+let cleanup: () => void;
+const brokers: BrokerProcess[] = [];
+const stops: (() => unknown)[] = [];
+const nats: NatsSetup[] = [];
+let seq = 0;
+
+beforeAll(() => {
+  ({ cli, cleanup } = buildCli());
+}, 60_000);
+
+afterEach(async () => {
+  for (const s of stops.splice(0).reverse()) await s();
+  for (const b of brokers.splice(0)) await b.stop('SIGKILL');
+  for (const n of nats.splice(0)) await n.cleanup();
+});
+
+afterAll(() => cleanup?.());
+
+const HB = ['--heartbeat-interval', '100', '--heartbeat-liveness', '20', '--retry-backoff', '20'];
+
+async function broker(store: string, node: string, extra: string[] = []): Promise<BrokerProcess> {
+  const b = await startBroker(cli, ['--bind', 'tcp://127.0.0.1:*', '--store', store, '--node-id', node, '--store-stream', `E${seq}`, '--store-bucket', `e${seq}`, '--max-store-bytes', '8MiB', ...HB, ...extra]);
+  brokers.push(b);
+  return b;
+}
+
+async function kill(b: BrokerProcess): Promise<void> {
+  await b.stop('SIGKILL');
+  brokers.splice(brokers.indexOf(b), 1);
+}
+
+/** titanic.reply on `endpoint` until it answers 200; the reply frames. */
+async function replyOf(endpoint: string, uuid: string, ms = 15_000): Promise<string[]> {
+  let last: string[] | undefined;
+  await waitFor(async () => (last = await titanic(endpoint, 'titanic.reply', [uuid]))?.[0] === '200', `the reply to ${uuid} (last: ${JSON.stringify(last)})`, ms);
+  return last!.slice(1);
+}
+
+describe('purezmq broker --store nats:// (one NATS server)', () => {
+  it('a request broker A acknowledged and then died with is executed on broker B and answered by any broker; close and unknown UUIDs; NATS down is 500', async () => {
+    seq++;
+    const n = await startNats();
+    nats.push(n);
+    const a = await broker(n.storeUrl, 'a');
+    const b = await broker(n.storeUrl, 'b');
+    expect(a.stderr()).toMatch(/store=.?jetstream nats:\/\/127\.0\.0\.1/);
+    const uuids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await titanic(a.endpoint, 'titanic.request', ['js-echo', `job-${i}`, 'x']);
+      expect(r?.[0]).toBe('200');
+      uuids.push(r![1]!);
+    }
+    // pending on both brokers: B answers for requests A accepted
+    expect(await titanic(b.endpoint, 'titanic.reply', [uuids[0]!])).toEqual(['300']);
+    expect(await titanic(a.endpoint, 'titanic.reply', [uuids[0]!])).toEqual(['300']);
+    await kill(a); // for good: its machine is gone
+    const w = new ReviveWorker(b.endpoint, 'js-echo', (body) => [Buffer.from(`done:${body[0]}`), body[1] ?? Buffer.alloc(0)]);
+    stops.push(() => w.stop());
+    for (const [i, uuid] of uuids.entries()) expect(await replyOf(b.endpoint, uuid)).toEqual([`done:job-${i}`, 'x']);
+    expect([...w.served].sort()).toEqual(uuids.map((_, i) => `job-${i}`).sort());
+
+    // a broker that joins later answers too: the replies are in the store, not in B
+    const c = await broker(n.storeUrl, 'c');
+    expect(await titanic(c.endpoint, 'titanic.reply', [uuids[3]!.toLowerCase()])).toEqual(['200', 'done:job-3', 'x']);
+    expect(await titanic(c.endpoint, 'titanic.close', [uuids[3]!])).toEqual(['200']);
+    expect(await titanic(b.endpoint, 'titanic.reply', [uuids[3]!])).toEqual(['400']);
+    expect(await titanic(b.endpoint, 'titanic.reply', ['0123456789ABCDEF0123456789ABCDEF'])).toEqual(['400']);
+    expect(await titanic(b.endpoint, 'titanic.close', ['0123456789ABCDEF0123456789ABCDEF'])).toEqual(['200']);
+
+    // a request C accepts while B has the worker runs on B
+    const r = await titanic(c.endpoint, 'titanic.request', ['js-echo', 'late']);
+    expect(r?.[0]).toBe('200');
+    expect(await replyOf(c.endpoint, r![1]!)).toEqual(['done:late', '']);
+
+    // NATS gone: the store answers 500 in bounded time, never a hang (the client waits up to 15 s)
+    await n.servers[0]!.stop('SIGKILL');
+    const t = Date.now();
+    expect((await titanic(c.endpoint, 'titanic.request', ['js-echo', 'nats-down'], 15_000))?.[0]).toMatch(/^500 /);
+    expect((await titanic(c.endpoint, 'titanic.reply', [uuids[5]!], 15_000))?.[0]).toMatch(/^500 /);
+    expect(Date.now() - t).toBeLessThan(14_000);
+  }, 60_000);
+});
+
+describe('purezmq broker --store nats:// --store-replicas 3 (3-node NATS cluster)', () => {
+  it('loses no acknowledged request when one NATS node and one broker (with a request on its worker) are killed', async () => {
+    seq++;
+    const n = await startNatsCluster(3);
+    nats.push(n);
+    const opts = ['--store-replicas', '3', '--store-ack-wait', '1500'];
+    const a = await broker(n.storeUrl, 'a', opts);
+    const b = await broker(n.storeUrl, 'b', opts);
+    // A's worker takes one request and never answers: the request is in progress on A when A dies
+    const stuck = new ReviveWorker(a.endpoint, 'js-work', () => new Promise<Buffer[]>(() => undefined));
+    stops.push(() => stuck.stop());
+    const uuids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await titanic(i % 2 ? b.endpoint : a.endpoint, 'titanic.request', ['js-work', `job-${i}`]);
+      expect(r?.[0]).toBe('200');
+      uuids.push(r![1]!);
+    }
+    await waitFor(() => stuck.served.length === 1, "A's worker taking a request", 10_000);
+    await n.servers[0]!.stop('SIGKILL');
+    await kill(a);
+    stuck.stop();
+    const w = new ReviveWorker(b.endpoint, 'js-work', (body) => [Buffer.from(`done:${body[0]}`)]);
+    stops.push(() => w.stop());
+    for (const [i, uuid] of uuids.entries()) expect(await replyOf(b.endpoint, uuid, 20_000)).toEqual([`done:job-${i}`]);
+    // the one A held ran again on B, after AckWait; the others once
+    expect([...w.served].sort()).toEqual(uuids.map((_, i) => `job-${i}`).sort());
+  }, 90_000);
+});
