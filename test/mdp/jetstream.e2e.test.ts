@@ -7,8 +7,11 @@
  * and replicas 3, losing one NATS node and one broker (holding a request on its worker) loses no
  * acknowledged request.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
+import { buildCli, libMmi, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 import { ReviveWorker, titanic } from './durable.peers.ts';
 import { startNats, startNatsCluster, type NatsSetup } from '../_helpers/nats.ts';
 
@@ -50,6 +53,50 @@ async function replyOf(endpoint: string, uuid: string, ms = 15_000): Promise<str
   await waitFor(async () => (last = await titanic(endpoint, 'titanic.reply', [uuid]))?.[0] === '200', `the reply to ${uuid} (last: ${JSON.stringify(last)})`, ms);
   return last!.slice(1);
 }
+
+/**
+ * Starts a broker with a module loader hook that writes the URL of every ES module the process
+ * loads to a file, runs one Titanic round trip through it, stops it, and returns those URLs.
+ */
+async function loadedModules(args: string[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'pz-loaded-'));
+  try {
+    const list = join(dir, 'loaded.txt');
+    writeFileSync(list, '');
+    writeFileSync(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(list)}, url + '\\n'); return next(url, context); }\n`);
+    writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${join(dir, 'hooks.mjs')}`)});\n`);
+    const before = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = `${before ?? ''} --import=${join(dir, 'register.mjs')}`.trim();
+    let b: BrokerProcess;
+    try {
+      b = await startBroker(cli, ['--bind', 'tcp://127.0.0.1:*', ...args]);
+    } finally {
+      if (before === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = before;
+    }
+    brokers.push(b);
+    expect((await titanic(b.endpoint, 'titanic.request', ['nobody', 'x']))?.[0]).toBe('200');
+    await b.stop('SIGTERM');
+    brokers.splice(brokers.indexOf(b), 1);
+    return readFileSync(list, 'utf8').split('\n').filter((l) => l !== '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('loading', () => {
+  it('a broker without --store nats:// never loads the NATS client or the JetStream store; one with it does', async () => {
+    const plain = await loadedModules([]);
+    expect(plain.some((u) => u.endsWith('/broker/broker.js'))).toBe(true); // the hook sees the modules loaded
+    expect(plain.filter((u) => /\/@nats-io\/|\/store\/jetstream\.js$/.test(u))).toEqual([]);
+    seq++;
+    const n = await startNats();
+    nats.push(n);
+    const shared = await loadedModules(['--store', n.storeUrl, '--store-stream', `E${seq}`, '--store-bucket', `e${seq}`, '--max-store-bytes', '8MiB']);
+    expect(shared.some((u) => u.endsWith('/store/jetstream.js'))).toBe(true);
+    expect(shared.some((u) => u.includes('/@nats-io/transport-node/'))).toBe(true);
+  }, 30_000);
+});
 
 describe('purezmq broker --store nats:// (one NATS server)', () => {
   it('a request broker A acknowledged and then died with is executed on broker B and answered by any broker; close and unknown UUIDs; NATS down is 500', async () => {
@@ -94,6 +141,39 @@ describe('purezmq broker --store nats:// (one NATS server)', () => {
     expect((await titanic(c.endpoint, 'titanic.reply', [uuids[5]!], 15_000))?.[0]).toMatch(/^500 /);
     expect(Date.now() - t).toBeLessThan(14_000);
   }, 60_000);
+});
+
+describe('purezmq broker --store nats:// (retries)', () => {
+  it('a request whose brokers keep getting lost is dead-lettered past --max-retries, seen by titanic.reply on any broker, and can be replayed', async () => {
+    seq++;
+    const n = await startNats();
+    nats.push(n);
+    const opts = ['--max-retries', '0', '--store-ack-wait', '1000'];
+    const a = await broker(n.storeUrl, 'a', opts);
+    const stuck = new ReviveWorker(a.endpoint, 'js-doomed', () => new Promise<Buffer[]>(() => undefined));
+    stops.push(() => stuck.stop());
+    const r = await titanic(a.endpoint, 'titanic.request', ['js-doomed', 'poison']);
+    expect(r?.[0]).toBe('200');
+    const uuid = r![1]!;
+    await waitFor(() => stuck.served.length === 1, "A's worker taking the request", 10_000);
+    await kill(a);
+    stuck.stop();
+    const b = await broker(n.storeUrl, 'b', opts);
+    const w = new ReviveWorker(b.endpoint, 'js-doomed', (body) => [Buffer.from(`done:${body[0]}`)]);
+    stops.push(() => w.stop());
+    // B takes it after AckWait: a lost broker counts as a failed dispatch, and max_retries is 0
+    await waitFor(async () => (await titanic(b.endpoint, 'titanic.reply', [uuid]))?.[0] === '400 dead-lettered: retries-exhausted', 'the dead letter', 10_000);
+    expect(w.served).toEqual([]);
+    const c = await broker(n.storeUrl, 'c', opts);
+    expect(await titanic(c.endpoint, 'titanic.reply', [uuid])).toEqual(['400 dead-lettered: retries-exhausted']);
+    const [code, list] = await libMmi(b.endpoint, 'mmi.dlq.list');
+    expect(code).toBe('200');
+    expect(JSON.parse(list!).items).toEqual([expect.objectContaining({ uuid, reason: 'retries-exhausted' })]);
+    // replayed, it goes back to the shared queue and runs on B's worker
+    const [rc, replayed] = await libMmi(b.endpoint, 'mmi.dlq.replay', [uuid]);
+    expect([rc, JSON.parse(replayed!).replayed]).toEqual(['200', 1]);
+    expect(await replyOf(c.endpoint, uuid)).toEqual(['done:poison']);
+  }, 40_000);
 });
 
 describe('purezmq broker --store nats:// --store-replicas 3 (3-node NATS cluster)', () => {
