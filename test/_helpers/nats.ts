@@ -16,10 +16,13 @@ const INSTALL = 'nats-server is not installed: the JetStream tests run a real on
 
 /** The nats-server binary; throws with the way to install it when there is none. */
 export function natsServerBinary(): string {
-  const bin = process.env.NATS_SERVER ?? 'nats-server';
-  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) throw new Error(INSTALL);
-  return bin;
+  // Debian installs it in /usr/sbin, which is not on every user's PATH
+  const candidates = process.env.NATS_SERVER ? [process.env.NATS_SERVER] : ['nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+  for (const bin of candidates) {
+    const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    if (!r.error && r.status === 0) return bin;
+  }
+  throw new Error(INSTALL);
 }
 
 export interface NatsServer {
