@@ -175,6 +175,29 @@ describe('Titanic requests through the shared queue', () => {
     expect(hostB.taken[1]).toMatchObject({ key: keyOf(7), attempts: 0, ttlFrom: 1_800_000_000_000 });
   }, 30_000);
 
+  it('a close on another store while a request runs stands: its later attempt and reply are dropped, not written back', async () => {
+    const names = fresh();
+    const a = await store({ ...names, nodeId: 'a' });
+    const b = await store({ ...names, nodeId: 'b' });
+    await a.append(titanicRecord(41));
+    await a.append(titanicRecord(43));
+    const host = new Host(2);
+    b.attach(host);
+    b.wake(utf8('echo'));
+    await host.waitTaken(2);
+    await a.append({ type: RecordType.DONE, id: idOf(41) });
+    await a.append({ type: RecordType.DONE, id: idOf(43) });
+    await b.append({ type: RecordType.ATTEMPT, id: idOf(41), attempts: 1, error: 'worker lost' });
+    await b.append({ type: RecordType.REPLY, id: idOf(43), body: [utf8('late')] });
+    expect(await a.lookup(keyOf(41))).toBeUndefined();
+    expect(await a.lookup(keyOf(43))).toBeUndefined();
+    expect([...b.values()]).toEqual([]);
+    const nc = await (await import('@nats-io/transport-node')).connect({ servers: nats.servers[0]!.url });
+    const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
+    await expect.poll(async () => (await jsm.streams.info(names.stream)).state.messages).toBe(0);
+    await nc.close();
+  }, 30_000);
+
   it('takes only while the host has room', async () => {
     const names = fresh();
     const a = await store(names);

@@ -150,6 +150,11 @@ export class JetStreamStore implements RequestStore, SharedQueue {
   private host: SharedQueueHost | undefined;
   /** Queue messages this broker took and has not finished, by request key. */
   private readonly held = new Map<string, JsMsg>();
+  /**
+   * The bucket revision of each Titanic status this broker writes (the requests in its local state):
+   * a write expects it, so that a status removed meanwhile (titanic.close on any broker) stays removed.
+   */
+  private readonly revisions = new Map<string, number>();
   /** Services being pulled for now, by service token. */
   private readonly pulling = new Set<string>();
   private readonly consumers = new Map<string, Promise<Consumer>>();
@@ -376,36 +381,55 @@ export class JetStreamStore implements RequestStore, SharedQueue {
     }
     // a Titanic request this broker took from the queue (or a dead letter it keeps)
     this.state.apply(record);
+    if (record.type === RecordType.DONE) {
+      this.revisions.delete(key);
+      await this.forgetStatus(key);
+      await this.finishMsg(key);
+      return;
+    }
+    if (!(await this.updateStatus(key, statusRecords(this.state.get(key)!)))) {
+      // closed on some broker while it ran here: what it left is dropped, the close stands
+      this.forgetLocal(key);
+      await this.finishMsg(key);
+      return;
+    }
     switch (record.type) {
-      case RecordType.ATTEMPT:
-        await this.putStatus(key, statusRecords(this.state.get(key)!));
-        return;
       case RecordType.REPLY:
-      case RecordType.DEAD: {
-        await this.putStatus(key, statusRecords(this.state.get(key)!));
+      case RecordType.DEAD:
         // on record: out of the queue (a dead letter stays in the local state, for a replay)
         await this.finishMsg(key);
-        if (record.type === RecordType.REPLY) this.state.apply({ type: RecordType.DONE, id: record.id });
+        if (record.type === RecordType.REPLY) this.forgetLocal(key);
         return;
-      }
-      case RecordType.REQUEUE: {
-        const req = this.state.get(key)!;
-        await this.putStatus(key, statusRecords(req));
-        await this.publishRequest(snapshotRecords(req)[0] as RequestRecord, `${key}.${record.at}`);
-        this.state.apply({ type: RecordType.DONE, id: record.id });
+      case RecordType.REQUEUE:
+        await this.publishRequest(snapshotRecords(this.state.get(key)!)[0] as RequestRecord, `${key}.${record.at}`);
+        this.forgetLocal(key);
         return;
-      }
-      case RecordType.DONE:
-        await this.forgetStatus(key);
-        await this.finishMsg(key);
-        return;
+    }
+  }
+
+  private forgetLocal(key: string): void {
+    const req = this.state.get(key);
+    if (req) this.state.apply({ type: RecordType.DONE, id: req.id });
+    this.revisions.delete(key);
+  }
+
+  /** Writes a status over the revision this broker last saw; false when it was removed or replaced meanwhile. */
+  private async updateStatus(key: string, records: StoreRecord[]): Promise<boolean> {
+    const revision = this.revisions.get(key);
+    if (revision === undefined) return false;
+    try {
+      this.revisions.set(key, await this.kv.update(key, encode(records), revision, this.options.timeout));
+      return true;
+    } catch (err) {
+      if (/wrong last sequence/i.test(message(err))) return false;
+      throw err;
     }
   }
 
   /** A new Titanic request: its status first, then the queue (so whoever takes it finds its status). */
   private async submit(record: RequestRecord, key: string): Promise<void> {
     await this.checkBucket(recordSize(record));
-    await this.putStatus(key, [{ ...record, body: [] }]);
+    await this.kv.put(key, encode([{ ...record, body: [] }]), { timeout: this.options.timeout } as never);
     try {
       await this.publishRequest(record, key);
     } catch (err) {
@@ -431,10 +455,6 @@ export class JetStreamStore implements RequestStore, SharedQueue {
       this.streamBytes = (await this.jsm.streams.info(this.options.stream)).state.bytes;
     }
     if (this.bucketBytes + size > this.options.maxBytes) throw storeFullError(this.bucketBytes, size, this.options.maxBytes);
-  }
-
-  private async putStatus(key: string, records: StoreRecord[]): Promise<void> {
-    await this.kv.put(key, encode(records), { timeout: this.options.timeout } as never);
   }
 
   /** Removes a request's status with its history (a purge of its subject leaves no marker behind). */
@@ -581,8 +601,9 @@ export class JetStreamStore implements RequestStore, SharedQueue {
     }
     const key = requestKey(request.id);
     let status: StoredRequest | undefined;
+    let revision = 0;
     try {
-      status = await this.lookup(key);
+      ({ status, revision } = await this.readStatus(key));
     } catch (err) {
       m.nak(PULL_RETRY_MS);
       this.log.debug('store: status unreadable, request left in the queue', { key, error: message(err) });
@@ -607,6 +628,7 @@ export class JetStreamStore implements RequestStore, SharedQueue {
       this.state.apply({ type: RecordType.ATTEMPT, id: request.id, attempts, error });
     }
     this.held.set(key, m);
+    this.revisions.set(key, revision);
     this.host!.take(this.state.get(key)!);
   }
 
@@ -617,6 +639,11 @@ export class JetStreamStore implements RequestStore, SharedQueue {
 
   async lookup(key: string): Promise<StoredRequest | undefined> {
     if (this.closed || !this.nc) throw storeClosedError();
+    return (await this.readStatus(key)).status;
+  }
+
+  /** A request's status in the bucket, and its revision there. */
+  private async readStatus(key: string): Promise<{ status: StoredRequest | undefined; revision: number }> {
     let entry: Awaited<ReturnType<KV['get']>>;
     try {
       entry = await this.kv.get(key);
@@ -624,10 +651,10 @@ export class JetStreamStore implements RequestStore, SharedQueue {
       this.errors++;
       throw mdpError(MdpErrorCode.STORE, `JetStream: ${message(err)}`);
     }
-    if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return undefined;
+    if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return { status: undefined, revision: 0 };
     const state = new RequestState(recordSize);
     decode(entry.value, (r) => state.apply(r));
-    return state.get(key);
+    return { status: state.get(key), revision: entry.revision };
   }
 
   // ---- reading ---------------------------------------------------------------------------------
