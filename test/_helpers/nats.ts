@@ -44,6 +44,8 @@ interface Spec {
   name: string;
   dir: string;
   port: number;
+  /** More nats-server flags (--user/--pass, --auth …). */
+  extra?: string[];
   cluster?: { name: string; port: number; routes: string[] };
 }
 
@@ -53,6 +55,7 @@ function args(spec: Spec): string[] {
     a.push('--cluster_name', spec.cluster.name, '--cluster', `nats://127.0.0.1:${spec.cluster.port}`);
     if (spec.cluster.routes.length > 0) a.push('--routes', spec.cluster.routes.join(','));
   }
+  a.push(...(spec.extra ?? []));
   return a;
 }
 
@@ -150,11 +153,11 @@ class Server implements NatsServer {
 }
 
 /** Waits until JetStream answers an API request on `url` (a cluster: once it has elected a meta leader). */
-export async function waitForJetStream(url: string, timeoutMs = 20_000): Promise<void> {
+export async function waitForJetStream(url: string, timeoutMs = 20_000, auth: { user?: string; pass?: string; token?: string } = {}): Promise<void> {
   const { connect } = await import('@nats-io/transport-node');
   const { jetstreamManager } = await import('@nats-io/jetstream');
   const end = Date.now() + timeoutMs;
-  const nc = await connect({ servers: url, timeout: 2000 });
+  const nc = await connect({ servers: url, timeout: 2000, ...auth });
   try {
     for (;;) {
       try {
@@ -197,14 +200,14 @@ function storeUrl(servers: NatsServer[]): string {
   return `nats://${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}`;
 }
 
-/** One nats-server with JetStream. */
-export async function startNats(): Promise<NatsSetup> {
+/** One nats-server with JetStream; `auth` makes it require a user and password. */
+export async function startNats(auth?: { user: string; pass: string }): Promise<NatsSetup> {
   const bin = natsServerBinary();
   const dir = mkdtempSync(join(tmpdir(), 'pz-nats-'));
-  const server = new Server(bin, { name: 'n1', dir, port: -1 });
+  const server = new Server(bin, { name: 'n1', dir, port: -1, extra: auth ? ['--user', auth.user, '--pass', auth.pass] : [] });
   try {
     await server.start();
-    await waitForJetStream(server.url);
+    await waitForJetStream(server.url, 20_000, auth);
   } catch (err) {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });

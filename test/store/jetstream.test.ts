@@ -131,6 +131,25 @@ describe('selecting the store', () => {
   }, 20_000);
 });
 
+describe('credentials', () => {
+  it('user and password in the URL reach a server that requires them; without them the store does not open', async () => {
+    const secured = await startNats({ user: 'broker', pass: 's3cret:/@' });
+    try {
+      const port = secured.servers[0]!.port;
+      const good = new JetStreamStore({ url: `nats://broker:${encodeURIComponent('s3cret:/@')}@127.0.0.1:${port}`, timeout: 1500, maxBytes: 1 << 20 });
+      await good.open();
+      await good.append(titanicRecord(51));
+      expect(await good.lookup(keyOf(51))).toMatchObject({ key: keyOf(51) });
+      await good.close();
+      const bad = new JetStreamStore({ url: `nats://127.0.0.1:${port}`, timeout: 1500, maxBytes: 1 << 20 });
+      await expect(bad.open()).rejects.toMatchObject({ code: 'MDP_STORE' });
+      await bad.close();
+    } finally {
+      await secured.cleanup();
+    }
+  }, 30_000);
+});
+
 describe('Titanic requests through the shared queue', () => {
   it('submit → pending on any store; taken with its body by a store with room; attempts, reply and close are seen everywhere', async () => {
     const names = fresh();
