@@ -437,6 +437,35 @@ describe('failures and limits', () => {
     expect(await a.lookup(keyOf(25))).toMatchObject({ key: keyOf(25) });
   }, 40_000);
 
+  it('a reply that could not be stored (NATS down) is not lost: the request runs again once NATS is back', async () => {
+    const names = fresh({ ackWait: 1000, timeout: 1000 });
+    const a = await store(names);
+    await a.append(titanicRecord(61));
+    const host = new Host(1);
+    a.attach(host);
+    a.wake(utf8('echo'));
+    await host.waitTaken(1);
+    const server = nats.servers[0]!;
+    await server.stop('SIGKILL');
+    try {
+      const failed = await a.append({ type: RecordType.REPLY, id: idOf(61), body: [utf8('lost?')] }).then(() => undefined, (e: unknown) => e);
+      expect(isMdpError(failed) && failed.code).toBe('MDP_STORE');
+      expect(a.get(keyOf(61))).toBeUndefined(); // let go: the queue has it again
+    } finally {
+      await server.restart();
+    }
+    host.room = 1;
+    const end = Date.now() + 20_000;
+    while (host.taken.length < 2) {
+      if (Date.now() > end) throw new Error('the request was not handed out again');
+      a.wake(utf8('echo'));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(host.taken[1]!.key).toBe(keyOf(61));
+    await a.append({ type: RecordType.REPLY, id: idOf(61), body: [utf8('stored')] });
+    expect((await a.lookup(keyOf(61)))?.reply?.map(text)).toEqual(['stored']);
+  }, 40_000);
+
   it('the budget (max_bytes) refuses new requests with MDP_STORE_FULL, never a reply to one already taken', async () => {
     const a = await store(fresh({ maxBytes: 64 * 1024 }));
     const host = new Host(1);

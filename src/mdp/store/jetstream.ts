@@ -387,7 +387,16 @@ export class JetStreamStore implements RequestStore, SharedQueue {
       await this.finishMsg(key);
       return;
     }
-    if (!(await this.updateStatus(key, statusRecords(this.state.get(key)!)))) {
+    let written: boolean;
+    try {
+      written = await this.updateStatus(key, statusRecords(this.state.get(key)!));
+    } catch (err) {
+      // a reply or dead letter that is not on record must not be lost with this broker's memory: the
+      // request goes back to the queue (after AckWait) and runs again, here or on another broker
+      if (record.type === RecordType.REPLY || record.type === RecordType.DEAD) this.release(key);
+      throw err;
+    }
+    if (!written) {
       // closed on some broker while it ran here: what it left is dropped, the close stands
       this.forgetLocal(key);
       await this.finishMsg(key);
@@ -405,6 +414,13 @@ export class JetStreamStore implements RequestStore, SharedQueue {
         this.forgetLocal(key);
         return;
     }
+  }
+
+  /** Lets go of a request this broker took without finishing it: JetStream delivers it again after AckWait. */
+  private release(key: string): void {
+    this.held.get(key)?.nak(this.options.ackWait);
+    this.held.delete(key);
+    this.forgetLocal(key);
   }
 
   private forgetLocal(key: string): void {
