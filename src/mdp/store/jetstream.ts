@@ -467,10 +467,20 @@ export class JetStreamStore implements RequestStore, SharedQueue {
     const t = performance.now();
     if (t - this.bucketCheckedAt >= BUCKET_CHECK_MS) {
       this.bucketCheckedAt = t;
-      this.bucketBytes = (await this.kv.status()).size;
-      this.streamBytes = (await this.jsm.streams.info(this.options.stream)).state.bytes;
+      // looked up beside the request, not before it: a NATS that does not answer costs one timeout, not three
+      void this.refreshSizes();
     }
     if (this.bucketBytes + size > this.options.maxBytes) throw storeFullError(this.bucketBytes, size, this.options.maxBytes);
+  }
+
+  private async refreshSizes(): Promise<void> {
+    try {
+      const [bucket, stream] = await Promise.all([this.kv.status(), this.jsm.streams.info(this.options.stream)]);
+      this.bucketBytes = bucket.size;
+      this.streamBytes = stream.state.bytes;
+    } catch {
+      // the writes report what is wrong with NATS; the sizes stay as last seen
+    }
   }
 
   /** Removes a request's status with its history (a purge of its subject leaves no marker behind). */
@@ -572,11 +582,14 @@ export class JetStreamStore implements RequestStore, SharedQueue {
           max_deliver: -1,
           max_ack_pending: -1,
         };
+        let existing: { config: { ack_wait?: number } } | undefined;
         try {
-          await this.jsm.consumers.info(this.options.stream, name);
+          existing = await this.jsm.consumers.info(this.options.stream, name);
         } catch {
           await this.jsm.consumers.add(this.options.stream, config as never);
         }
+        // shared by every broker: the last one to start with another --store-ack-wait sets it
+        if (existing && existing.config.ack_wait !== config.ack_wait) await this.jsm.consumers.update(this.options.stream, name, { ack_wait: config.ack_wait } as never);
         return this.js.consumers.get(this.options.stream, name);
       })();
       this.consumers.set(token, c);
