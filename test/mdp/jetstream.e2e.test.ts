@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, libMmi, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
-import { ReviveWorker, titanic } from './durable.peers.ts';
+import { NamedClient, ReviveWorker, titanic } from './durable.peers.ts';
 import { startNats, startNatsCluster, type NatsSetup } from '../_helpers/nats.ts';
 
 let cli: string;
@@ -45,6 +45,19 @@ async function broker(store: string, node: string, extra: string[] = []): Promis
 async function kill(b: BrokerProcess): Promise<void> {
   await b.stop('SIGKILL');
   brokers.splice(brokers.indexOf(b), 1);
+}
+
+/** The name of the NATS server that leads a stream's replicas. */
+async function streamLeader(url: string, stream: string): Promise<string> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: url });
+  try {
+    const info = await (await jetstreamManager(nc)).streams.info(stream);
+    return info.cluster!.leader!;
+  } finally {
+    await nc.close();
+  }
 }
 
 /** titanic.reply on `endpoint` until it answers 200; the reply frames. */
@@ -143,6 +156,32 @@ describe('purezmq broker --store nats:// (one NATS server)', () => {
   }, 60_000);
 });
 
+describe('purezmq broker --store nats:// (plain requests)', () => {
+  it('plain requests a broker took are replayed from its node journal by the broker started again with its --node-id', async () => {
+    seq++;
+    const n = await startNats();
+    nats.push(n);
+    const a = await broker(n.storeUrl, 'plain-a');
+    const client = new NamedClient(a.endpoint, 'js-client');
+    stops.push(() => client.close());
+    for (let i = 0; i < 5; i++) await client.send('js-plain', `p${i}`);
+    // queued means journalled: the broker queues a request once the store holds it
+    await waitFor(async () => JSON.parse((await libMmi(a.endpoint, 'mmi.broker'))[1]!).requests.queued === 5, '5 queued requests', 10_000);
+    await kill(a);
+    const again = await startBroker(cli, ['--bind', a.endpoint, '--store', n.storeUrl, '--node-id', 'plain-a', '--store-stream', `E${seq}`, '--store-bucket', `e${seq}`, '--max-store-bytes', '8MiB', ...HB]);
+    brokers.push(again);
+    await waitFor(() => /store recovered.*requests=5 queued=5/.test(again.stderr()), 'the recovery line', 15_000);
+    const w = new ReviveWorker(again.endpoint, 'js-plain', (body) => body);
+    stops.push(() => w.stop());
+    for (let i = 0; i < 5; i++) expect(await client.waitFor(`p${i}`, 10_000)).toBe(true);
+    expect(w.served).toHaveLength(5);
+    // delivered: gone from the journal, another restart replays nothing
+    await kill(again);
+    const third = await broker(n.storeUrl, 'plain-a');
+    await waitFor(() => /store recovered.*requests=0/.test(third.stderr()), 'the recovery line', 15_000);
+  }, 40_000);
+});
+
 describe('purezmq broker --store nats:// (retries)', () => {
   it('a request whose brokers keep getting lost is dead-lettered past --max-retries, seen by titanic.reply on any broker, and can be replayed', async () => {
     seq++;
@@ -194,9 +233,19 @@ describe('purezmq broker --store nats:// --store-replicas 3 (3-node NATS cluster
       uuids.push(r![1]!);
     }
     await waitFor(() => stuck.served.length === 1, "A's worker taking a request", 10_000);
-    await n.servers[0]!.stop('SIGKILL');
+    // the NATS node that leads the request stream goes, with broker A
+    const leader = await streamLeader(n.servers[1]!.url, `E${seq}`);
+    const victim = n.servers.find((s) => s.name === leader)!;
+    expect(victim).toBeDefined();
+    await victim.stop('SIGKILL');
     await kill(a);
     stuck.stop();
+    // B goes on taking requests on the two NATS nodes left (once they have elected a new leader)
+    for (let i = 10; i < 14; i++) {
+      let r: string[] | undefined;
+      await waitFor(async () => (r = await titanic(b.endpoint, 'titanic.request', ['js-work', `job-${i}`], 15_000))?.[0] === '200', `request ${i} after the NATS node died (last: ${JSON.stringify(r)})`, 30_000);
+      uuids.push(r![1]!);
+    }
     const w = new ReviveWorker(b.endpoint, 'js-work', (body) => [Buffer.from(`done:${body[0]}`)]);
     stops.push(() => w.stop());
     for (const [i, uuid] of uuids.entries()) expect(await replyOf(b.endpoint, uuid, 20_000)).toEqual([`done:job-${i}`]);
