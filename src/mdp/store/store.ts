@@ -6,7 +6,9 @@
  * - memory.ts: the default without a data directory; nothing survives the process.
  * - journal.ts: `--data-dir DIR`; append-only checksummed segments with group commit, survives kill -9
  *   (and power loss with fsync always/batch).
- * - A replicated store for clusters implements the same interface (records map onto its log).
+ * - jetstream.ts: `--store nats://…`; NATS JetStream, replicated by NATS and shared by every broker
+ *   that names it (see SharedQueue below): Titanic requests survive the machine of the broker that
+ *   took them. Imported only when asked for, with the NATS client packages.
  *
  * The contract:
  * - `open()` replays what was kept and returns the live requests, in creation order.
