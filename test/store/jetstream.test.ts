@@ -393,6 +393,44 @@ describe('plain requests: the node journal against a model', () => {
     );
   }, 60_000);
 
+  it('replays a journal longer than one read batch', async () => {
+    const names = fresh({ nodeId: 'long' });
+    const a = await store(names);
+    const n = 2500;
+    await Promise.all(Array.from({ length: n }, (_, i) => a.append({ ...titanicRecord(1000 + 2 * i), kind: RequestKind.PLAIN, client: utf8('c'), dialect: 'rfc18' })));
+    await a.close();
+    const again = await store(names);
+    const keys = [...again.values()].map((r) => r.key);
+    expect(keys).toHaveLength(n);
+    expect(keys).toEqual(Array.from({ length: n }, (_, i) => keyOf(1000 + 2 * i)));
+  }, 30_000);
+
+  it('compacts by itself while plain requests come and go, and replays the same live requests', async () => {
+    const names = fresh({ nodeId: 'busy', compactSlack: 40 });
+    const a = await store(names);
+    const plain = (n: number): StoreRecord => ({ ...titanicRecord(n), kind: RequestKind.PLAIN, client: utf8('c'), dialect: 'rfc18' });
+    const live: string[] = [];
+    // concurrent appends: requests, most of them delivered (DONE) as they go, while compactions run
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const n = 5000 + 2 * i;
+      writes.push(a.append(plain(n)));
+      if (i % 10 === 0) live.push(keyOf(n));
+      else writes.push(a.append({ type: RecordType.DONE, id: idOf(n) }));
+    }
+    await Promise.all(writes);
+    await expect.poll(() => a.stats().compactions).toBeGreaterThan(0);
+    expect([...a.values()].map((r) => r.key)).toEqual(live);
+    await a.close();
+    const again = await store(names);
+    expect([...again.values()].map((r) => r.key)).toEqual(live); // in creation order, as the contract says
+    const nc = await (await import('@nats-io/transport-node')).connect({ servers: nats.servers[0]!.url });
+    const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
+    const kept = (await jsm.streams.info(`${names.stream}_NODES`, { subjects_filter: '>' })).state.messages;
+    await nc.close();
+    expect(kept).toBeLessThan(300); // 570 records were written
+  }, 30_000);
+
   it('another node id has a journal of its own', async () => {
     const names = fresh();
     const a = await store({ ...names, nodeId: 'a' });

@@ -58,6 +58,8 @@ export interface JetStreamStoreOptions {
   ackWait?: number;
   /** Longest wait for any NATS operation, ms. */
   timeout?: number;
+  /** The node journal is compacted once it holds this many more records than its live requests need. */
+  compactSlack?: number;
   logger?: Logger;
 }
 
@@ -71,6 +73,8 @@ const PULL_EXPIRES = 1000;
 const PULL_RETRY_MS = 500;
 /** The bucket's size is looked up at most this often (the budget check of new Titanic requests). */
 const BUCKET_CHECK_MS = 1000;
+/** Node journal records read per round trip when it is replayed. */
+const REPLAY_BATCH = 1000;
 /** A node journal with this many more records than live ones is compacted. */
 const COMPACT_SLACK = 10_000;
 
@@ -194,6 +198,7 @@ export class JetStreamStore implements RequestStore, SharedQueue {
       maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
       ackWait: options.ackWait ?? DEFAULT_ACK_WAIT,
       timeout: options.timeout ?? DEFAULT_TIMEOUT,
+      compactSlack: options.compactSlack ?? COMPACT_SLACK,
     };
     this.log = options.logger ?? silentLogger;
     // node ids are free text; a subject token is not
@@ -292,15 +297,24 @@ export class JetStreamStore implements RequestStore, SharedQueue {
     let bytes = 0;
     if (last > 0) {
       const consumer = await this.js.consumers.get(stream, { filter_subjects: this.nodeSubject });
-      for (;;) {
-        const m = await consumer.next({ expires: Math.max(PULL_EXPIRES, this.options.timeout) });
-        if (!m) throw mdpError(MdpErrorCode.STORE, `node journal ${this.nodeSubject}: read stopped before its last record (${last})`);
-        decode(m.data, (r) => {
-          this.state.apply(r);
-          records++;
-        });
-        bytes += m.data.length;
-        if (m.seq >= last) break;
+      // in batches (one round trip per REPLAY_BATCH records), up to the last record there was at the start
+      for (let done = false; !done; ) {
+        const batch = await consumer.fetch({ max_messages: REPLAY_BATCH, expires: Math.max(PULL_EXPIRES, this.options.timeout) });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          decode(m.data, (r) => {
+            this.state.apply(r);
+            records++;
+          });
+          bytes += m.data.length;
+          if (m.seq >= last) {
+            done = true;
+            break;
+          }
+        }
+        await batch.close().catch(() => undefined);
+        if (!done && got === 0) throw mdpError(MdpErrorCode.STORE, `node journal ${this.nodeSubject}: read stopped before its last record (${last})`);
       }
       await consumer.delete().catch(() => undefined);
     }
@@ -510,7 +524,7 @@ export class JetStreamStore implements RequestStore, SharedQueue {
       this.journalling.delete(p);
     }
     // what closed requests left behind is dropped now and then, so that the journal stays near the live size
-    if (this.nodeRecords > 2 * this.state.size + COMPACT_SLACK && !this.compacting) {
+    if (this.nodeRecords > 2 * this.state.size + this.options.compactSlack && !this.compacting) {
       this.compact().catch((err) => this.log.warn('store: node journal compaction failed', { error: message(err) }));
     }
   }
