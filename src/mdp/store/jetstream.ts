@@ -233,8 +233,8 @@ export class JetStreamStore implements RequestStore, SharedQueue {
     const nc = this.nc;
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'disconnect') this.log.warn('store: NATS connection lost', { server: String((s as { server?: string }).server ?? '') });
-        else if (s.type === 'reconnect') this.log.info('store: NATS connection back', { server: String((s as { server?: string }).server ?? '') });
+        if (s.type === 'disconnect') this.log.warn('store: NATS connection lost', { server: s.server });
+        else if (s.type === 'reconnect') this.log.info('store: NATS connection back', { server: s.server });
       }
     })().catch(() => undefined);
     try {
