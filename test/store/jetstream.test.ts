@@ -393,6 +393,16 @@ describe('plain requests: the node journal against a model', () => {
     );
   }, 60_000);
 
+  it('keeps creation order across concurrent appends about several requests (a counterexample the model found)', async () => {
+    const names = fresh({ nodeId: 'order' });
+    const a = await store(names);
+    const plain = (n: number): StoreRecord => ({ ...titanicRecord(n), kind: RequestKind.PLAIN, client: utf8('c'), dialect: 'rfc18' });
+    await Promise.all([a.append({ type: RecordType.DEAD, id: idOf(2), reason: 'r', error: 'e', at: 1 }), a.append(plain(2)), a.append(plain(4))]);
+    expect([...a.values()].map((r) => r.key)).toEqual([keyOf(2), keyOf(4)]);
+    await a.close();
+    expect([...(await store(names)).values()].map((r) => r.key)).toEqual([keyOf(2), keyOf(4)]);
+  }, 30_000);
+
   it('replays a journal longer than one read batch', async () => {
     const names = fresh({ nodeId: 'long' });
     const a = await store(names);

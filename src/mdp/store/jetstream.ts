@@ -162,6 +162,8 @@ export class JetStreamStore implements RequestStore, SharedQueue {
   /** Services being pulled for now, by service token. */
   private readonly pulling = new Set<string>();
   private readonly consumers = new Map<string, Promise<Consumer>>();
+  /** Plain requests appended and not closed: their records go to the node journal. */
+  private readonly plainKeys = new Set<string>();
   /** Per request key, the last write about it: writes about one request reach NATS in order. */
   private readonly byKey = new Map<string, Promise<unknown>>();
   /** The last append: appends resolve in the order they were made. */
@@ -319,6 +321,7 @@ export class JetStreamStore implements RequestStore, SharedQueue {
       await consumer.delete().catch(() => undefined);
     }
     this.nodeRecords = records;
+    for (const req of this.state.values()) if (req.kind === RequestKind.PLAIN) this.plainKeys.add(req.key);
     return { requests: [...this.state.values()].filter((r) => r.kind === RequestKind.PLAIN), records, files: 0, bytes };
   }
 
@@ -341,15 +344,24 @@ export class JetStreamStore implements RequestStore, SharedQueue {
   append(record: StoreRecord): Promise<void> {
     if (this.closed || !this.nc) return Promise.reject(storeClosedError());
     const key = requestKey(record.id);
-    const before = this.byKey.get(key) ?? Promise.resolve();
-    const write = before.then(
-      () => this.write(record, key),
-      () => this.write(record, key),
-    );
-    const mine = write.finally(() => {
-      if (this.byKey.get(key) === mine) this.byKey.delete(key);
-    });
-    this.byKey.set(key, mine.catch(() => undefined));
+    let write: Promise<void>;
+    if (record.type === RecordType.REQUEST ? record.kind === RequestKind.PLAIN : this.plainKeys.has(key)) {
+      // the node journal: published at once, in the order of the appends (replay order is creation order)
+      if (record.type === RecordType.REQUEST) this.plainKeys.add(key);
+      else if (record.type === RecordType.DONE) this.plainKeys.delete(key);
+      write = this.journal(record);
+    } else {
+      // a Titanic request: its writes wait for each other (status revisions), not for other requests'
+      const before = this.byKey.get(key) ?? Promise.resolve();
+      write = before.then(
+        () => this.write(record, key),
+        () => this.write(record, key),
+      );
+      const mine = write.finally(() => {
+        if (this.byKey.get(key) === mine) this.byKey.delete(key);
+      });
+      this.byKey.set(key, mine.catch(() => undefined));
+    }
     const ordered = this.tail.then(() => write);
     this.tail = ordered.catch(() => undefined);
     return ordered.then(
@@ -377,17 +389,10 @@ export class JetStreamStore implements RequestStore, SharedQueue {
     return mdpError(MdpErrorCode.STORE, `JetStream: ${text}`);
   }
 
+  /** A record about a Titanic request (the node journal's go through journal()). */
   private async write(record: StoreRecord, key: string): Promise<void> {
     const live = this.state.get(key);
-    if (record.type === RecordType.REQUEST) {
-      if (record.kind === RequestKind.TITANIC) return this.submit(record, key);
-      await this.journal(record);
-      return;
-    }
-    if (live?.kind === RequestKind.PLAIN) {
-      await this.journal(record);
-      return;
-    }
+    if (record.type === RecordType.REQUEST) return this.submit(record, key);
     if (!live) {
       // a close (titanic.close, a purge) of a request this broker does not hold: wherever it is
       if (record.type === RecordType.DONE) await this.forgetStatus(key);
