@@ -183,6 +183,9 @@ survives a restart. With --data-dir DIR, every request is journalled before it i
 Titanic 200 is given once the request is on disk, and after a crash (even kill -9) requests without a
 reply are queued again. Workers dying with a request make it run again after a backoff (at-least-once),
 up to --max-retries; then, or past --request-ttl, it goes to the dead letters ('purezmq dlq').
+With --store nats://HOST:PORT[,…] (not with --data-dir) requests are kept in NATS JetStream instead,
+shared by every broker that names the same store: a Titanic request any of them acknowledged is run
+by whichever has a worker for it, and answered by all of them (README "Replicated store on NATS JetStream").
 
 ${EXIT_HELP}`,
   request: `Usage: purezmq request <service> [body...] [options]
@@ -456,7 +459,7 @@ async function brokerCommand(argv: string[]): Promise<number> {
     bind: b.bind.join(','),
     dialects: b.dialects.join(','),
     heartbeat: `${b.heartbeatInterval}ms x ${b.heartbeatLiveness}`,
-    store: b.dataDir === null ? 'memory' : `journal ${b.dataDir} (fsync ${b.fsync})`,
+    store: b.store !== null ? `jetstream ${b.store.replace(/\/\/[^@/]*@/, '//***@')} (stream ${b.storeStream}, replicas ${b.storeReplicas})` : b.dataDir === null ? 'memory' : `journal ${b.dataDir} (fsync ${b.fsync})`,
     limits: `queued ${b.maxQueuedRequests}/service, ${b.maxQueuedBytes} bytes; frame ${b.maxFrameSize} bytes x ${b.maxFrames}`,
     retries: `${b.maxRetries} (backoff ${b.retryBackoff}-${b.retryBackoffMax}ms), ttl ${b.requestTtl}ms`,
     http: b.http ?? undefined,

@@ -64,6 +64,18 @@ export interface BrokerConfig {
   segmentBytes: number;
   /** Budget of the request store, bytes; past it new requests are refused. */
   maxStoreBytes: number;
+  /** `nats://host:port[,host:port…]`: requests in NATS JetStream, shared by every broker that names it (not with dataDir). */
+  store: string | null;
+  /** Replicas of the JetStream streams and bucket (3 on a 3-node NATS cluster). */
+  storeReplicas: number;
+  /** JetStream stream name (subjects NAME.req.*, NAME.node.*; the node journals are in NAME_NODES). */
+  storeStream: string;
+  /** JetStream key-value bucket of Titanic statuses and replies. */
+  storeBucket: string;
+  /** ms before a request taken by a broker that was lost goes to another broker (JetStream AckWait). */
+  storeAckWait: number;
+  /** This broker's name among several (a cluster, a shared store); null = the host name. */
+  nodeId: string | null;
   /** HOST:PORT of the HTTP endpoint (/metrics, /healthz, /readyz, /v1/broker); null = off. */
   http: string | null;
   /** Largest frame accepted, bytes (socket maxMessageSize). */
@@ -199,6 +211,12 @@ export const DEFAULT_CONFIG: MdpConfig = {
     fsyncDelay: 0,
     segmentBytes: 64 * MIB,
     maxStoreBytes: GIB,
+    store: null,
+    storeReplicas: 1,
+    storeStream: 'PUREZMQ',
+    storeBucket: 'purezmq',
+    storeAckWait: 30_000,
+    nodeId: null,
     http: null,
     maxFrameSize: 16 * MIB,
     maxFrames: 1024,
@@ -287,6 +305,12 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     fsyncDelay: { type: 'duration', min: 0, max: 1000, help: 'batch: longest wait after a record to gather more into one sync' },
     segmentBytes: { type: 'bytes', min: 4 * KIB, max: 4 * GIB, help: 'journal segment size (64MiB, 1GiB, …)' },
     maxStoreBytes: { type: 'bytes', min: 64 * KIB, max: 2 ** 50, help: 'request store budget; new requests are refused beyond' },
+    store: { type: 'text', help: 'nats://[user:password@]host:port[,host:port…]: requests in NATS JetStream, shared and replicated (not with --data-dir)' },
+    storeReplicas: { type: 'int', min: 1, max: 5, help: 'replicas of the JetStream stream and bucket (3 on a 3-node NATS cluster)' },
+    storeStream: { type: 'text', help: 'JetStream stream name (letters, digits, - and _)' },
+    storeBucket: { type: 'text', help: 'JetStream key-value bucket for Titanic statuses and replies' },
+    storeAckWait: { type: 'duration', min: 1000, max: DAY, help: 'how long a request taken by a lost broker waits before another broker takes it' },
+    nodeId: { type: 'text', help: "this broker's name among several brokers (cluster, shared store); default: the host name" },
     http: { type: 'address', help: 'HOST:PORT for /metrics (Prometheus), /healthz, /readyz and /v1/broker (default: off)' },
     maxFrameSize: { type: 'bytes', min: 64, max: 2 ** 31, help: 'largest frame accepted, bytes' },
     maxFrames: { type: 'int', min: 6, max: 1_000_000, help: 'most frames in one message' },
@@ -607,6 +631,12 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
 
   if (config.broker.retryBackoffMax < config.broker.retryBackoff) {
     issues.push(`broker.retry_backoff_max: must be at least broker.retry_backoff (${config.broker.retryBackoff} ms), got ${config.broker.retryBackoffMax}`);
+  }
+  if (config.broker.store !== null && config.broker.dataDir !== null) {
+    issues.push('broker.store: --store nats://… and --data-dir exclude each other (requests are either in NATS JetStream or in a local journal)');
+  }
+  if (config.broker.store !== null && !/^nats:\/\/\S+$/.test(config.broker.store)) {
+    issues.push(`broker.store: must be nats://host:port[,host:port…], got ${show(config.broker.store)}`);
   }
   if (config.client.retryBackoffMax < config.client.retryBackoff) {
     issues.push(`client.retry_backoff_max: must be at least client.retry_backoff (${config.client.retryBackoff} ms), got ${config.client.retryBackoffMax}`);

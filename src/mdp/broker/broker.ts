@@ -45,7 +45,7 @@
  */
 import { Router } from '../../mod.ts';
 import type { ZmqError } from '../../errors.ts';
-import { copyBytes, fromString } from '../../util/bytes.ts';
+import { copyBytes, fromHex, fromString } from '../../util/bytes.ts';
 import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from '../codec.ts';
 import { BROKER_VERSION, DIALECTS, type Dialect } from '../constants.ts';
 import { codecForDialect, expandDialects, isDialect, parseAny, type DialectGroup } from '../dialects/index.ts';
@@ -113,12 +113,15 @@ const TITANIC_ADDRESS_PREFIX = fromString('titanic/');
 /** BrokerOptions that are not config fields. */
 const BROKER_EXTRA_OPTIONS = ['logger', 'store', 'repair', 'security', 'configFile'] as const;
 
-export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects'>> {
+export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects' | 'store'>> {
   /** Dialects accepted (default all): names, or the groups `all` and `rfc` (strict). */
   dialects?: readonly (Dialect | DialectGroup)[];
   logger?: Logger;
-  /** A request store to use instead of the one the config selects (memory, or the journal in `dataDir`). */
-  store?: RequestStore;
+  /**
+   * A request store to use instead of the one the config selects (memory, or the journal in
+   * `dataDir`); or, as in the config, the `nats://…` URL of a JetStream store shared by brokers.
+   */
+  store?: RequestStore | string | null;
   /** Journal: move a damaged segment aside and carry on, instead of refusing to start. */
   repair?: boolean;
   /** Security already set up (instead of the one the config's security fields describe). */
@@ -246,6 +249,7 @@ export class Broker {
     const dialects = expandDialects(config.dialects);
     if ('error' in dialects) throw mdpError(MdpErrorCode.CONFIG, `dialects: ${dialects.error}`, { issues: [`broker.dialects: ${dialects.error}`] });
     config.dialects = dialects.dialects;
+    if (typeof store === 'string' || store === null) config.store = store;
     this.config = config;
     this.accepted = new Set(config.dialects);
     this.log = logger ?? silentLogger;
@@ -282,7 +286,7 @@ export class Broker {
     });
     this.mmi = mmiHandlers(this.mmiHost());
     this.titanic = this.titanicHost();
-    this.ready = this.secure(security, configFile).then(() => this.open(store, repair === true));
+    this.ready = this.secure(security, configFile).then(() => this.open(typeof store === 'object' && store !== null ? store : undefined, repair === true));
     // bind() reports a failed open; nobody else has to await it
     this.ready.catch(() => undefined);
     this.bindChain = this.ready.catch(() => undefined);
@@ -334,6 +338,12 @@ export class Broker {
       given ??
       (await openRequestStore({
         dataDir: c.dataDir,
+        store: c.store,
+        storeReplicas: c.storeReplicas,
+        storeStream: c.storeStream,
+        storeBucket: c.storeBucket,
+        storeAckWait: c.storeAckWait,
+        nodeId: c.nodeId,
         fsync: c.fsync,
         fsyncDelay: c.fsyncDelay,
         segmentBytes: c.segmentBytes,
@@ -343,6 +353,14 @@ export class Broker {
       }));
     const recovered = await this.store.open();
     this.storeOpen = true;
+    // a store shared by brokers hands this broker the Titanic requests it has room for
+    this.store.shared?.attach({
+      capacity: (name) => {
+        const s = this.services.get(key(name));
+        return s === undefined || this.draining ? 0 : s.idleCount - s.queued;
+      },
+      take: (stored) => this.guard(() => this.adopt(stored)),
+    });
     if (!this.store.durable) {
       this.log.warn('request store in memory: Titanic requests and replies do not survive a restart (--data-dir DIR keeps them on disk)');
       return undefined;
@@ -426,6 +444,24 @@ export class Broker {
     req.phase = Phase.QUEUED;
     service.queue.push(req);
     summary.queued++;
+  }
+
+  /**
+   * A Titanic request taken from a shared store's queue (accepted by any broker): queued here like a
+   * recovered one. One that brokers took and lost too often is dead-lettered (max_retries).
+   */
+  private adopt(stored: StoredRequest): void {
+    const summary: RecoverySummary = { requests: 0, queued: 0, heldReplies: 0, titanicReplies: 0, deadLetters: 0, records: 0, files: 0, bytes: 0, durationMs: 0, truncated: undefined, quarantined: [] };
+    const t = now();
+    this.lifecycle.counters.accepted++;
+    this.restore(stored, summary, t);
+    const req = this.byKey.get(stored.key);
+    if (req && req.phase === Phase.QUEUED && req.failures > this.config.maxRetries) {
+      this.unqueue(req);
+      this.deadLetter(req, DeadReason.RETRIES, req.lastError);
+      return;
+    }
+    this.dispatch(req?.service ?? this.service(stored.service, true)!, t);
   }
 
   /**
@@ -685,7 +721,10 @@ export class Broker {
     return this.store.append(this.requestRecord(req)).then(
       () => {
         this.gauge.journalling--;
-        if (req.phase === Phase.JOURNALLING) this.enqueue(req, now());
+        if (req.phase === Phase.JOURNALLING) {
+          if (this.store.shared && req.kind === RequestKind.TITANIC) this.handOver(req);
+          else this.enqueue(req, now());
+        }
         this.checkDrained();
       },
       (err: MdpError) => {
@@ -695,6 +734,16 @@ export class Broker {
         throw err;
       },
     );
+  }
+
+  /**
+   * A Titanic request in a shared store's queue is not this broker's to run: it is forgotten here,
+   * and the queue hands it to a broker with room for it (this one, if it has an idle worker).
+   */
+  private handOver(req: Request): void {
+    this.unqueue(req);
+    this.retire(req, { shared: true });
+    this.store.shared!.wake(req.service.name);
   }
 
   /** The store would not take a new request: it is dropped, counted and logged. */
@@ -939,7 +988,9 @@ export class Broker {
     return this.store.append({ type: RecordType.REQUEUE, id: stored.id, at: wallNow }).then(
       () => {
         this.gauge.journalling--;
-        if (req.phase === Phase.JOURNALLING) this.enqueue(req, now());
+        if (req.phase !== Phase.JOURNALLING) return;
+        if (this.store.shared && titanic) this.handOver(req);
+        else this.enqueue(req, now());
       },
       (err: MdpError) => {
         this.gauge.journalling--;
@@ -1000,7 +1051,7 @@ export class Broker {
         await this.persist(req);
         return req.storeKey;
       },
-      lookup: (k): TitanicLookup | undefined => {
+      lookup: (k): TitanicLookup | undefined | Promise<TitanicLookup | undefined> => {
         const req = this.byKey.get(k);
         if (req && req.kind === RequestKind.TITANIC) {
           return req.phase === Phase.REPLIED ? { state: 'replied', reply: req.reply! } : { state: 'pending' };
@@ -1009,7 +1060,12 @@ export class Broker {
           const stored = this.dead.get(k);
           if (stored?.kind === RequestKind.TITANIC) return { state: 'dead', reason: stored.dead?.reason ?? 'unknown' };
         }
-        return undefined;
+        // accepted, run or answered by any broker that shares the store
+        return this.store.shared?.lookup(k).then((s): TitanicLookup | undefined => {
+          if (!s || s.kind !== RequestKind.TITANIC) return undefined;
+          if (s.dead) return { state: 'dead', reason: s.dead.reason };
+          return s.reply ? { state: 'replied', reply: s.reply } : { state: 'pending' };
+        });
       },
       close: async (k) => {
         const req = this.byKey.get(k);
@@ -1024,7 +1080,10 @@ export class Broker {
           this.dead.remove(k);
           this.lifecycle.counters.closed++;
           await this.store.append({ type: RecordType.DONE, id: dead.id });
+          return;
         }
+        // wherever it is in a shared store (a no-op there for a key it does not know)
+        if (this.store.shared) await this.store.append({ type: RecordType.DONE, id: fromHex(k) });
       },
     };
   }
@@ -1202,13 +1261,19 @@ export class Broker {
       const visible = (): void => {
         this.gauge.replying--;
         if (req.phase !== Phase.REPLYING) return; // closed meanwhile
+        if (this.store.shared && stored) {
+          this.retire(req, { replied: true, shared: true }); // any broker answers from the store now
+          return;
+        }
         this.attachReply(req, kept);
         this.gauge.titanicReplies++;
         this.lifecycle.move(req, Phase.REPLIED);
       };
       // titanic.reply answers 200 only once the reply is stored (or the store failed: then from memory)
+      let stored = true;
       this.store.append({ type: RecordType.REPLY, id: req.id!, body: kept }).then(visible, (err: MdpError) => {
         this.storeFailed('titanic reply', err);
+        stored = false;
         visible();
       });
       return;
@@ -1414,6 +1479,7 @@ export class Broker {
       const frames = codec.encode({ protocol: 'worker', command: 'REQUEST', version: codec.version, client: req.client, body: req.body }, Direction.TO_WORKER);
       this.send(worker.id, frames, codec, worker.unreachable);
     }
+    if (service.idleHead !== undefined && this.store?.shared) this.store.shared.wake(service.name);
   }
 
   /**
