@@ -352,14 +352,16 @@ function tempDir() {
 }
 
 /**
- * Titanic through a durable purezmq broker (--data-dir, fsync batch): `clients` loops of
+ * Titanic through a durable purezmq broker (--data-dir, fsync batch, or --store nats:// with `jetstream`): `clients` loops of
  * titanic.request, titanic.reply until 200, titanic.close, with `workers` echo workers; cycles/s and
  * the p50 of titanic.request (send to 200, which the broker gives once the request is on disk).
  */
-export function titanic({ clients, workers, warmupMs, windowMs }) {
+export function titanic({ clients, workers, warmupMs, windowMs, jetstream = false }) {
   return session(async (track) => {
     const endpoint = `tcp://127.0.0.1:${await freePort()}`;
-    const b = track(startBroker('purezmq', endpoint, ['--data-dir', track(tempDir()).path]));
+    // jetstream: the broker on --store nats:// (a nats-server with JetStream, one replica) instead of --data-dir
+    const store = jetstream ? ['--store', track(await (await import('./nats.mjs')).startNats()).url] : ['--data-dir', track(tempDir()).path];
+    const b = track(startBroker('purezmq', endpoint, store));
     await b.listening;
     const w = track(peer({ impl: 'purezmq', role: 'mdp-workers', endpoint, workers }));
     await w.wait('ready');

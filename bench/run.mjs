@@ -371,6 +371,33 @@ if (!only || only.test('cluster hop')) {
   log(`  (cluster: ${((Date.now() - clusterStarted) / 1000).toFixed(1)} s)`);
 }
 
+// ---- the JetStream store (issue 11): Titanic on --store nats:// beside --data-dir, interleaved -------
+// One local nats-server (R1): what JetStream's acknowledgements cost against the local journal's group commit.
+if (!only || only.test('jetstream titanic')) {
+  const { natsServerBinary } = await import('./nats.mjs');
+  if (!natsServerBinary()) notes.push('jetstream: nats-server not installed, rows skipped');
+  else {
+    const started = Date.now();
+    const runs = { jetstream: [], journal: [] };
+    for (let k = 0; k < reps; k++) {
+      for (const mode of ['jetstream', 'journal']) {
+        try {
+          runs[mode].push(await titanic({ clients: 4, workers: 4, jetstream: mode === 'jetstream', ...brokerWin }));
+        } catch (err) {
+          notes.push(`titanic (${mode}): ${String(err.message ?? err).split('\n')[0]}`);
+        }
+      }
+    }
+    const p50 = (xs) => (xs.length ? Math.min(...xs.map((x) => x.requestP50us / 1000)) : NaN);
+    const rate = (xs) => (xs.length ? Math.max(...xs.map((x) => x.perSec)) : NaN);
+    const [jp, dp] = [p50(runs.jetstream), p50(runs.journal)];
+    const [jr, dr] = [rate(runs.jetstream), rate(runs.journal)];
+    log(`  titanic.request p50: --store nats:// ${fmt(jp, 'ms')}  --data-dir ${fmt(dp, 'ms')};  cycles/s ${fmt(jr, 'cycles/s')} / ${fmt(dr, 'cycles/s')}  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    durability.push({ name: 'titanic.request p50: --store nats:// (1 NATS server, R1) / --data-dir', ours: fmt(jp, 'ms'), base: fmt(dp, 'ms'), ratio: Number.isFinite(jp / dp) ? `${(jp / dp).toFixed(2)}×` : '—', target: 'report' });
+    durability.push({ name: 'Titanic request + reply + close, 4 clients: --store nats:// / --data-dir', ours: fmt(jr, 'cycles/s'), base: fmt(dr, 'cycles/s'), ratio: Number.isFinite(jr / dr) ? `${(jr / dr).toFixed(2)}×` : '—', target: 'report' });
+  }
+}
+
 // ---- security (issue 12): purezmq against itself ----------------------------------------------------
 // The broker with CURVE on every connection (a clients directory) and a 20-rule access policy beside the
 // same broker without either, interleaved, with the same pipelined clients; the peers are CURVE clients

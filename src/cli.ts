@@ -100,8 +100,8 @@ const err = (s: string): void => {
 };
 
 
-/** Fields whose flag may be repeated (each occurrence adds to the list). */
-const REPEATABLE = new Set(['bind', 'dialects', 'allow', 'deny', 'peer']);
+/** Fields whose flag may be repeated (each occurrence adds to the list). `broker`: a client's or worker's brokers, in failover order. */
+const REPEATABLE = new Set(['bind', 'dialects', 'allow', 'deny', 'broker', 'peer']);
 
 function sectionFlags(section: Section): Record<string, FlagSpec> {
   const flags: Record<string, FlagSpec> = {};
@@ -122,7 +122,7 @@ function sectionHelp(section: Section): string {
   const lines: string[] = [];
   for (const [key, field] of Object.entries(SCHEMA[section] as Record<string, { help: string; yamlOnly?: boolean }>)) {
     if (field.yamlOnly) continue;
-    const flag = `--${cliFlag(section, key)}${key === 'bind' ? ' EP' : key === 'dialects' ? ' LIST' : ' V'}`;
+    const flag = `--${cliFlag(section, key)}${key === 'bind' || key === 'broker' ? ' EP' : key === 'dialects' ? ' LIST' : ' V'}`;
     lines.push(`  ${flag.padEnd(30)} ${field.help} [${envName(section, key)}, ${section}.${snakeName(key)}]`);
   }
   return lines.join('\n');
@@ -184,6 +184,9 @@ survives a restart. With --data-dir DIR, every request is journalled before it i
 Titanic 200 is given once the request is on disk, and after a crash (even kill -9) requests without a
 reply are queued again. Workers dying with a request make it run again after a backoff (at-least-once),
 up to --max-retries; then, or past --request-ttl, it goes to the dead letters ('purezmq dlq').
+With --store nats://HOST:PORT[,…] (not with --data-dir) requests are kept in NATS JetStream instead,
+shared by every broker that names the same store: a Titanic request any of them acknowledged is run
+by whichever has a worker for it, and answered by all of them (README "Replicated store on NATS JetStream").
 
 ${EXIT_HELP}`,
   request: `Usage: purezmq request <service> [body...] [options]
@@ -194,6 +197,9 @@ Each attempt waits --timeout (default 30s) for the reply; a retry (--retries) se
 on the same connection, so a late reply to the first attempt is still taken. Execution is
 at-least-once: a retry can run the request a second time while the first run goes on, so keep
 --timeout above what the service takes. A broker that cannot be reached fails an attempt after 3 s.
+Several brokers (--broker A --broker B, or PUREZMQ_CLIENT_BROKER=A,B): one at a time, in that order;
+an attempt that times out, cannot connect or loses its connection makes the next one current, and the
+retry goes there (an unreachable broker does not use up --retries while another is untried).
 
 Options:
 ${sectionHelp('client')}
@@ -209,6 +215,10 @@ Registers with the broker and, for each request, runs <command> with 'sh -c' in 
 own: the request body goes to its stdin (frames separated by newlines) and its stdout is the reply.
 Says "worker ready" once the broker has answered its READY; a broker it cannot reach is logged (with the
 reason) and retried with growing delays.
+Several brokers (--broker A --broker B, or PUREZMQ_WORKER_BROKER=A,B): it registers with one at a time,
+A first; when that one stays silent for --heartbeat-liveness x --heartbeat-interval it logs "moved to
+broker B" and sends READY to B (round robin). Give it the brokers' heartbeat interval. A request running
+when it moves is not answered (the old broker runs it again elsewhere when it sees the worker gone).
 
 A command that exits non-zero, is killed, runs past --exec-timeout or writes more than 64 MiB fails the
 request: the reply is purezmq's error reply (two frames: "purezmq/error" and a JSON object with code
@@ -237,6 +247,7 @@ Queries the broker's Majordomo Management Interface:
   broker             version, uptime and counters (mmi.broker); --json for the raw document
   cluster            the brokers of the cluster: state, endpoints, last seen, load, services (mmi.cluster)
   mmi.NAME [body]    any MMI service, raw reply frames
+With several --broker, the first broker that answers is asked (failover order).
 
 Options:
   --json                         print JSON instead of a table
@@ -287,6 +298,8 @@ until you close it; client and worker need not be up at the same time.
   reply UUID                  print the reply (exit 0), or say it is pending (exit 6) or unknown (exit 5)
   close UUID                  forget the request and its reply
   call SERVICE [body...]      request, wait for the reply (polling), print it, close
+With several --broker, each command goes to the first broker that answers. A UUID is known to the broker
+that stored it (unless the brokers share a store), so after a failover reply may say it is unknown.
 
 Options:
   --wait                         reply: poll until the reply is there (up to --wait-timeout)
@@ -381,7 +394,7 @@ function isZ85(text: string): boolean {
 }
 
 /** A client's settings from the config: the endpoint, and Client options with the CURVE files read. */
-function clientSettings(config: MdpConfig, log: Logger): { broker: string; options: ClientOptions } {
+function clientSettings(config: MdpConfig, log: Logger): { broker: string[]; options: ClientOptions } {
   const { broker, curveCert, curveServerKey, ...options } = config.client;
   return { broker, options: { ...options, ...peerCurve({ curveCert, curveServerKey }, log), logger: log } };
 }
@@ -448,7 +461,7 @@ async function brokerCommand(argv: string[]): Promise<number> {
     bind: b.bind.join(','),
     dialects: b.dialects.join(','),
     heartbeat: `${b.heartbeatInterval}ms x ${b.heartbeatLiveness}`,
-    store: b.dataDir === null ? 'memory' : `journal ${b.dataDir} (fsync ${b.fsync})`,
+    store: b.store !== null ? `jetstream ${b.store.replace(/\/\/[^@/]*@/, '//***@')} (stream ${b.storeStream}, replicas ${b.storeReplicas})` : b.dataDir === null ? 'memory' : `journal ${b.dataDir} (fsync ${b.fsync})`,
     limits: `queued ${b.maxQueuedRequests}/service, ${b.maxQueuedBytes} bytes; frame ${b.maxFrameSize} bytes x ${b.maxFrames}`,
     retries: `${b.maxRetries} (backoff ${b.retryBackoff}-${b.retryBackoffMax}ms), ttl ${b.requestTtl}ms`,
     http: b.http ?? undefined,

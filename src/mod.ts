@@ -19,7 +19,7 @@ export { capability, version } from './socket/capability.ts';
 export type { SocketOptions } from './socket/options.ts';
 export { Observer, type Event, type EventType, type EventOfType } from './socket/observer.ts';
 export type { MessageLike } from './util/bytes.ts';
-export { ZmqError, ProtocolError, ErrorCode, isZmqError } from './errors.ts';
+export { ZmqError, ProtocolError, ErrorCode, ErrorMessages, errorMessages, isZmqError, setErrorMessages, type ErrorOptions } from './errors.ts';
 export type { PeerInfo } from './engine/link.ts';
 export { curveKeyPair, curvePublicKey, type CurveKey } from './crypto/keys.ts';
 export * as z85 from './crypto/z85.ts';

@@ -32,6 +32,19 @@
  * is a CURVE client of the broker. A broker's denial answer (src/mdp/security/denial.ts) fails the
  * request at once with MDP_ACCESS_DENIED; a handshake the broker refuses (unknown key, bad password)
  * fails it at once with MDP_AUTH_REFUSED instead of waiting for every timeout.
+ *
+ * Several brokers (`brokers: [A, B, …]`, or a list as the endpoint): failover, one broker at a time.
+ * Every request goes to the current broker (A first). An attempt there that times out, cannot connect
+ * (refused, or no connection after UNREACHABLE_MS), or loses its connection while it waits, counts as a failure of that broker and
+ * makes the next one in the list (round robin) current: the retry goes there, at once when the
+ * broker could not be reached, after the usual backoff otherwise. The client stays with a broker that
+ * works (no going back to A while B answers), so replies keep their order and `routingId` keeps its
+ * meaning: each broker sees the same id (`routingId` for the first socket to it, then `routingId.N`).
+ * Attempts on brokers that cannot be reached do not use up `retries` while another broker has not
+ * been tried for this request: `retries: 0` still tries each broker once. A request is only sent to
+ * the next broker when the previous one failed it; once a broker has answered (a PARTIAL or the
+ * FINAL) the request stays there. Early MDP_UNKNOWN_SERVICE needs every broker that could be reached
+ * to answer mmi.service 404. `client.brokers` has per-broker statistics.
  */
 import { Dealer, type MessageLike, type SocketOptions } from '../mod.ts';
 import { EMPTY, fromString, toFrame } from '../util/bytes.ts';
@@ -44,9 +57,10 @@ import { decodeServiceError } from './service_error.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { parseDenial } from './security/denial.ts';
 import { peerCurveSocketOptions, type PeerCurveOptions } from './security/peer.ts';
+import { BrokerPool, resolveBrokers, type BrokerStats } from './broker_pool.ts';
 
 /** ClientOptions that are not config fields. */
-const CLIENT_EXTRA_OPTIONS = ['logger', 'socketOptions', 'diagnose', 'routingId', 'curveCert', 'curveServerKey'] as const;
+const CLIENT_EXTRA_OPTIONS = ['logger', 'socketOptions', 'diagnose', 'routingId', 'curveCert', 'curveServerKey', 'brokers'] as const;
 
 /** An attempt on a socket that has not connected after this long ends early. */
 const UNREACHABLE_MS = 3000;
@@ -68,6 +82,10 @@ export interface ClientOptions extends Partial<Omit<ClientConfig, 'broker' | Cur
    * can recognise it after a reconnect or a broker restart; later sockets get `routingId.N`.
    */
   routingId?: string;
+  /** The broker, when the constructor gets no endpoint (`new Client(undefined, { broker })`, or `new Client({ broker })`). */
+  broker?: string | readonly string[];
+  /** Several brokers in failover order: one at a time, the next after a timeout or when unreachable. */
+  brokers?: readonly string[];
 }
 
 export interface RequestOptions {
@@ -108,6 +126,12 @@ function sleep(ms: number): Promise<void> {
 
 interface Slot {
   socket: Dealer;
+  /** The broker it is connected to (an index in the pool). */
+  broker: number;
+  /** Its connection is up (counted in the broker's statistics). */
+  up: boolean;
+  /** Called when the connection drops, or a connection attempt fails, while a receive waits (several brokers: fail over at once). */
+  onLost: (() => void) | undefined;
   reached: boolean;
   /** The connection dropped (the broker went away) since this was last cleared. */
   lost: boolean;
@@ -118,7 +142,6 @@ interface Slot {
 }
 
 export class Client {
-  readonly endpoint: string;
   readonly config: Omit<ClientConfig, 'broker' | CurveFields>;
   /** The codec of the dialect spoken (from `dialect`, or the RFC of `version`). */
   readonly codec: MdpCodec;
@@ -130,22 +153,35 @@ export class Client {
   private readonly waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private inFlight = 0;
   private isClosed = false;
-  /** Sockets made so far (names the next stable routing id). */
-  private sockets = 0;
+  /** Sockets made so far, per broker (names the next stable routing id). */
+  private readonly sockets: number[];
+  private readonly pool: BrokerPool;
   /** CURVE options of every DEALER ({} without CURVE). */
   private readonly curve: Partial<SocketOptions>;
   /** The last handshake failure that was not a refusal (wrong server key, mechanism mismatch), for MDP_BROKER_UNREACHABLE. */
   private handshakeError: Error | undefined;
 
-  constructor(endpoint: string, options: ClientOptions = {}) {
-    if (typeof endpoint !== 'string') throw mdpError(MdpErrorCode.CONFIG, `Client endpoint must be a string such as tcp://127.0.0.1:5555, got ${JSON.stringify(endpoint)}`, { issues: ['endpoint'] });
-    const { broker: _b, curveCert: _c, curveServerKey: _k, ...defaults } = DEFAULT_CONFIG.client;
+  /**
+   * `endpoint`: the broker, or a list of brokers in failover order; or leave it out and name them in
+   * the options (`broker`, `brokers`): `new Client({ brokers: [a, b] })`.
+   */
+  constructor(endpoint?: string | readonly string[] | ClientOptions, options: ClientOptions = {}) {
+    if (endpoint !== null && typeof endpoint === 'object' && !Array.isArray(endpoint)) {
+      if (arguments.length > 1) {
+        const issue = 'Client options: given twice (new Client(options) takes no second argument)';
+        throw mdpError(MdpErrorCode.CONFIG, `invalid Client options:\n  ${issue}`, { issues: [issue] });
+      }
+      options = endpoint as ClientOptions;
+      endpoint = undefined;
+    }
+    const { broker: fallback, curveCert: _c, curveServerKey: _k, ...defaults } = DEFAULT_CONFIG.client;
     // curveCert and curveServerKey are key material here (the config's file names are the CLI's business)
-    const { broker: _ignored, curveCert: _cc, curveServerKey: _ck, ...checked } = checkOptions('client', 'Client', options, CLIENT_EXTRA_OPTIONS);
+    const { broker, curveCert: _cc, curveServerKey: _ck, ...checked } = checkOptions('client', 'Client', options, CLIENT_EXTRA_OPTIONS);
+    this.pool = new BrokerPool(resolveBrokers('Client', endpoint, broker, options.brokers, fallback));
+    this.sockets = new Array<number>(this.pool.size).fill(0);
     this.config = { ...defaults, ...checked } as Omit<ClientConfig, 'broker' | CurveFields>;
     this.curve = peerCurveSocketOptions(options);
     this.codec = resolveDialect(this.config.dialect, this.config.version);
-    this.endpoint = endpoint;
     this.options = options;
     this.log = options.logger ?? silentLogger;
     const id = options.routingId;
@@ -159,6 +195,16 @@ export class Client {
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** The broker the next request goes to. */
+  get endpoint(): string {
+    return this.pool.endpoint();
+  }
+
+  /** Every broker of the client, in failover order, with its statistics (a snapshot). */
+  get brokers(): BrokerStats[] {
+    return this.pool.snapshot();
   }
 
   /** The dialect spoken. */
@@ -205,17 +251,39 @@ export class Client {
     let done = false;
     /** A stable-id socket kept after a timeout whose connection dropped meanwhile: wait again, do not resend. */
     let waitAgain = false;
+    const multi = this.pool.size > 1;
+    /** Brokers this request was sent to; those that could not be reached; those whose mmi.service said 404. */
+    const tried = new Set<number>();
+    const unreachable = new Set<number>();
+    const notFound = new Set<number>();
+    /** Failed attempts that used up one of `retries` (an unreachable broker while another is untried does not). */
+    let counted = 0;
+    /** The last attempt failed on a broker that could not be reached, and another one is untried: go on at once. */
+    let free = false;
+    let lastReached: number | undefined;
+    let attempts = 0;
+    /** Every broker either could not be reached or has no worker for the service. */
+    const nowhere = (): boolean => notFound.size > 0 && Array.from({ length: this.pool.size }, (_, i) => i).every((i) => notFound.has(i) || unreachable.has(i));
     try {
-      for (let attempt = 0; attempt <= retries; attempt++) {
+      for (let attempt = 0; ; attempt++) {
+        attempts = attempt + 1;
         if (attempt > 0) {
           this.stats.retries++;
-          const delay = waitAgain ? 0 : Math.min(this.config.retryBackoffMax, this.config.retryBackoff * 2 ** (attempt - 1));
-          this.log.debug(waitAgain ? 'waiting again for a reply (the connection was re-established)' : 'retrying request', { service, attempt, delayMs: delay });
+          const delay = waitAgain || free ? 0 : Math.min(this.config.retryBackoffMax, this.config.retryBackoff * 2 ** (counted - 1));
+          this.log.debug(waitAgain ? 'waiting again for a reply (the connection was re-established)' : 'retrying request', { service, attempt, delayMs: delay, broker: this.pool.endpoint() });
           if (delay > 0) await sleep(delay);
           if (this.isClosed) throw mdpError(MdpErrorCode.CLOSED, 'client is closed', { service });
         }
+        const broker = this.pool.current;
+        const address = this.pool.endpoint(broker);
+        if (slot !== undefined && slot.broker !== broker) {
+          // failed over: the request goes to the next broker; the old one failed it
+          this.discard(slot);
+          slot = undefined;
+          waitAgain = false;
+        }
         if (slot === undefined) {
-          slot = attempt === 0 ? this.idle.pop() ?? this.newSlot() : this.newSlot();
+          slot = (attempt === 0 ? this.takeIdle(broker) : undefined) ?? this.newSlot(broker);
           this.active.add(slot);
         }
         slot.socket.receiveTimeout = timeout;
@@ -223,47 +291,69 @@ export class Client {
         if (!waitAgain) {
           if (attempt > 0) slot.spent = true;
           await slot.socket.send(frames);
+          this.pool.request(broker);
         }
         waitAgain = false;
+        tried.add(broker);
         let partials = 0;
+        let next = false;
         for (;;) {
           let msg: Uint8Array[];
           try {
             msg = await this.receive(slot, timeout);
           } catch (err) {
             if (this.isClosed) throw mdpError(MdpErrorCode.CLOSED, 'client is closed', { service, cause: err });
-            if (slot.refused) throw this.refusedError(slot.refused, service);
+            if (slot.refused) throw this.refusedError(slot.refused, service, address);
             msg = [];
           }
           if (msg.length === 0) {
             this.stats.timeouts++;
-            reachedEver ||= slot.reached;
-            if (slot.reached && partials === 0) {
+            const reached = slot.reached;
+            reachedEver ||= reached;
+            if (reached) lastReached = broker;
+            else unreachable.add(broker);
+            const reason = !reached ? 'unreachable' : multi && slot.lost ? 'connection-lost' : 'timeout';
+            free = multi && !reached && tried.size < this.pool.size;
+            if (!free) counted++;
+            const more = counted <= retries;
+            const moved = this.pool.fail(broker, reason);
+            if (moved !== undefined) {
+              this.log.debug('client moved to the next broker', { service, from: address, to: this.pool.endpoint(moved), reason, brokers: this.brokerSummary() });
+            }
+            // (a wait cut short by a dropped connection leaves a receive pending on the socket, which
+            // would take the next reply: that socket is not reused)
+            if (reached && partials === 0 && this.pool.current === broker && !(multi && slot.lost)) {
               // keep the socket, so that a late reply to this attempt is still taken; the request is
               // sent again on it (the socket then retires with the request). A client with its own
               // routing id whose connection dropped meanwhile (the broker restarted) waits instead:
               // a durable broker sends the reply to that id.
               waitAgain = this.options.routingId !== undefined && slot.lost;
             } else {
-              // never connected (or a stream cut short): a new socket for the next attempt
+              // never connected, a stream cut short, or failing over: a new socket for the next attempt
               this.discard(slot);
               slot = undefined;
             }
             if (partials > 0) {
               if (!restartable) {
-                throw mdpError(MdpErrorCode.STREAM_INTERRUPTED, `"${service}" went silent for ${timeout} ms after ${partials} PARTIAL(s); not retried, since they would be sent again`, { service, address: this.endpoint });
+                throw mdpError(MdpErrorCode.STREAM_INTERRUPTED, `"${service}" went silent for ${timeout} ms after ${partials} PARTIAL(s); not retried, since they would be sent again`, { service, address });
               }
-              if (attempt < retries) yield RESTART;
+              if (more) yield RESTART;
             }
             // a broker that answers but has no worker for the service: say so now rather than after
-            // every retry (the request stays queued at the broker, so a worker may still come)
-            if (slot?.reached && attempt < retries && partials === 0 && this.options.diagnose !== false && !service.startsWith(MMI_NAMESPACE)) {
-              if ((await this.serviceKnown(service, Math.min(timeout, 1000))) === false) {
-                throw mdpError(MdpErrorCode.UNKNOWN_SERVICE, `no worker serves "${service}" (mmi.service answered 404 after ${timeout} ms)`, { service, address: this.endpoint });
+            // every retry (the request stays queued at the broker, so a worker may still come); with
+            // several brokers, only once every broker that can be reached says so
+            if (reached && more && partials === 0 && this.options.diagnose !== false && !service.startsWith(MMI_NAMESPACE)) {
+              if ((await this.serviceKnown(service, Math.min(timeout, 1000), broker)) === false) {
+                notFound.add(broker);
+                if (nowhere()) {
+                  throw mdpError(MdpErrorCode.UNKNOWN_SERVICE, `no worker serves "${service}" (mmi.service answered 404 after ${timeout} ms${multi ? ` from ${[...notFound].map((i) => this.pool.endpoint(i)).join(', ')}` : ''})`, { service, address });
+                }
               }
             }
+            next = more;
             break;
           }
+          this.pool.seen(broker);
           const r = codec.decode(msg, Direction.TO_CLIENT);
           if (!r.ok || r.command.protocol !== 'client' || (codec.replyHasService && !sameBytes(r.command.service, serviceFrame))) {
             const denial = parseDenial(codec, msg);
@@ -271,7 +361,7 @@ export class Client {
               throw mdpError(MdpErrorCode.ACCESS_DENIED, `the broker's access policy does not let this client call "${service}" (${denial.code} ${denial.text})`, {
                 service,
                 status: denial.code,
-                address: this.endpoint,
+                address,
               });
             }
             this.stats.malformed++;
@@ -280,9 +370,10 @@ export class Client {
           }
           const final = r.command.command === 'FINAL';
           const failure = final ? decodeServiceError(r.command.body) : undefined;
+          if (final) this.pool.reply(broker);
           if (failure) {
             done = true;
-            throw mdpError(MdpErrorCode.SERVICE_ERROR, `"${service}" failed: ${failure.message}`, { service, address: this.endpoint, status: failure.code, cause: failure });
+            throw mdpError(MdpErrorCode.SERVICE_ERROR, `"${service}" failed: ${failure.message}`, { service, address, status: failure.code, cause: failure });
           }
           if (final) {
             this.stats.replies++;
@@ -292,8 +383,9 @@ export class Client {
           yield { final, body: r.command.body };
           if (final) return;
         }
+        if (!next) break;
       }
-      throw await this.failure(service, reachedEver, retries + 1, timeout);
+      throw await this.failure(service, reachedEver, attempts, timeout, lastReached, notFound, nowhere);
     } finally {
       if (slot) {
         this.active.delete(slot);
@@ -306,27 +398,52 @@ export class Client {
     }
   }
 
-  private async failure(service: string, reached: boolean, attempts: number, timeout: number): Promise<MdpError> {
-    if (!reached) {
+  private async failure(
+    service: string,
+    reached: boolean,
+    attempts: number,
+    timeout: number,
+    lastReached: number | undefined,
+    notFound: Set<number>,
+    nowhere: () => boolean,
+  ): Promise<MdpError> {
+    if (!reached || lastReached === undefined) {
       const why = this.handshakeError ? ` (last handshake error: ${this.handshakeError.message})` : '';
-      return mdpError(MdpErrorCode.BROKER_UNREACHABLE, `no connection to the broker at ${this.endpoint} after ${attempts} attempt(s)${why}`, {
+      const where = this.pool.size > 1 ? `any of the brokers (${this.brokerList()})` : `the broker at ${this.pool.endpoint(0)}`;
+      return mdpError(MdpErrorCode.BROKER_UNREACHABLE, `no connection to ${where} after ${attempts} attempt(s)${why}`, {
         service,
-        address: this.endpoint,
+        address: this.pool.size > 1 ? this.brokerList() : this.pool.endpoint(0),
         ...(this.handshakeError ? { cause: this.handshakeError } : {}),
       });
     }
+    const address = this.pool.endpoint(lastReached);
     if (this.options.diagnose !== false && !service.startsWith(MMI_NAMESPACE)) {
-      const known = await this.serviceKnown(service, Math.min(timeout, 1000));
-      if (known === false) {
-        return mdpError(MdpErrorCode.UNKNOWN_SERVICE, `no worker serves "${service}" (mmi.service answered 404)`, { service, address: this.endpoint });
+      if (!notFound.has(lastReached) && (await this.serviceKnown(service, Math.min(timeout, 1000), lastReached)) === false) notFound.add(lastReached);
+      if (nowhere()) {
+        return mdpError(MdpErrorCode.UNKNOWN_SERVICE, `no worker serves "${service}" (mmi.service answered 404)`, { service, address });
       }
     }
-    return mdpError(MdpErrorCode.TIMEOUT, `no reply from "${service}" within ${timeout} ms, ${attempts} attempt(s)`, { service, address: this.endpoint });
+    return mdpError(MdpErrorCode.TIMEOUT, `no reply from "${service}" within ${timeout} ms, ${attempts} attempt(s)`, { service, address });
+  }
+
+  private brokerList(): string {
+    return this.pool
+      .snapshot()
+      .map((b) => b.endpoint)
+      .join(', ');
+  }
+
+  /** Per-broker statistics in one line, for debug logs. */
+  private brokerSummary(): string {
+    return this.pool
+      .snapshot()
+      .map((b) => `${b.endpoint}${b.current ? '*' : ''} connected=${b.connected} failures=${b.failures} lastSeen=${b.lastSeen === null ? '-' : new Date(b.lastSeen).toISOString()}`)
+      .join('; ');
   }
 
   /** mmi.service in one attempt: true (200), false (404) or undefined (no answer). */
-  private async serviceKnown(service: string, timeout: number): Promise<boolean | undefined> {
-    const slot = this.newSlot();
+  private async serviceKnown(service: string, timeout: number, broker: number): Promise<boolean | undefined> {
+    const slot = this.newSlot(broker);
     try {
       slot.socket.receiveTimeout = timeout;
       const name = fromString(MmiService.SERVICE);
@@ -350,32 +467,61 @@ export class Client {
    */
   private receive(slot: Slot, timeout: number): Promise<Uint8Array[]> {
     const got = slot.socket.receive();
-    if (slot.reached || timeout <= UNREACHABLE_MS) return got;
+    // several brokers: a connection that drops while the reply is awaited fails the attempt at once
+    // (the broker is gone, or restarted without the request), and so does a refused connection
+    // attempt (nothing listens there): the next broker gets the request without waiting
+    const watchLost = this.pool.size > 1;
+    if (!watchLost && (slot.reached || timeout <= UNREACHABLE_MS)) return got;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (!slot.reached) resolve([]);
-      }, UNREACHABLE_MS);
+      const timer =
+        slot.reached || timeout <= UNREACHABLE_MS
+          ? undefined
+          : setTimeout(() => {
+              if (!slot.reached) resolve([]);
+            }, UNREACHABLE_MS);
+      const settle = (): void => {
+        clearTimeout(timer);
+        slot.onLost = undefined;
+      };
+      if (watchLost) {
+        slot.onLost = () => {
+          settle();
+          resolve([]);
+        };
+      }
       got.then(
         (m) => {
-          clearTimeout(timer);
+          settle();
           resolve(m);
         },
         (e) => {
-          clearTimeout(timer);
+          settle();
           reject(e);
         },
       );
     });
   }
 
-  private newSlot(): Slot {
+  /** An idle socket to `broker`; idle sockets to other brokers (the client failed over) are closed. */
+  private takeIdle(broker: number): Slot | undefined {
+    for (;;) {
+      const slot = this.idle.pop();
+      if (slot === undefined || slot.broker === broker) return slot;
+      this.discard(slot);
+    }
+  }
+
+  private newSlot(broker: number): Slot {
     const stable = this.options.routingId;
-    const n = this.sockets++;
+    // numbered per broker: each broker sees the client's own id on its first socket
+    const n = this.sockets[broker]!++;
     const routingId = stable === undefined ? undefined : n === 0 ? stable : `${stable}.${n}`;
     const socket = new Dealer({ linger: 0, ...this.curve, ...this.options.socketOptions, ...(routingId === undefined ? {} : { routingId }) });
-    const slot: Slot = { socket, reached: false, lost: false, spent: false, refused: undefined };
+    const slot: Slot = { socket, broker, up: false, onLost: undefined, reached: false, lost: false, spent: false, refused: undefined };
     socket.events.on('handshake', () => {
       slot.reached = true;
+      if (!slot.up) this.pool.connection(broker, 1);
+      slot.up = true;
     });
     socket.events.on('handshake:error:auth', (e) => {
       // refused credentials are not retried by the socket (as in libzmq): wake the waiting receive now
@@ -385,19 +531,28 @@ export class Client {
     socket.events.on('handshake:error:protocol', (e) => {
       this.handshakeError = e.error;
     });
+    socket.events.on('connect:retry', (e) => {
+      if (e.error && !slot.reached) slot.onLost?.();
+    });
     socket.events.on('disconnect', () => {
       slot.lost = true;
+      if (slot.up) this.pool.connection(broker, -1);
+      slot.up = false;
+      slot.onLost?.();
     });
-    socket.connect(this.endpoint);
+    socket.connect(this.pool.endpoint(broker));
     return slot;
   }
 
-  private refusedError(cause: Error, service: string): Error {
-    return mdpError(MdpErrorCode.AUTH_REFUSED, `the broker at ${this.endpoint} refused this client's credentials: ${cause.message}`, { service, address: this.endpoint, cause });
+  private refusedError(cause: Error, service: string, address: string): Error {
+    return mdpError(MdpErrorCode.AUTH_REFUSED, `the broker at ${address} refused this client's credentials: ${cause.message}`, { service, address, cause });
   }
 
   private discard(slot: Slot): void {
     this.active.delete(slot);
+    if (slot.up) this.pool.connection(slot.broker, -1);
+    slot.up = false;
+    slot.onLost = undefined;
     slot.socket.linger = 0;
     slot.socket.close();
   }

@@ -64,6 +64,18 @@ export interface BrokerConfig {
   segmentBytes: number;
   /** Budget of the request store, bytes; past it new requests are refused. */
   maxStoreBytes: number;
+  /** `nats://host:port[,host:port…]`: requests in NATS JetStream, shared by every broker that names it (not with dataDir). */
+  store: string | null;
+  /** Replicas of the JetStream streams and bucket (3 on a 3-node NATS cluster). */
+  storeReplicas: number;
+  /** JetStream stream name (subjects NAME.req.*, NAME.node.*; the node journals are in NAME_NODES). */
+  storeStream: string;
+  /** JetStream key-value bucket of Titanic statuses and replies. */
+  storeBucket: string;
+  /** ms before a request taken by a broker that was lost goes to another broker (JetStream AckWait). */
+  storeAckWait: number;
+  /** This broker's name among several (a cluster, a shared store); null = the host name. */
+  nodeId: string | null;
   /** HOST:PORT of the HTTP endpoint (/metrics, /healthz, /readyz, /v1/broker); null = off. */
   http: string | null;
   /** Largest frame accepted, bytes (socket maxMessageSize). */
@@ -106,8 +118,6 @@ export interface BrokerConfig {
   clusterBind: string | null;
   /** Cluster endpoints of brokers already in the cluster (any one is enough). */
   peer: string[];
-  /** This broker's name in the cluster; null: host name, process id and a random suffix. */
-  nodeId: string | null;
   /** Which member gets a request no local worker can take now. */
   clusterStrategy: 'least-load' | 'round-robin' | 'local-first';
   /** ms between heartbeats to other brokers. */
@@ -126,7 +136,8 @@ export interface BrokerConfig {
 export type DialectChoice = Dialect | 'auto';
 
 export interface ClientConfig {
-  broker: string;
+  /** Broker endpoints in failover order (one at a time; the next after a timeout or when unreachable). */
+  broker: string[];
   version: MdpVersion;
   /** Dialect spoken; a dialect name wins over `version`. */
   dialect: DialectChoice;
@@ -147,7 +158,8 @@ export interface ClientConfig {
 }
 
 export interface WorkerConfig {
-  broker: string;
+  /** Broker endpoints in failover order (registered with one at a time; the next when it goes silent). */
+  broker: string[];
   version: MdpVersion;
   /** Dialect spoken; a dialect name wins over `version`. */
   dialect: DialectChoice;
@@ -218,6 +230,12 @@ export const DEFAULT_CONFIG: MdpConfig = {
     fsyncDelay: 0,
     segmentBytes: 64 * MIB,
     maxStoreBytes: GIB,
+    store: null,
+    storeReplicas: 1,
+    storeStream: 'PUREZMQ',
+    storeBucket: 'purezmq',
+    storeAckWait: 30_000,
+    nodeId: null,
     http: null,
     maxFrameSize: 16 * MIB,
     maxFrames: 1024,
@@ -238,7 +256,6 @@ export const DEFAULT_CONFIG: MdpConfig = {
     access: null,
     clusterBind: null,
     peer: [],
-    nodeId: null,
     clusterStrategy: 'least-load',
     clusterHeartbeat: 1000,
     clusterLiveness: '3',
@@ -247,7 +264,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     clusterCurvePeerKeys: null,
   },
   client: {
-    broker: DEFAULT_ENDPOINT,
+    broker: [DEFAULT_ENDPOINT],
     version: MdpVersion.V02,
     dialect: 'auto',
     // the Guide's 2.5 s (Defaults.CLIENT_TIMEOUT) is shorter than many real jobs: a retry then runs
@@ -261,7 +278,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     curveServerKey: null,
   },
   worker: {
-    broker: DEFAULT_ENDPOINT,
+    broker: [DEFAULT_ENDPOINT],
     version: MdpVersion.V02,
     dialect: 'auto',
     heartbeatInterval: Defaults.HEARTBEAT_INTERVAL,
@@ -279,7 +296,7 @@ const DAY = 86_400_000;
 
 /** What a client and a worker both configure: where the broker is and how to speak to it. */
 const PEER_FIELDS = {
-    broker: { type: 'endpoint', help: 'broker endpoint' },
+    broker: { type: 'endpoints', help: 'broker endpoint; repeatable (or comma-separated): several brokers, one at a time in this order (failover)' },
     version: { type: 'enum', values: VERSIONS, help: 'MDP version spoken (0.1 or 0.2)' },
     dialect: { type: 'enum', values: DIALECT_CHOICES, help: `dialect spoken: auto (the RFC of the version), ${DIALECTS.join(', ')}` },
 } satisfies Record<'broker' | 'version' | 'dialect', Field>;
@@ -315,6 +332,12 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     fsyncDelay: { type: 'duration', min: 0, max: 1000, help: 'batch: longest wait after a record to gather more into one sync' },
     segmentBytes: { type: 'bytes', min: 4 * KIB, max: 4 * GIB, help: 'journal segment size (64MiB, 1GiB, …)' },
     maxStoreBytes: { type: 'bytes', min: 64 * KIB, max: 2 ** 50, help: 'request store budget; new requests are refused beyond' },
+    store: { type: 'text', help: 'nats://[user:password@]host:port[,host:port…]: requests in NATS JetStream, shared and replicated (not with --data-dir)' },
+    storeReplicas: { type: 'int', min: 1, max: 5, help: 'replicas of the JetStream stream and bucket (3 on a 3-node NATS cluster)' },
+    storeStream: { type: 'text', help: 'JetStream stream name (letters, digits, - and _)' },
+    storeBucket: { type: 'text', help: 'JetStream key-value bucket for Titanic statuses and replies' },
+    storeAckWait: { type: 'duration', min: 1000, max: DAY, help: 'how long a request taken by a lost broker waits before another broker takes it' },
+    nodeId: { type: 'text', help: "this broker's name among several brokers (cluster, shared store); default: the host name" },
     http: { type: 'address', help: 'HOST:PORT for /metrics (Prometheus), /healthz, /readyz and /v1/broker (default: off)' },
     maxFrameSize: { type: 'bytes', min: 64, max: 2 ** 31, help: 'largest frame accepted, bytes' },
     maxFrames: { type: 'int', min: 6, max: 1_000_000, help: 'most frames in one message' },
@@ -335,7 +358,6 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     access: { type: 'policy', yamlOnly: true, help: 'access policy inline (default, mmi, admin, titanic, peers, rules)' },
     clusterBind: { type: 'endpoint', optional: true, group: 'cluster', help: 'where this broker listens for other brokers (tcp://HOST:PORT): joins a cluster' },
     peer: { type: 'endpoints', optional: true, group: 'cluster', help: 'cluster endpoint of a broker already in the cluster; repeatable (one is enough)' },
-    nodeId: { type: 'name', group: 'cluster', help: "this broker's name in the cluster (default: host-pid-random)" },
     clusterStrategy: { type: 'enum', values: ['least-load', 'round-robin', 'local-first'], group: 'cluster', help: 'which member serves what no local worker can take now: least-load, round-robin or local-first' },
     clusterHeartbeat: { type: 'duration', min: 10, max: 60_000, group: 'cluster', help: 'interval between heartbeats to other brokers' },
     clusterLiveness: { type: 'liveness', group: 'cluster', help: 'silence after which a broker is dead: heartbeats (3) or a duration (1500ms)' },
@@ -567,8 +589,8 @@ function isAddressOrRange(text: string): boolean {
 function clone(c: MdpConfig): MdpConfig {
   return {
     broker: { ...c.broker, bind: [...c.broker.bind], dialects: [...c.broker.dialects], allow: [...c.broker.allow], deny: [...c.broker.deny], peer: [...c.broker.peer] },
-    client: { ...c.client },
-    worker: { ...c.worker },
+    client: { ...c.client, broker: [...c.client.broker] },
+    worker: { ...c.worker, broker: [...c.worker.broker] },
     log: { ...c.log },
   };
 }
@@ -665,6 +687,12 @@ export function resolveConfig(sources: ConfigSources = {}): MdpConfig {
     issues.push(`broker.retry_backoff_max: must be at least broker.retry_backoff (${config.broker.retryBackoff} ms), got ${config.broker.retryBackoffMax}`);
   }
   for (const issue of clusterIssues(config.broker)) issues.push(issue);
+  if (config.broker.store !== null && config.broker.dataDir !== null) {
+    issues.push('broker.store: --store nats://… and --data-dir exclude each other (requests are either in NATS JetStream or in a local journal)');
+  }
+  if (config.broker.store !== null && !/^nats:\/\/\S+$/.test(config.broker.store)) {
+    issues.push(`broker.store: must be nats://host:port[,host:port…], got ${show(config.broker.store)}`);
+  }
   if (config.client.retryBackoffMax < config.client.retryBackoff) {
     issues.push(`client.retry_backoff_max: must be at least client.retry_backoff (${config.client.retryBackoff} ms), got ${config.client.retryBackoffMax}`);
   }
@@ -686,6 +714,10 @@ export function clusterIssues(b: BrokerConfig): string[] {
     issues.push(`broker.cluster.cluster_bind: other brokers connect to this address, so it must name this host (tcp://HOST:PORT), got ${JSON.stringify(b.clusterBind)}`);
   }
   if (on && b.peer.includes(b.clusterBind!)) issues.push(`broker.cluster.peer: ${b.clusterBind} is this broker's own cluster endpoint`);
+  // it travels in every cluster message (docs/cluster-wire.md: 1 to 255 bytes)
+  if (on && b.nodeId !== null && !/^[A-Za-z0-9._:@-]{1,64}$/.test(b.nodeId)) {
+    issues.push(`broker.node_id: in a cluster, 1 to 64 letters, digits or . _ : @ -, got ${JSON.stringify(b.nodeId)}`);
+  }
   return issues;
 }
 
@@ -712,7 +744,12 @@ export function checkOptions<S extends Section>(
     if (raw === undefined || extra.includes(key)) continue;
     const field = fields[key];
     if (!field) {
-      const near = Object.keys(fields).concat(extra).find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+      // the closest known key (broker vs brokers: the nearer one wins), within two edits
+      const near = Object.keys(fields)
+        .concat(extra)
+        .map((k) => ({ k, d: k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(k, key) }))
+        .filter((c) => c.d <= 2)
+        .sort((x, y) => x.d - y.d)[0]?.k;
       issues.push(`${what} option ${key}: unknown${near ? ` (did you mean ${near}?)` : ''}`);
       continue;
     }
@@ -722,6 +759,16 @@ export function checkOptions<S extends Section>(
   }
   if (issues.length > 0) throw mdpError(MdpErrorCode.CONFIG, `invalid ${what} options:\n  ${issues.join('\n  ')}`, { issues });
   return out as Partial<MdpConfig[S]>;
+}
+
+/**
+ * A list of endpoints given to Client or Worker (`brokers: [...]`), checked like the config's
+ * endpoint lists; throws MdpError MDP_CONFIG naming the option.
+ */
+export function checkEndpoints(what: string, key: string, raw: unknown): string[] {
+  const r = convert({ type: 'endpoints', help: '' }, raw);
+  if ('error' in r) throw mdpError(MdpErrorCode.CONFIG, `invalid ${what} options:\n  ${what} option ${key}: ${r.error}`, { issues: [`${what} option ${key}: ${r.error}`] });
+  return r.value as string[];
 }
 
 /** Levenshtein distance, for "did you mean" (keys are short). */

@@ -2,6 +2,7 @@
 export { Broker, type BrokerOptions, type BrokerMetrics, type BrokerCounters, type ServiceMetrics, type ServiceDrops, type DialectMetrics } from './broker/broker.ts';
 export { Client, type ClientOptions, type RequestOptions, type ReplyChunk, type ClientStats } from './client.ts';
 export { Worker, type WorkerOptions, type WorkerHandler, type RequestContext, type WorkerEvent, type WorkerStats } from './worker.ts';
+export type { BrokerStats } from './broker_pool.ts';
 export {
   parse,
   encode,

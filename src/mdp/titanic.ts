@@ -53,7 +53,8 @@ export interface TitanicHost {
    * once the store holds it durably. Rejects with the store's error (MDP_STORE_FULL, MDP_STORE).
    */
   submit(service: Uint8Array, body: Uint8Array[]): Promise<string>;
-  lookup(key: string): TitanicLookup | undefined;
+  /** Where the request is; a promise when the store must be asked (a store shared by brokers), rejected when it cannot say. */
+  lookup(key: string): TitanicLookup | undefined | Promise<TitanicLookup | undefined>;
   /** Forgets a request and its reply (a no-op for an unknown key); resolves once that is stored. */
   close(key: string): Promise<void>;
   /** Whether a name can be a Titanic target (not mmi.*, titanic.*). */
@@ -119,7 +120,12 @@ async function answer(host: TitanicHost, service: TitanicService, body: Uint8Arr
     }
     case TitanicService.REPLY: {
       const key = parseRequestKey(text(body[0]));
-      const found = key === undefined ? undefined : host.lookup(key);
+      let found: TitanicLookup | undefined;
+      try {
+        found = key === undefined ? undefined : await host.lookup(key);
+      } catch (err) {
+        return storeError(err);
+      }
       if (!found) return [statusFrame(TitanicStatus.UNKNOWN)];
       if (found.state === 'pending') return [statusFrame(TitanicStatus.PENDING)];
       if (found.state === 'dead') return [statusFrame(TitanicStatus.UNKNOWN, `dead-lettered: ${found.reason}`)];

@@ -36,7 +36,8 @@ function sleep(ms: number): Promise<void> {
 export class TitanicClient {
   readonly client: Client;
 
-  constructor(endpoint: string, options: ClientOptions = {}) {
+  /** `endpoint`: the broker, or several in failover order (see Client). */
+  constructor(endpoint: string | readonly string[], options: ClientOptions = {}) {
     this.client = new Client(endpoint, { diagnose: false, ...options });
   }
 

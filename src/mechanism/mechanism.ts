@@ -65,9 +65,7 @@ export type MechanismFactory = () => Mechanism;
 export function refused(data: Uint8Array): ZmqError {
   const reason = parseErrorReason(data);
   if (/^[345]00$/.test(reason)) {
-    const err = createError(ErrorCode.AUTH_FAILED, `peer refused the handshake: ${reason}`);
-    err.status = Number(reason);
-    return err;
+    return createError(ErrorCode.AUTH_FAILED, `peer refused the handshake: ${reason}`, { status: Number(reason) });
   }
   const code = reason === INCOMPATIBLE_REASON ? ErrorCode.INCOMPATIBLE_SOCKET_TYPE : ErrorCode.PEER_ERROR;
   return createError(code, `peer refused the handshake: ${reason || 'no reason given'}`);

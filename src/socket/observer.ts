@@ -71,6 +71,7 @@ export class Observer implements AsyncIterable<Event> {
       throw createError(
         ErrorCode.EINVAL,
         'Observer is in event emitter mode. After a call to events.on() it is not possible to read events with events.receive().',
+        { zeromqText: true },
       );
     }
     const e = this.queue.shift();

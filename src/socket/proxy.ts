@@ -44,8 +44,8 @@ export class Proxy<F extends SocketBase = SocketBase, B extends SocketBase = Soc
     if (this.state === State.TERMINATED) throw closedError();
     if (this.state !== State.IDLE) throw createError(ErrorCode.EBUSY, 'The proxy is already running');
     // zeromq.js: EINVAL for a socket that is closed as well as for one with no endpoint
-    if (this.frontEnd.closed || !this.frontEnd.hasEndpoints) throw createError(ErrorCode.EINVAL, 'Front-end socket must be bound or connected');
-    if (this.backEnd.closed || !this.backEnd.hasEndpoints) throw createError(ErrorCode.EINVAL, 'Back-end socket must be bound or connected');
+    if (this.frontEnd.closed || !this.frontEnd.hasEndpoints) throw createError(ErrorCode.EINVAL, 'Front-end socket must be bound or connected', { zeromqText: true });
+    if (this.backEnd.closed || !this.backEnd.hasEndpoints) throw createError(ErrorCode.EINVAL, 'Back-end socket must be bound or connected', { zeromqText: true });
     this.state = State.RUNNING;
     try {
       await Promise.all([this.forward(this.frontEnd, this.backEnd), this.forward(this.backEnd, this.frontEnd)]);

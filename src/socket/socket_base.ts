@@ -550,7 +550,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
   /** zeromq.js: EBADF once closed, EBUSY while a bind or unbind is under way. */
   private checkUnblocked(): void {
     if (this.isClosed) throw closedError();
-    if (this.blocked) throw createError(ErrorCode.EBUSY, 'Socket is blocked by a bind or unbind operation');
+    if (this.blocked) throw createError(ErrorCode.EBUSY, 'Socket is blocked by a bind or unbind operation', { zeromqText: true });
   }
 
   private unblock(): void {

@@ -24,14 +24,14 @@ export async function askZap(zap: ZapHook, req: ZapRequest): Promise<ZapOutcome>
       return { ok: reply };
     case '300': {
       // libzmq reports the temporary failure at once, and leaves the connection to the deadline
-      const notice = createError(ErrorCode.AUTH_FAILED, `ZAP handler answered 300 (temporary failure) for the ${req.mechanism} client`);
-      notice.status = 300;
+      const notice = createError(ErrorCode.AUTH_FAILED, `ZAP handler answered 300 (temporary failure) for the ${req.mechanism} client`, { status: 300 });
       return { stall: { notice } };
     }
     default: {
       const text = reply.statusText ? `: ${reply.statusText}` : '';
-      const error = createError(ErrorCode.AUTH_FAILED, `ZAP handler refused the ${req.mechanism} client (${reply.statusCode}${text})`);
-      error.status = Number(reply.statusCode);
+      const error = createError(ErrorCode.AUTH_FAILED, `ZAP handler refused the ${req.mechanism} client (${reply.statusCode}${text})`, {
+        status: Number(reply.statusCode),
+      });
       return { step: { error, errorReason: reply.statusCode } };
     }
   }

@@ -28,10 +28,10 @@ describe('cluster configuration', () => {
   it('reads broker.cluster in YAML, PUREZMQ_BROKER_* and flags, later layers winning', () => {
     const yaml = [
       'broker:',
+      '  node_id: a-1',
       '  cluster:',
       '    cluster_bind: tcp://127.0.0.1:6000',
       '    peer: [tcp://127.0.0.1:6001, tcp://127.0.0.1:6002]',
-      '    node_id: a-1',
       '    cluster_strategy: round-robin',
       '    cluster_heartbeat: 250ms',
       '    cluster_liveness: 2s',
@@ -55,7 +55,7 @@ describe('cluster configuration', () => {
     expect(bad({ clusterStrategy: 'fastest' })).toMatch(/least-load, round-robin, local-first/);
     expect(bad({ clusterLiveness: '0' })).toMatch(/1 to 100 heartbeats/);
     expect(bad({ clusterLiveness: 'soon' })).toMatch(/count of heartbeats/);
-    expect(bad({ nodeId: 'has space' })).toMatch(/letters, digits/);
+    expect(bad({ clusterBind: 'tcp://127.0.0.1:6000', nodeId: 'has space' })).toMatch(/broker.node_id: in a cluster, 1 to 64 letters, digits/);
     expect(bad({ clusterHeartbeat: '5ms' })).toMatch(/at least 10 ms/);
   });
 

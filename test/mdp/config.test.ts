@@ -105,7 +105,9 @@ describe('MDP configuration', () => {
       'Broker option heartbeatInterval: must be a duration such as 2500, "2500ms", "2.5s", "1m" or "1d", got "abc"',
     ]);
     expect(issues(() => new Broker({ hearbeatInterval: 100 } as never))).toEqual(['Broker option hearbeatInterval: unknown (did you mean heartbeatInterval?)']);
-    expect(issues(() => new Client(['a', 'b'] as unknown as string))).toEqual(['endpoint']);
+    // a list is several brokers (issue 11): each must be an endpoint
+    expect(issues(() => new Client(['a', 'b']))).toEqual(['Client option endpoint: must be endpoints such as tcp://127.0.0.1:5555 (port 1-65535 or *), got "a"']);
+    expect(issues(() => new Client(42 as unknown as string))).toEqual(['endpoint']);
     expect(issues(() => new Client('tcp://127.0.0.1:5555', { timeout: -1, retrys: 2 } as never))).toHaveLength(2);
     expect(issues(() => new Worker('tcp://127.0.0.1:5555', 'svc', () => 'x', { heartbeatLiveness: 0 }))).toEqual(['Worker option heartbeatLiveness: must be at least 1, got 0']);
     // strings are understood as in the YAML file

@@ -45,7 +45,7 @@
  */
 import { Router } from '../../mod.ts';
 import type { ZmqError } from '../../errors.ts';
-import { copyBytes, fromString } from '../../util/bytes.ts';
+import { copyBytes, fromHex, fromString } from '../../util/bytes.ts';
 import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from '../codec.ts';
 import { BROKER_VERSION, DIALECTS, type Dialect } from '../constants.ts';
 import { codecForDialect, expandDialects, isDialect, parseAny, type DialectGroup } from '../dialects/index.ts';
@@ -72,6 +72,7 @@ import {
   Phase,
   sameBytes,
   unlinkIdle,
+  EvictionList,
   type PeerKey,
   type Request,
   type Service,
@@ -119,12 +120,15 @@ const REFUSE = { NO_WORKER: 1, UNKNOWN_SERVICE: 2, OVER_BUDGET: 3, FAILED: 4 } a
 /** BrokerOptions that are not config fields. */
 const BROKER_EXTRA_OPTIONS = ['logger', 'store', 'repair', 'security', 'configFile'] as const;
 
-export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects'>> {
+export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects' | 'store'>> {
   /** Dialects accepted (default all): names, or the groups `all` and `rfc` (strict). */
   dialects?: readonly (Dialect | DialectGroup)[];
   logger?: Logger;
-  /** A request store to use instead of the one the config selects (memory, or the journal in `dataDir`). */
-  store?: RequestStore;
+  /**
+   * A request store to use instead of the one the config selects (memory, or the journal in
+   * `dataDir`); or, as in the config, the `nats://…` URL of a JetStream store shared by brokers.
+   */
+  store?: RequestStore | string | null;
   /** Journal: move a damaged segment aside and carry on, instead of refusing to start. */
   repair?: boolean;
   /** Security already set up (instead of the one the config's security fields describe). */
@@ -173,7 +177,7 @@ export class Broker {
    * Services that hold nothing (no worker, no live request), in the order they became so: eviction
    * takes the first. Kept by holdService/releaseService and worker registration.
    */
-  private readonly evictable = new Map<string, Service>();
+  private readonly evictable = new EvictionList();
   /** Requests in the store that are not dead letters, by store key (Titanic look-ups, closes). */
   private readonly byKey = new Map<string, Request>();
   /** The service of the last lookup by name (clients of one service repeat it): skips building its key. */
@@ -257,6 +261,7 @@ export class Broker {
     const dialects = expandDialects(config.dialects);
     if ('error' in dialects) throw mdpError(MdpErrorCode.CONFIG, `dialects: ${dialects.error}`, { issues: [`broker.dialects: ${dialects.error}`] });
     config.dialects = dialects.dialects;
+    if (typeof store === 'string' || store === null) config.store = store;
     const cluster = clusterIssues(config);
     if (cluster.length > 0) throw mdpError(MdpErrorCode.CONFIG, `invalid cluster options:\n  ${cluster.join('\n  ')}`, { issues: cluster });
     this.config = config;
@@ -295,7 +300,7 @@ export class Broker {
     });
     this.mmi = mmiHandlers(this.mmiHost());
     this.titanic = this.titanicHost();
-    this.ready = this.secure(security, configFile).then(() => this.open(store, repair === true));
+    this.ready = this.secure(security, configFile).then(() => this.open(typeof store === 'object' && store !== null ? store : undefined, repair === true));
     // bind() reports a failed open; nobody else has to await it
     this.ready.catch(() => undefined);
     this.bindChain = this.ready.catch(() => undefined);
@@ -350,6 +355,12 @@ export class Broker {
       given ??
       (await openRequestStore({
         dataDir: c.dataDir,
+        store: c.store,
+        storeReplicas: c.storeReplicas,
+        storeStream: c.storeStream,
+        storeBucket: c.storeBucket,
+        storeAckWait: c.storeAckWait,
+        nodeId: c.nodeId,
         fsync: c.fsync,
         fsyncDelay: c.fsyncDelay,
         segmentBytes: c.segmentBytes,
@@ -359,6 +370,14 @@ export class Broker {
       }));
     const recovered = await this.store.open();
     this.storeOpen = true;
+    // a store shared by brokers hands this broker the Titanic requests it has room for
+    this.store.shared?.attach({
+      capacity: (name) => {
+        const s = this.services.get(key(name));
+        return s === undefined || this.draining ? 0 : s.idleCount - s.queued;
+      },
+      take: (stored) => this.guard(() => this.adopt(stored)),
+    });
     if (!this.store.durable) {
       this.log.warn('request store in memory: Titanic requests and replies do not survive a restart (--data-dir DIR keeps them on disk)');
       return undefined;
@@ -442,6 +461,24 @@ export class Broker {
     req.phase = Phase.QUEUED;
     service.queue.push(req);
     summary.queued++;
+  }
+
+  /**
+   * A Titanic request taken from a shared store's queue (accepted by any broker): queued here like a
+   * recovered one. One that brokers took and lost too often is dead-lettered (max_retries).
+   */
+  private adopt(stored: StoredRequest): void {
+    const summary: RecoverySummary = { requests: 0, queued: 0, heldReplies: 0, titanicReplies: 0, deadLetters: 0, records: 0, files: 0, bytes: 0, durationMs: 0, truncated: undefined, quarantined: [] };
+    const t = now();
+    this.lifecycle.counters.accepted++;
+    this.restore(stored, summary, t);
+    const req = this.byKey.get(stored.key);
+    if (req && req.phase === Phase.QUEUED && req.failures > this.config.maxRetries) {
+      this.unqueue(req);
+      this.deadLetter(req, DeadReason.RETRIES, req.lastError);
+      return;
+    }
+    this.dispatch(req?.service ?? this.service(stored.service, true)!, t);
   }
 
   /**
@@ -666,11 +703,11 @@ export class Broker {
 
   /** A live request holds its service record (it is not evicted meanwhile). */
   private holdService(service: Service): void {
-    if (service.live++ === 0) this.evictable.delete(service.key);
+    if (service.live++ === 0) this.evictable.delete(service);
   }
 
   private releaseService(service: Service): void {
-    if (--service.live === 0 && service.workers.size === 0) this.evictable.set(service.key, service);
+    if (--service.live === 0 && service.workers.size === 0) this.evictable.add(service);
   }
 
   /** Gives a request an id in the store. */
@@ -703,7 +740,10 @@ export class Broker {
     return this.store.append(this.requestRecord(req)).then(
       () => {
         this.gauge.journalling--;
-        if (req.phase === Phase.JOURNALLING) this.enqueue(req, now());
+        if (req.phase === Phase.JOURNALLING) {
+          if (this.store.shared && req.kind === RequestKind.TITANIC) this.handOver(req);
+          else this.enqueue(req, now());
+        }
         this.checkDrained();
       },
       (err: MdpError) => {
@@ -713,6 +753,16 @@ export class Broker {
         throw err;
       },
     );
+  }
+
+  /**
+   * A Titanic request in a shared store's queue is not this broker's to run: it is forgotten here,
+   * and the queue hands it to a broker with room for it (this one, if it has an idle worker).
+   */
+  private handOver(req: Request): void {
+    this.unqueue(req);
+    this.retire(req, { shared: true });
+    this.store.shared!.wake(req.service.name);
   }
 
   /** The store would not take a new request: it is dropped, counted and logged. */
@@ -980,7 +1030,9 @@ export class Broker {
     return this.store.append({ type: RecordType.REQUEUE, id: stored.id, at: wallNow }).then(
       () => {
         this.gauge.journalling--;
-        if (req.phase === Phase.JOURNALLING) this.enqueue(req, now());
+        if (req.phase !== Phase.JOURNALLING) return;
+        if (this.store.shared && titanic) this.handOver(req);
+        else this.enqueue(req, now());
       },
       (err: MdpError) => {
         this.gauge.journalling--;
@@ -1041,7 +1093,7 @@ export class Broker {
         await this.persist(req);
         return req.storeKey;
       },
-      lookup: (k): TitanicLookup | undefined => {
+      lookup: (k): TitanicLookup | undefined | Promise<TitanicLookup | undefined> => {
         const req = this.byKey.get(k);
         if (req && req.kind === RequestKind.TITANIC) {
           return req.phase === Phase.REPLIED ? { state: 'replied', reply: req.reply! } : { state: 'pending' };
@@ -1050,7 +1102,12 @@ export class Broker {
           const stored = this.dead.get(k);
           if (stored?.kind === RequestKind.TITANIC) return { state: 'dead', reason: stored.dead?.reason ?? 'unknown' };
         }
-        return undefined;
+        // accepted, run or answered by any broker that shares the store
+        return this.store.shared?.lookup(k).then((s): TitanicLookup | undefined => {
+          if (!s || s.kind !== RequestKind.TITANIC) return undefined;
+          if (s.dead) return { state: 'dead', reason: s.dead.reason };
+          return s.reply ? { state: 'replied', reply: s.reply } : { state: 'pending' };
+        });
       },
       close: async (k) => {
         const req = this.byKey.get(k);
@@ -1065,7 +1122,10 @@ export class Broker {
           this.dead.remove(k);
           this.lifecycle.counters.closed++;
           await this.store.append({ type: RecordType.DONE, id: dead.id });
+          return;
         }
+        // wherever it is in a shared store (a no-op there for a key it does not know)
+        if (this.store.shared) await this.store.append({ type: RecordType.DONE, id: fromHex(k) });
       },
     };
   }
@@ -1150,7 +1210,7 @@ export class Broker {
         };
         this.workers.set(wkey, w);
         service.workers.add(w);
-        this.evictable.delete(service.key);
+        this.evictable.delete(service);
         this.counters.workersRegistered++;
         this.byDialect[codec.dialect].workersRegistered++;
         this.peerLog.info('worker-ready', 'worker ready', { service: display, worker: hexId(id), dialect: codec.dialect });
@@ -1247,13 +1307,19 @@ export class Broker {
       const visible = (): void => {
         this.gauge.replying--;
         if (req.phase !== Phase.REPLYING) return; // closed meanwhile
+        if (this.store.shared && stored) {
+          this.retire(req, { replied: true, shared: true }); // any broker answers from the store now
+          return;
+        }
         this.attachReply(req, kept);
         this.gauge.titanicReplies++;
         this.lifecycle.move(req, Phase.REPLIED);
       };
       // titanic.reply answers 200 only once the reply is stored (or the store failed: then from memory)
+      let stored = true;
       this.store.append({ type: RecordType.REPLY, id: req.id!, body: kept }).then(visible, (err: MdpError) => {
         this.storeFailed('titanic reply', err);
+        stored = false;
         visible();
       });
       return;
@@ -1327,7 +1393,7 @@ export class Broker {
     this.workers.delete(worker.key);
     const service = worker.service;
     service.workers.delete(worker);
-    if (service.workers.size === 0 && service.live === 0) this.evictable.set(service.key, service);
+    if (service.workers.size === 0 && service.live === 0) this.evictable.add(service);
     unlinkIdle(service, worker);
     if (how.disconnect) this.sendDisconnect(worker.id, worker.codec);
     this.cluster?.changed(service.display, service.workers.size);
@@ -1469,6 +1535,7 @@ export class Broker {
       const frames = codec.encode({ protocol: 'worker', command: 'REQUEST', version: codec.version, client: req.client, body: req.body }, Direction.TO_WORKER);
       this.send(worker.id, frames, codec, worker.unreachable);
     }
+    if (service.idleHead !== undefined && this.store?.shared) this.store.shared.wake(service.name);
     if (this.cluster !== undefined) {
       if (queue.length > 0) this.forwardQueued(service, t);
       this.cluster.changed(service.display, service.workers.size);
@@ -1577,10 +1644,10 @@ export class Broker {
     if (this.services.size >= this.config.maxServices) {
       // evict the record that has held nothing for longest (its metrics go with it): the first of
       // `evictable`, so that a spray of new names costs O(1) each, not a scan of every service
-      const victim = this.evictable.values().next().value as Service | undefined;
+      const victim = this.evictable.oldest();
       if (!victim && !force) return undefined;
       if (victim) {
-        this.evictable.delete(victim.key);
+        this.evictable.delete(victim);
         this.services.delete(victim.key);
         if (this.lastService === victim) this.lastService = undefined;
       }
@@ -1597,6 +1664,9 @@ export class Broker {
       idleHead: undefined,
       idleTail: undefined,
       idleCount: 0,
+      evictPrev: undefined,
+      evictNext: undefined,
+      evictable: false,
       latency: new LatencyReservoir(this.config.latencySamples),
       histogram: new LatencyHistogram(),
       requests: 0,
@@ -1606,7 +1676,7 @@ export class Broker {
       drops: { expired: 0, overflow: 0, undeliverable: 0, abandoned: 0, interrupted: 0, truncated: 0 },
     };
     this.services.set(k, s);
-    this.evictable.set(k, s);
+    this.evictable.add(s);
     this.lastService = s;
     return s;
   }

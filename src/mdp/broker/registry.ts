@@ -196,6 +196,10 @@ export interface Service {
   idleHead: WorkerRecord | undefined;
   idleTail: WorkerRecord | undefined;
   idleCount: number;
+  /** Links in the broker's EvictionList while the record holds nothing (no request, no worker). */
+  evictPrev: Service | undefined;
+  evictNext: Service | undefined;
+  evictable: boolean;
   readonly latency: LatencyReservoir;
   readonly histogram: LatencyHistogram;
   requests: number;
@@ -213,6 +217,53 @@ export function appendIdle(service: Service, w: WorkerRecord): void {
   else service.idleHead = w;
   service.idleTail = w;
   service.idleCount++;
+}
+
+/**
+ * The service records that hold nothing, oldest first: the one to evict when the registry is full.
+ * An intrusive doubly linked list, so that adding, removing and taking the oldest are O(1) whatever
+ * happened before. (A Map in insertion order is not: V8 leaves a hole for each deleted entry until it
+ * rehashes, and finding the first live entry walks the holes, so a spray of new names that are
+ * added and at once taken out again made every eviction a scan.)
+ */
+export class EvictionList {
+  private head: Service | undefined;
+  private tail: Service | undefined;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Appends `s` as the newest (no-op if it is in already). */
+  add(s: Service): void {
+    if (s.evictable) return;
+    s.evictable = true;
+    s.evictPrev = this.tail;
+    s.evictNext = undefined;
+    if (this.tail) this.tail.evictNext = s;
+    else this.head = s;
+    this.tail = s;
+    this.count++;
+  }
+
+  /** Takes `s` out (no-op if it is not in). */
+  delete(s: Service): void {
+    if (!s.evictable) return;
+    s.evictable = false;
+    if (s.evictPrev) s.evictPrev.evictNext = s.evictNext;
+    else this.head = s.evictNext;
+    if (s.evictNext) s.evictNext.evictPrev = s.evictPrev;
+    else this.tail = s.evictPrev;
+    s.evictPrev = undefined;
+    s.evictNext = undefined;
+    this.count--;
+  }
+
+  /** The record that has held nothing for longest. */
+  oldest(): Service | undefined {
+    return this.head;
+  }
 }
 
 export function unlinkIdle(service: Service, w: WorkerRecord): void {

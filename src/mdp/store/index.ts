@@ -5,8 +5,10 @@
  *
  * The journal is imported dynamically, only when a data directory is given: loading the Majordomo
  * module must not load node:fs (the library runs on runtimes without it, and without a data
- * directory nothing here touches a disk).
+ * directory nothing here touches a disk). The JetStream store likewise, only with `store`: the NATS
+ * client packages are never loaded by a broker that does not use them.
  */
+import { MdpErrorCode, mdpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { MemoryStore } from './memory.ts';
 import { RecordType, RequestKind, parseRequestKey, requestKey, REQUEST_ID_BYTES, type StoredRequest } from './records.ts';
@@ -15,6 +17,14 @@ import type { FsyncPolicy, RequestStore } from './store.ts';
 export interface RequestStoreOptions {
   /** Where the journal lives; without one the store is in memory and nothing survives the process. */
   dataDir?: string | null;
+  /** `nats://host:port[,…]`: the JetStream store shared by several brokers (not with dataDir). */
+  store?: string | null;
+  storeReplicas?: number;
+  storeStream?: string;
+  storeBucket?: string;
+  storeAckWait?: number;
+  /** Names this broker's journal of plain requests in a shared store. */
+  nodeId?: string | null;
   fsync: FsyncPolicy;
   fsyncDelay: number;
   segmentBytes: number;
@@ -25,6 +35,21 @@ export interface RequestStoreOptions {
 
 /** The store the options ask for, constructed but not opened: the caller calls open(). */
 export async function openRequestStore(options: RequestStoreOptions): Promise<RequestStore> {
+  if (options.store) {
+    if (options.dataDir) throw mdpError(MdpErrorCode.CONFIG, 'store and data_dir exclude each other: --store nats://… keeps requests in NATS JetStream, --data-dir in a local journal');
+    // the NATS client is loaded only here: a broker without --store never loads it
+    const { JetStreamStore } = await import('./jetstream.ts');
+    return new JetStreamStore({
+      url: options.store,
+      replicas: options.storeReplicas,
+      stream: options.storeStream,
+      bucket: options.storeBucket,
+      ackWait: options.storeAckWait,
+      nodeId: options.nodeId ?? undefined,
+      maxBytes: options.maxBytes,
+      logger: options.logger,
+    });
+  }
   if (!options.dataDir) return new MemoryStore({ maxBytes: options.maxBytes });
   const { JournalStore } = await import('./journal.ts');
   return new JournalStore({

@@ -6,7 +6,9 @@
  * - memory.ts: the default without a data directory; nothing survives the process.
  * - journal.ts: `--data-dir DIR`; append-only checksummed segments with group commit, survives kill -9
  *   (and power loss with fsync always/batch).
- * - A replicated store for clusters implements the same interface (records map onto its log).
+ * - jetstream.ts: `--store nats://…`; NATS JetStream, replicated by NATS and shared by every broker
+ *   that names it (see SharedQueue below): Titanic requests survive the machine of the broker that
+ *   took them. Imported only when asked for, with the NATS client packages.
  *
  * The contract:
  * - `open()` replays what was kept and returns the live requests, in creation order.
@@ -77,9 +79,47 @@ export interface StoreRecovery {
   quarantined: { file: string; movedTo: string; offset: number; reason: string }[];
 }
 
+/**
+ * What a store shared by several brokers adds (jetstream.ts). Titanic requests do not belong to the
+ * broker that accepted them: once stored they wait in a queue every broker reads from, and whoever
+ * has an idle worker for the service takes the next one. Their status and replies are kept where
+ * any broker can read them. Memory and journal stores have no `shared`: nothing changes for them.
+ *
+ * The broker, with a shared store:
+ * - does not queue a Titanic request it accepted: the store's queue hands it to a broker (maybe this
+ *   one) through `take`, and only when that broker has room (`capacity`);
+ * - forgets a Titanic request locally once its reply or its dead letter is stored;
+ * - answers titanic.reply from `lookup` when the request is not one it holds.
+ */
+export interface SharedQueue {
+  /** Called once, after open(). */
+  attach(host: SharedQueueHost): void;
+  /** `service` may have room for more (a worker became idle): take pending requests while it has. */
+  wake(service: Uint8Array): void;
+  /**
+   * A Titanic request as the shared store knows it (its body may be left out), whichever broker
+   * accepted it; undefined when it is unknown or closed. Rejects with MDP_STORE, in bounded time,
+   * when the store cannot answer.
+   */
+  lookup(key: string): Promise<StoredRequest | undefined>;
+}
+
+export interface SharedQueueHost {
+  /** How many more requests for `service` this broker could dispatch at once. */
+  capacity(service: Uint8Array): number;
+  /**
+   * A request taken from the shared queue, now this broker's to run: its records (ATTEMPT, REPLY,
+   * DEAD) are appended as for any other. `attempts` counts the dispatches that failed, and the
+   * brokers that took it and were lost before it finished.
+   */
+  take(request: StoredRequest): void;
+}
+
 export interface RequestStore {
   readonly kind: string;
   readonly durable: boolean;
+  /** Set by stores that several brokers share (see SharedQueue). */
+  readonly shared?: SharedQueue;
   /** Replays what the store kept. Called once, before anything else. */
   open(): Promise<StoreRecovery>;
   /** Appends one record; see the contract above. */
