@@ -10,6 +10,7 @@ import { buildCli, libMmi, libRequest01, libRequest02, runCli, startBroker, wait
 import { Client02, StreamWorker } from './cluster.peers.ts';
 import { NamedClient } from './durable.peers.ts';
 import { newCertificate, writeCertificatePair } from '../../src/mdp/security/certfile.ts';
+import { Client, Worker } from '../../src/mdp/mod.ts';
 
 let cli: string;
 let cleanup: () => void;
@@ -208,6 +209,41 @@ describe('purezmq broker --cluster-bind: federation', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(c.count('d1')).toBe(1);
     expect(c.replies[0]).toEqual(['dur', 'd1']);
+  });
+
+  it("CURVE on the cluster links beside CURVE for clients: the broker's own ZAP handler hands the cluster's domain over", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pz-cluster-'));
+    dirs.push(dir);
+    const certs: Record<string, { secret: string; publicKey: string }> = {};
+    for (const name of ['a', 'b', 'ca', 'cb', 'x']) {
+      const cert = newCertificate(name);
+      const { secretFile } = await writeCertificatePair(join(dir, name), cert);
+      certs[name] = { secret: secretFile, publicKey: cert.publicKey };
+    }
+    const keys = join(dir, 'cluster-keys');
+    writeFileSync(keys, `${certs.a!.publicKey}\n${certs.b!.publicKey}\n`);
+    const secured = (cluster: string, client: string) => ['--curve-cert', certs[client]!.secret, '--curve-clients', 'any', '--cluster-curve-secret-key-file', certs[cluster]!.secret, '--cluster-curve-peer-keys', keys];
+    const a = await node('A', [], secured('a', 'ca'));
+    // B names A's key by endpoint: a file of its own
+    const keysB = join(dir, 'keys-b');
+    writeFileSync(keysB, `${certs.a!.publicKey} ${a.cluster}\n${certs.b!.publicKey}\n`);
+    const b = await node('B', [a], ['--curve-cert', certs.cb!.secret, '--curve-clients', 'any', '--cluster-curve-secret-key-file', certs.b!.secret, '--cluster-curve-peer-keys', keysB]);
+    const wb = new Worker(b.ep, 'both', (req) => [new TextEncoder().encode('by B'), ...req], { heartbeatInterval: 100, curveServerKey: certs.cb!.publicKey });
+    stops.push(() => wb.close());
+    const client = new Client(a.ep, { timeout: 5000, curveServerKey: certs.ca!.publicKey });
+    stops.push(() => client.close());
+    await waitFor(async () => String((await client.request('mmi.service', 'both')).at(-1)) === '200', "A to see B's worker");
+    expect((await client.request('both', 'x')).map(String)).toEqual(['by B', 'x']);
+    expect(a.b.stderr()).toMatch(/mechanism=CURVE/);
+    expect(a.b.stderr()).toMatch(/cluster: member joined node=A member=B/);
+    // clients may bring any key; brokers may not: X's cluster key is not listed at A
+    const keysX = join(dir, 'keys-x');
+    writeFileSync(keysX, `${certs.a!.publicKey} ${a.cluster}\n`);
+    const x = await node('X', [a], ['--cluster-curve-secret-key-file', certs.x!.secret, '--cluster-curve-peer-keys', keysX]);
+    await waitFor(() => /cluster: (peer refused|authentication refused)/.test(a.b.stderr()), "A's refusal of X");
+    const [, doc] = (await client.request('mmi.cluster', '')).map(String);
+    expect(JSON.parse(doc!).members.map((m: { id: string }) => m.id).sort()).toEqual(['A', 'B']);
+    expect(x.b.stderr()).not.toMatch(/member joined/);
   });
 
   it('CURVE on the cluster links: listed keys join, an unlisted key is refused', async () => {
