@@ -198,7 +198,9 @@ class Federation<R> implements ClusterLink<R> {
     const dealer = new Dealer({
       sendHighWaterMark: this.o.highWaterMark,
       receiveHighWaterMark: 1,
-      sendTimeout: 0,
+      // a full link (its HWM reached) holds a send until there is room, up to the liveness: a FINAL
+      // dropped there would leave its origin waiting for a reply that never comes
+      sendTimeout: Math.max(1000, this.o.livenessMs),
       maxMessageSize: this.o.maxFrameSize,
       maxMessageBytes: this.o.maxMessageBytes,
       maxMessageFrames: this.o.maxFrames + 8,
