@@ -201,6 +201,9 @@ class Federation<R> implements ClusterLink<R> {
       // a full link (its HWM reached) holds a send until there is room, up to the liveness: a FINAL
       // dropped there would leave its origin waiting for a reply that never comes
       sendTimeout: Math.max(1000, this.o.livenessMs),
+      // nothing queues for a broker that is not connected (yet, or any more): HELLOs to a seed that is
+      // down would otherwise pile up and reach it as a burst when it comes back
+      immediate: true,
       maxMessageSize: this.o.maxFrameSize,
       maxMessageBytes: this.o.maxMessageBytes,
       maxMessageFrames: this.o.maxFrames + 8,
