@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildCli, libMmi, libRequest01, libRequest02, runCli, startBroker, waitFor, type BrokerProcess } from './helpers.ts';
 import { Client02, StreamWorker } from './cluster.peers.ts';
@@ -244,6 +245,27 @@ describe('purezmq broker --cluster-bind: federation', () => {
     const [, doc] = (await client.request('mmi.cluster', '')).map(String);
     expect(JSON.parse(doc!).members.map((m: { id: string }) => m.id).sort()).toEqual(['A', 'B']);
     expect(x.b.stderr()).not.toMatch(/member joined/);
+  });
+
+  it('a broker started before its seed joins when the seed comes up; a seed killed and restarted is dead, then rejoins', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const seed = `tcp://127.0.0.1:${port}`;
+    const b = await node('B', [{ cluster: seed } as Node]);
+    await new Promise((r) => setTimeout(r, 400)); // B knocks at a closed door a few times
+    const a = await node('A', [], ['--cluster-bind', seed]);
+    await waitFor(async () => JSON.stringify(await aliveMembers(b)) === '["A"]', 'B to know A');
+    await a.b.stop('SIGKILL');
+    brokers.splice(brokers.indexOf(a.b), 1);
+    await waitFor(async () => (await clusterView(b)).members.find((m) => m.id === 'A')?.state === 'dead', 'A dead at B');
+    const a2 = await node('A', [], ['--cluster-bind', seed]);
+    await waitFor(async () => JSON.stringify(await aliveMembers(b)) === '["A"]', 'A back at B');
+    expect(b.b.stderr()).toMatch(/cluster: member dead node=B member=A[\s\S]*cluster: member (rejoined|joined) node=B member=A/);
+    expect(await aliveMembers(a2)).toEqual(['B']);
   });
 
   it('CURVE on the cluster links: listed keys join, an unlisted key is refused', async () => {
