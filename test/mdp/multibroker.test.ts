@@ -5,6 +5,7 @@
  * brokers written frame by frame on libzmq (a 0.2 "broker" that can be made to hang, and the
  * majortomo/plantd PeerBroker of dialects.peers.ts).
  */
+import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as lib from 'zeromq';
 import { Broker, Client, Worker, createLogger, isMdpError, MdpErrorCode, resolveConfig, type WorkerEvent } from '../../src/mdp/mod.ts';
@@ -26,12 +27,17 @@ function issuesOf(f: () => unknown): string[] {
 }
 
 /** An endpoint where nothing listens (bound once, then closed). */
+/**
+ * A loopback endpoint nobody listens on. node:net's close() has let go of the port when it calls
+ * back; a libzmq socket's close() returns before its I/O thread stops listening, so a port freed
+ * that way can still accept a connection for a moment (and the "dead" broker then looks alive).
+ */
 async function deadEndpoint(): Promise<string> {
-  const s = new lib.Router({ linger: 0 });
-  await s.bind('tcp://127.0.0.1:*');
-  const ep = s.lastEndpoint!;
-  s.close();
-  return ep;
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `tcp://127.0.0.1:${port}`;
 }
 
 /**
