@@ -15,7 +15,8 @@ import { JetStreamStore, parseNatsUrl, type JetStreamStoreOptions } from '../../
 import { RecordType, RequestKind, requestKey, type RequestRecord, type StoreRecord, type StoredRequest } from '../../src/mdp/store/records.ts';
 import type { SharedQueueHost } from '../../src/mdp/store/store.ts';
 import { startNats, type NatsSetup } from '../_helpers/nats.ts';
-import { idOf, keyOf, liveView } from './helpers.ts';
+import { idOf, keyOf } from './helpers.ts';
+import { applyToModel, CompactCommand, recordArbitrary, view, type Model } from './model.ts';
 
 let nats: NatsSetup;
 let seq = 0;
@@ -267,42 +268,6 @@ describe('Titanic requests through the shared queue', () => {
 
 // ---- the node journal against a model (plain requests; the journal's model-based test, abridged) ----
 
-interface ModelRequest {
-  id: Uint8Array;
-  key: string;
-  kind: string;
-  service: Uint8Array;
-  body: readonly Uint8Array[];
-  client: Uint8Array;
-  dialect: string;
-  createdAt: number;
-  ttlFrom: number;
-  attempts: number;
-  lastError: string;
-  reply: readonly Uint8Array[] | undefined;
-  dead: { reason: string; error: string; at: number } | undefined;
-}
-type Model = Map<string, ModelRequest>;
-
-function applyToModel(model: Model, r: StoreRecord): void {
-  const key = requestKey(r.id);
-  const req = model.get(key);
-  if (r.type === RecordType.REQUEST) {
-    if (req) return;
-    const { id, kind, service, body, client, dialect, createdAt } = r;
-    model.set(key, { id, key, kind, service, body, client, dialect, createdAt, ttlFrom: createdAt, attempts: 0, lastError: '', reply: undefined, dead: undefined });
-    return;
-  }
-  if (!req) return;
-  if (r.type === RecordType.DONE) model.delete(key);
-  else if (r.type === RecordType.REPLY) req.reply = r.body;
-  else if (r.type === RecordType.ATTEMPT) Object.assign(req, { attempts: r.attempts, lastError: r.error });
-  else if (r.type === RecordType.DEAD) req.dead = { reason: r.reason, error: r.error, at: r.at };
-  else Object.assign(req, { attempts: 0, lastError: '', dead: undefined, ttlFrom: r.at });
-}
-
-const view = (values: Iterable<object>): unknown[] => liveView([...values].map(({ bytes: _bytes, ...rest }: { bytes?: number }) => rest));
-
 interface Real {
   store: JetStreamStore;
   readonly options: Partial<JetStreamStoreOptions>;
@@ -326,19 +291,6 @@ class AppendCommand implements fc.AsyncCommand<Model, Real> {
   }
 }
 
-class CompactCommand implements fc.AsyncCommand<Model, Real> {
-  check(): boolean {
-    return true;
-  }
-  async run(model: Model, real: Real): Promise<void> {
-    await real.store.compact();
-    expect(view(real.store.values())).toEqual(view(model.values()));
-  }
-  toString(): string {
-    return 'compact';
-  }
-}
-
 class ReopenCommand implements fc.AsyncCommand<Model, Real> {
   check(): boolean {
     return true;
@@ -354,20 +306,7 @@ class ReopenCommand implements fc.AsyncCommand<Model, Real> {
   }
 }
 
-const POOL = 5;
-const id = fc.nat({ max: POOL - 1 }).map((n) => Uint8Array.from({ length: 16 }, (_, i) => (i === 15 ? n : 0x22)));
-const time = fc.constantFrom(1000, 2000, 3000);
-const bytes = fc.uint8Array({ maxLength: 12 });
-const frames = fc.array(fc.oneof(bytes, fc.uint8Array({ minLength: 100, maxLength: 300 })), { maxLength: 3 });
-const word = fc.string({ maxLength: 6 });
-const plainRecord: fc.Arbitrary<StoreRecord> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ type: fc.constant(RecordType.REQUEST), id, kind: fc.constant(RequestKind.PLAIN), service: bytes, body: frames, client: bytes, dialect: word, createdAt: time }) },
-  { weight: 2, arbitrary: fc.record({ type: fc.constant(RecordType.DONE), id }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant(RecordType.REPLY), id, body: frames }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant(RecordType.ATTEMPT), id, attempts: fc.integer({ min: 0, max: 5 }), error: word }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant(RecordType.DEAD), id, reason: word, error: word, at: time }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant(RecordType.REQUEUE), id, at: time }) },
-);
+const plainRecord = recordArbitrary({ pool: 5, idByte: 0x22, kinds: [RequestKind.PLAIN] });
 
 describe('plain requests: the node journal against a model', () => {
   it('replays to the model after every reopen and compaction', async () => {
