@@ -46,6 +46,7 @@
 import { Router } from '../../mod.ts';
 import type { ZmqError } from '../../errors.ts';
 import { copyBytes, fromHex, fromString } from '../../util/bytes.ts';
+import { afterTurn } from '../../util/timers.ts';
 import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from '../codec.ts';
 import { BROKER_VERSION, DIALECTS, type Dialect } from '../constants.ts';
 import { codecForDialect, expandDialects, isDialect, parseAny, type DialectGroup } from '../dialects/index.ts';
@@ -138,6 +139,9 @@ export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'dialects' | '
 }
 
 /** Random bytes for request ids, drawn from the platform's CSPRNG a page at a time. */
+/** Longest the receive loop handles messages that were already read before the event loop turns (see run()). */
+const MAX_TURN_MS = 1;
+
 class IdSource {
   private pool = new Uint8Array(0);
   private at = 0;
@@ -493,7 +497,23 @@ export class Broker {
   // ---- receiving ------------------------------------------------------------------------------
 
   private async run(): Promise<void> {
+    let turnStart = performance.now();
+    let handled = 0;
     for (;;) {
+      // A receive() completes at once while any pipe holds a message, so a flood on one connection
+      // kept the loop from turning for a whole backlog (up to rcvhwm messages per peer): the others'
+      // bytes stayed unread in the kernel, and the ROUTER can fair-queue only what has been read.
+      // After MAX_TURN_MS of back-to-back messages the loop waits one turn, so every connection's
+      // input gets its share.
+      if (!this.router.readable) turnStart = -1; // the receive below waits: the loop turns anyway
+      else if ((++handled & 15) === 0) {
+        const t = performance.now();
+        if (turnStart < 0) turnStart = t;
+        else if (t - turnStart >= MAX_TURN_MS) {
+          await afterTurn();
+          turnStart = performance.now();
+        }
+      }
       let msg: Uint8Array[];
       try {
         msg = await this.router.receive();
