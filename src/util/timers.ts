@@ -11,7 +11,8 @@ export function clearTimer(t: TimerHandle | undefined): undefined {
   return undefined;
 }
 
-const nextTurn: (fn: () => void) => void =
+/** Runs `fn` on the next turn of the event loop (setImmediate where the runtime has it). */
+export const nextTurn: (fn: () => void) => void =
   typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
     ? (fn) => (globalThis as unknown as { setImmediate(f: () => void): unknown }).setImmediate(fn)
     : (fn) => setTimeout(fn, 0);

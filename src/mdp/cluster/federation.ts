@@ -23,6 +23,7 @@
 import { Authenticator, Dealer, Router, type AuthRequest, type AuthVerdict } from '../../mod.ts';
 import type { ZmqError } from '../../errors.ts';
 import { decode as z85decode, encode as z85encode } from '../../crypto/z85.ts';
+import { nextTurn } from '../../util/timers.ts';
 import { zapDomains } from '../security/domains.ts';
 import type { ClusterCounters, ClusterHost, ClusterLink, ClusterOptions, ClusterView, MemberInfo, Refusal } from './hook.ts';
 import { ChangeKind, Membership, statusOf, type MembershipChange, type Outbox } from './membership.ts';
@@ -253,7 +254,7 @@ class Federation<R> implements ClusterLink<R> {
     this.outbox.push({ dealer: l.dealer, frames, onFail });
     if (!this.outboxQueued) {
       this.outboxQueued = true;
-      setImmediate(this.drainOutbox);
+      nextTurn(this.drainOutbox);
     }
   }
 
@@ -466,7 +467,7 @@ class Federation<R> implements ClusterLink<R> {
     };
     // at the end of this turn of the event loop after a quiet spell; else once the spell is over
     const wait = this.lastFlush + FLUSH_EVERY_MS - performance.now();
-    if (wait <= 0) setImmediate(run);
+    if (wait <= 0) nextTurn(run);
     else setTimeout(run, wait);
   }
 
