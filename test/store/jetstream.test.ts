@@ -16,7 +16,7 @@ import { RecordType, RequestKind, requestKey, type RequestRecord, type StoreReco
 import type { SharedQueueHost } from '../../src/mdp/store/store.ts';
 import { startNats, type NatsSetup } from '../_helpers/nats.ts';
 import { idOf, keyOf } from './helpers.ts';
-import { applyToModel, CompactCommand, recordArbitrary, view, type Model } from './model.ts';
+import { AppendCommand, CompactCommand, recordArbitrary, view, type Model } from './model.ts';
 
 let nats: NatsSetup;
 let seq = 0;
@@ -271,24 +271,6 @@ describe('Titanic requests through the shared queue', () => {
 interface Real {
   store: JetStreamStore;
   readonly options: Partial<JetStreamStoreOptions>;
-}
-
-class AppendCommand implements fc.AsyncCommand<Model, Real> {
-  readonly records: readonly StoreRecord[];
-  constructor(records: readonly StoreRecord[]) {
-    this.records = records;
-  }
-  check(): boolean {
-    return true;
-  }
-  async run(model: Model, real: Real): Promise<void> {
-    await Promise.all(this.records.map((r) => real.store.append(r)));
-    for (const r of this.records) applyToModel(model, r);
-    expect(view(real.store.values())).toEqual(view(model.values()));
-  }
-  toString(): string {
-    return `append(${this.records.map((r) => `${r.type}:${r.id[15]}`).join(',')})`;
-  }
 }
 
 class ReopenCommand implements fc.AsyncCommand<Model, Real> {

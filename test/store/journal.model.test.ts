@@ -13,7 +13,7 @@ import { JournalStore } from '../../src/mdp/store/journal.ts';
 import { RequestKind, requestKey, type StoreRecord } from '../../src/mdp/store/records.ts';
 import type { FsyncPolicy } from '../../src/mdp/store/store.ts';
 import { removeTempDirs, tempDir } from './helpers.ts';
-import { applyToModel, CompactCommand, recordArbitrary, view, type Model } from './model.ts';
+import { AppendCommand, CompactCommand, recordArbitrary, view, type Model } from './model.ts';
 
 afterAll(removeTempDirs);
 
@@ -23,29 +23,6 @@ interface Real {
   store: JournalStore;
   readonly dir: string;
   readonly options: { fsync: FsyncPolicy; segmentBytes: number };
-}
-
-class AppendCommand implements fc.AsyncCommand<Model, Real> {
-  readonly records: readonly StoreRecord[];
-  constructor(records: readonly StoreRecord[]) {
-    this.records = records;
-  }
-  check(): boolean {
-    return true;
-  }
-  async run(model: Model, real: Real): Promise<void> {
-    // made together: they share a batch, and must still apply in order
-    await Promise.all(this.records.map((r) => real.store.append(r)));
-    for (const r of this.records) applyToModel(model, r);
-    for (const r of this.records) {
-      const key = requestKey(r.id);
-      const got = real.store.get(key);
-      expect(got === undefined ? undefined : view([got])[0]).toEqual(model.has(key) ? view([model.get(key)!])[0] : undefined);
-    }
-  }
-  toString(): string {
-    return `append(${this.records.map((r) => `${r.type}:${r.id[15]}`).join(',')})`;
-  }
 }
 
 class ReopenCommand implements fc.AsyncCommand<Model, Real> {

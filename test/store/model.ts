@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { RecordType, RequestKind, requestKey, type StoreRecord } from '../../src/mdp/store/records.ts';
+import { RecordType, RequestKind, requestKey, type StoreRecord, type StoredRequest } from '../../src/mdp/store/records.ts';
 import { liveView } from './helpers.ts';
 
 export interface ModelRequest {
@@ -46,17 +46,49 @@ export function applyToModel(model: Model, r: StoreRecord): void {
 /** A store's live state without the byte counts (the model does not measure). */
 export const view = (values: Iterable<object>): unknown[] => liveView([...values].map(({ bytes: _bytes, ...rest }: { bytes?: number }) => rest));
 
-/** What the compaction command needs of the system under test. */
-export interface CompactableReal {
-  readonly store: { compact(): Promise<void>; values(): Iterable<object> };
+/** What the shared commands need of the system under test. */
+export interface ModelReal {
+  readonly store: {
+    append(r: StoreRecord): Promise<void>;
+    get(key: string): StoredRequest | undefined;
+    values(): Iterable<object>;
+    compact(): Promise<void>;
+  };
 }
 
-/** Compaction changes nothing a reader sees. */
-export class CompactCommand implements fc.AsyncCommand<Model, CompactableReal> {
+/**
+ * Appends records made together (they share a batch, and must still apply in order); then each
+ * record's request, and the whole live state, read as the model says.
+ */
+export class AppendCommand implements fc.AsyncCommand<Model, ModelReal> {
+  readonly records: readonly StoreRecord[];
+  constructor(records: readonly StoreRecord[]) {
+    this.records = records;
+  }
   check(): boolean {
     return true;
   }
-  async run(model: Model, real: CompactableReal): Promise<void> {
+  async run(model: Model, real: ModelReal): Promise<void> {
+    await Promise.all(this.records.map((r) => real.store.append(r)));
+    for (const r of this.records) applyToModel(model, r);
+    for (const r of this.records) {
+      const key = requestKey(r.id);
+      const got = real.store.get(key);
+      expect(got === undefined ? undefined : view([got])[0]).toEqual(model.has(key) ? view([model.get(key)!])[0] : undefined);
+    }
+    expect(view(real.store.values())).toEqual(view(model.values()));
+  }
+  toString(): string {
+    return `append(${this.records.map((r) => `${r.type}:${r.id[15]}`).join(',')})`;
+  }
+}
+
+/** Compaction changes nothing a reader sees. */
+export class CompactCommand implements fc.AsyncCommand<Model, ModelReal> {
+  check(): boolean {
+    return true;
+  }
+  async run(model: Model, real: ModelReal): Promise<void> {
     await real.store.compact();
     expect(view(real.store.values())).toEqual(view(model.values()));
   }
