@@ -618,13 +618,19 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
       if (!pipe) return undefined;
       pipe.queued = false;
       if (pipe.detached) continue;
+      // A read that frees room under the HWM lets the engine refill the pipe at once, and the
+      // refill queues the pipe again through onPipeReadable: queueing it here as well put it in the
+      // list twice, so a peer kept at its HWM gained an entry per message and everyone else waited
+      // behind a list that only grew.
       const msg = pipe.read();
       if (!msg) continue;
-      if (pipe.incoming.length > 0) {
-        pipe.queued = true;
-        this.readyPipes.push(pipe);
-      } else if (this.pendingDetach.has(pipe)) {
-        this.finishDetach(pipe);
+      if (!pipe.queued) {
+        if (pipe.incoming.length > 0) {
+          pipe.queued = true;
+          this.readyPipes.push(pipe);
+        } else if (this.pendingDetach.has(pipe)) {
+          this.finishDetach(pipe);
+        }
       }
       this.lastPipe = pipe;
       return msg;
