@@ -1,6 +1,7 @@
 import type { Link, Message, PeerInfo, PipeEnd } from '../engine/link.ts';
 import { EMPTY } from '../util/bytes.ts';
 import { Fifo } from '../util/fifo.ts';
+import { clearTimer, unrefTimer, type TimerHandle } from '../util/timers.ts';
 import type { SubscriptionSet } from './subscriptions.ts';
 
 /** What a pipe tells its socket. */
@@ -40,6 +41,9 @@ export class Pipe implements PipeEnd {
   /** ZMQ_CONFLATE: each queue keeps only the newest message, and never blocks. */
   conflate = false;
   private inputBlocked = false;
+  /** Input held back by holdInput() until the timer fires. */
+  private held = false;
+  private holdTimer: TimerHandle | undefined;
 
   constructor(owner: PipeOwner, endpoint: string, sendHwm: number, recvHwm: number) {
     this.owner = owner;
@@ -53,10 +57,7 @@ export class Pipe implements PipeEnd {
     const wasWritable = this.writable;
     this.sendHwm = sendHwm <= 0 ? Infinity : sendHwm;
     this.recvHwm = recvHwm <= 0 ? Infinity : recvHwm;
-    if (this.inputBlocked && this.incoming.length < this.recvHwm) {
-      this.inputBlocked = false;
-      this.link?.incomingSpace();
-    }
+    this.unblockInput();
     if (!wasWritable && this.writable) this.owner.onPipeWritable(this);
   }
 
@@ -78,11 +79,34 @@ export class Pipe implements PipeEnd {
 
   read(): Message | undefined {
     const msg = this.incoming.shift();
-    if (this.inputBlocked && this.incoming.length < this.recvHwm) {
+    if (this.inputBlocked) this.unblockInput();
+    return msg;
+  }
+
+  /**
+   * Takes no more input for `ms`: the engine stops reading at its next message, so the peer's
+   * further messages wait in its connection (the transport's flow control makes its sends wait, as
+   * at a full HWM). What was already read is still delivered. A new hold replaces the one running.
+   */
+  holdInput(ms: number): void {
+    clearTimer(this.holdTimer);
+    this.held = true;
+    this.holdTimer = unrefTimer(setTimeout(() => this.releaseInput(), ms));
+  }
+
+  /** Ends a hold early (the pipe is detached, or the hold is lifted). */
+  releaseInput(): void {
+    this.holdTimer = clearTimer(this.holdTimer);
+    if (!this.held) return;
+    this.held = false;
+    this.unblockInput();
+  }
+
+  private unblockInput(): void {
+    if (this.inputBlocked && !this.held && this.incoming.length < this.recvHwm) {
       this.inputBlocked = false;
       this.link?.incomingSpace();
     }
-    return msg;
   }
 
   // PipeEnd (engine side)
@@ -96,7 +120,7 @@ export class Pipe implements PipeEnd {
     }
     this.incoming.push(msg);
     this.owner.onPipeReadable(this);
-    if (this.incoming.length >= this.recvHwm) {
+    if (this.incoming.length >= this.recvHwm || this.held) {
       this.inputBlocked = true;
       return false;
     }

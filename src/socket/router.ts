@@ -94,6 +94,22 @@ export class Router extends SocketBase {
     return pipe !== undefined && pipe.active;
   }
 
+  /**
+   * purezmq extension: takes no input from this peer for `ms` milliseconds. Its further messages
+   * wait in its connection, and the transport's flow control makes its sends wait as at a full HWM;
+   * nothing is dropped, and what was already read is still delivered. A later call replaces the
+   * running hold (0 lifts it). Returns false when no peer has this routing id. A broker holds back
+   * a peer whose messages it keeps refusing, so that refusing them stops costing it CPU.
+   */
+  pausePeer(routingId: Uint8Array, ms: number): boolean {
+    if (!Number.isFinite(ms) || ms < 0) throw createError(ErrorCode.EINVAL, `pausePeer: ms must be a finite number >= 0, got ${ms}`);
+    const pipe = this.byId.get(routingKey(routingId));
+    if (!pipe || pipe.detached) return false;
+    if (ms === 0) pipe.releaseInput();
+    else pipe.holdInput(ms);
+    return true;
+  }
+
   private generateId(): Uint8Array {
     return this.ids.generate((key) => this.byId.has(key));
   }

@@ -729,6 +729,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
   private finishDetach(pipe: Pipe): void {
     this.pendingDetach.delete(pipe);
     pipe.detached = true;
+    pipe.releaseInput();
     this.pipes.delete(pipe);
     // queued for a peer that is gone for good: ZeroMQ drops these; we count them
     this.droppedMessages += pipe.outgoing.length;

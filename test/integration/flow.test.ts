@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from '../../src/mod.ts';
 import {
-  bindAddress, isPending, rejection, SocketTracker, str, tick, unusedEndpoint, until, waitForEvent, within, type Transport,
+  bindAddress, isPending, rejection, SocketTracker, str, thrown, tick, unusedEndpoint, until, waitForEvent, within, type Transport,
 } from './helpers.ts';
 
 const t = new SocketTracker();
@@ -318,6 +318,85 @@ describe('high-water marks', () => {
 });
 
 // (the runtime smoke suite checks the same with a PUB that has no subscriber, under Node, Bun and Deno)
+describe('Router.pausePeer (purezmq extension)', () => {
+  async function routerWithPeers(proto: Transport) {
+    const router = t.add(new zmq.Router({ receiveHighWaterMark: 4 }));
+    await router.bind(bindAddress(proto));
+    const busy = t.add(new zmq.Dealer({ sendHighWaterMark: 10_000, routingId: 'busy' }));
+    const quiet = t.add(new zmq.Dealer({ routingId: 'quiet' }));
+    for (const d of [busy, quiet]) {
+      const up = waitForEvent(d, 'handshake');
+      d.connect(router.lastEndpoint!);
+      await up;
+    }
+    return { router, busy, quiet };
+  }
+
+  for (const proto of ['tcp', 'inproc'] as const) {
+    it(`holds one peer's input back for the time asked, loses nothing, and serves the others meanwhile (${proto})`, async () => {
+      const { router, busy, quiet } = await routerWithPeers(proto);
+      const N = 200;
+      const sends = Array.from({ length: N }, (_, i) => busy.send(`m${i}`));
+      const got: number[] = [];
+      const take = (frames: string[]): void => void got.push(Number(frames[1]!.slice(1)));
+      for (let i = 0; i < 10; i++) take(str(await within(router.receive(), 5000)));
+      expect(router.pausePeer(Buffer.from('busy'), 400)).toBe(true);
+      const heldAt = performance.now();
+      await quiet.send('hello');
+      // what was read before the hold still comes (the pipe's HWM and the message the engine had
+      // in hand), the quiet peer's message too; then nothing until the hold ends
+      router.receiveTimeout = 100;
+      let duringHold = 0;
+      let quietSeen = false;
+      for (;;) {
+        let frames: string[];
+        try {
+          frames = str(await router.receive());
+        } catch (err) {
+          expect((err as zmq.ZmqError).code).toBe('EAGAIN');
+          break;
+        }
+        if (frames[0] === 'quiet') quietSeen = true;
+        else {
+          take(frames);
+          duringHold++;
+        }
+      }
+      expect(quietSeen).toBe(true);
+      expect(duringHold).toBeLessThanOrEqual(5);
+      expect(performance.now() - heldAt).toBeLessThan(400);
+      router.receiveTimeout = -1;
+      take(str(await within(router.receive(), 5000)));
+      expect(performance.now() - heldAt).toBeGreaterThanOrEqual(399);
+      while (got.length < N) take(str(await within(router.receive(), 5000)));
+      expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+      await within(Promise.all(sends), 5000, 'the held peer\u2019s sends');
+    });
+  }
+
+  it('0 lifts a hold at once; an unknown peer is false; a bad duration is EINVAL', async () => {
+    const { router, busy } = await routerWithPeers('tcp');
+    expect(router.pausePeer(Buffer.from('busy'), 60_000)).toBe(true);
+    for (let i = 0; i < 50; i++) void busy.send(`m${i}`);
+    router.receiveTimeout = 50;
+    let before = 0;
+    try {
+      for (;;) {
+        await router.receive();
+        before++;
+      }
+    } catch (err) {
+      expect((err as zmq.ZmqError).code).toBe('EAGAIN');
+    }
+    expect(before).toBeLessThanOrEqual(1);
+    router.receiveTimeout = -1;
+    expect(router.pausePeer(Buffer.from('busy'), 0)).toBe(true);
+    for (let i = before; i < 50; i++) expect(str(await within(router.receive(), 5000))[1]).toBe(`m${i}`);
+    expect(router.pausePeer(Buffer.from('nobody'), 10)).toBe(false);
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) expect(thrown(() => router.pausePeer(Buffer.from('busy'), bad)).code).toBe('EINVAL');
+  });
+});
+
 describe('a send loop that never waits still lets the event loop turn', () => {
   it('a DEALER whose sends fit under the HWM: a timer set before the loop fires while it runs', async () => {
     const [router, dealer] = await pair(new zmq.Router({ receiveHighWaterMark: 0 }), new zmq.Dealer({ sendHighWaterMark: 0 }), 'inproc');
