@@ -47,6 +47,7 @@ import { Router } from '../../mod.ts';
 import type { ZmqError } from '../../errors.ts';
 import { copyBytes, fromHex, fromString } from '../../util/bytes.ts';
 import { afterTurn } from '../../util/timers.ts';
+import { RefusalThrottle } from './throttle.ts';
 import { Direction, type ClientRequest, type WorkerCommand, type MdpCommand, type MdpCodec } from '../codec.ts';
 import { BROKER_VERSION, DIALECTS, type Dialect } from '../constants.ts';
 import { codecForDialect, expandDialects, isDialect, parseAny, type DialectGroup } from '../dialects/index.ts';
@@ -168,6 +169,8 @@ export class Broker {
   readonly ready: Promise<RecoverySummary | undefined>;
   private readonly log: Logger;
   private readonly limited: RateLimitedLog;
+  /** Peers whose messages keep being refused: held back (see throttle.ts). */
+  private readonly throttle: RefusalThrottle;
   /** Lines about peers coming and going: a burst is shown, a flood of connections is summarised. */
   private readonly peerLog: RateLimitedLog;
   private readonly router: Router;
@@ -213,6 +216,7 @@ export class Broker {
     bytesRefused: 0,
     internalErrors: 0,
     dialectRefused: 0,
+    peersHeld: 0,
   };
   private readonly titanicCounters: TitanicCounters = { requests: 0, replyQueries: 0, closes: 0, status: {} };
   /** Requests by where they are (the rest are in service queues, the retry heap, or the store). */
@@ -272,6 +276,7 @@ export class Broker {
     this.accepted = new Set(config.dialects);
     this.log = logger ?? silentLogger;
     this.limited = new RateLimitedLog(this.log);
+    this.throttle = new RefusalThrottle(config.refusalsPerPeer);
     this.peerLog = new RateLimitedLog(this.log, 10_000, 20);
     this.lifecycle = new Lifecycle(config, this.log);
     this.router = new Router({
@@ -572,6 +577,7 @@ export class Broker {
     const dialect = codec.dialect;
     this.counters.dialectRefused++;
     this.byDialect[dialect].refused++;
+    this.refusedFrom(id, now());
     const error = mdpError(MdpErrorCode.DIALECT_REFUSED, `${codec.label} is not accepted by this broker (accepted: ${[...this.accepted].join(', ')})`);
     this.limited.warn(`dialect-refused:${dialect}`, 'dialect refused', {
       dialect,
@@ -591,6 +597,15 @@ export class Broker {
     if (this.log.enabled('debug')) this.log.debug('invalid message dropped', { peer: hexId(id), dialect: codec?.dialect, reason, error: error?.message, worker: worker !== undefined });
     // "treat that peer as invalid": a registered worker is disconnected and forgotten
     if (worker) this.removeWorker(worker, { disconnect: true, why: 'invalid message' });
+    else this.refusedFrom(id, now());
+  }
+
+  /** A message of this peer was refused: past its budget the broker stops reading it for a while. */
+  private refusedFrom(id: Uint8Array, t: number): void {
+    const holdMs = this.throttle.refused(peerKey(id), t);
+    if (holdMs === 0 || !this.router.pausePeer(id, holdMs)) return;
+    this.counters.peersHeld++;
+    this.limited.warn('peer-held', 'peer held back: too many refused messages', { peer: hexId(id), holdMs, limit: `${this.config.refusalsPerPeer}/s` });
   }
 
   // ---- clients --------------------------------------------------------------------------------
@@ -598,7 +613,10 @@ export class Broker {
   private onRequest(id: Uint8Array, cmd: ClientRequest, codec: MdpCodec, t: number): void {
     this.byDialect[codec.dialect].requests++;
     this.seeClient(id, codec.dialect, t);
-    if (this.access !== undefined && this.denied(id, cmd, codec)) return;
+    if (this.access !== undefined && this.denied(id, cmd, codec)) {
+      this.refusedFrom(id, t);
+      return;
+    }
     if (isMmiName(cmd.service)) {
       this.onMmi(id, cmd, key(cmd.service), codec);
       return;
@@ -616,6 +634,7 @@ export class Broker {
     const service = this.service(cmd.service);
     if (!service) {
       this.counters.requestsDropped++;
+      this.refusedFrom(id, t);
       this.limited.warn('too-many-services', 'request dropped: too many services', { service: textDecoder.decode(cmd.service), limit: this.config.maxServices });
       return;
     }
@@ -623,6 +642,7 @@ export class Broker {
     if (service.plainQueued >= this.config.maxQueuedRequests) {
       service.drops.overflow++;
       this.counters.requestsDropped++;
+      this.refusedFrom(id, t);
       this.limited.warn('queue-full', 'request dropped: queue full', { service: service.display, limit: this.config.maxQueuedRequests });
       return;
     }
@@ -634,6 +654,7 @@ export class Broker {
       service.drops.overflow++;
       this.counters.requestsDropped++;
       this.counters.bytesRefused++;
+      this.refusedFrom(id, t);
       this.limited.warn('bytes-full', 'request dropped: max_queued_bytes reached', { service: service.display, bytes: req.bytes, held: this.gauge.bytes, limit: this.config.maxQueuedBytes });
       return;
     }
@@ -1773,6 +1794,7 @@ export class Broker {
     if (t - this.clientsPurgedAt >= 1000) {
       this.clientsPurgedAt = t;
       for (const [k, c] of this.clients) if (t - c.lastSeen > CLIENT_WINDOW_MS) this.clients.delete(k);
+      this.throttle.purge(t);
     }
     this.expireQueued(t);
   }

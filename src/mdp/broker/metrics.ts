@@ -59,6 +59,8 @@ export interface BrokerCounters {
   internalErrors: number;
   /** Messages in a dialect the broker does not accept (dropped without an answer). */
   dialectRefused: number;
+  /** Times a peer was held back (not read for a while) for causing too many refusals (refusals_per_peer). */
+  peersHeld: number;
 }
 
 /** Peers and messages of one dialect. */
