@@ -42,8 +42,8 @@ export interface BrokerConfig {
   maxServices: number;
   /**
    * Refused messages per second one peer may cause (requests past a limit, denied, invalid, in a
-   * refused dialect), with a burst of as many; beyond, the broker stops reading that peer for a while
-   * (0.1 s, doubling up to 5 s while it goes on). 0 = never.
+   * refused dialect; one per started 4 KiB of a larger message), with a burst of as many; beyond, the
+   * broker stops reading that peer for a while (0.1 s, doubling up to 5 s while it goes on). 0 = never.
    */
   refusalsPerPeer: number;
   /** Workers registered at once. */
@@ -327,7 +327,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     maxQueuedRequests: { type: 'int', min: 1, max: 10_000_000, help: 'queued requests per service' },
     maxQueuedBytes: { type: 'bytes', min: 64 * KIB, max: 2 ** 50, help: 'bytes kept for requests (queued, in flight, replies, dead letters); new requests are refused beyond' },
     maxServices: { type: 'int', min: 1, max: 10_000_000, help: 'services known at once' },
-    refusalsPerPeer: { type: 'int', min: 0, max: 100_000_000, help: 'refused messages per second one peer may cause; beyond, the broker stops reading it for 0.1 s, doubling up to 5 s (0 = never)' },
+    refusalsPerPeer: { type: 'int', min: 0, max: 100_000_000, help: 'refused messages per second one peer may cause (one per started 4 KiB of larger ones); beyond, the broker stops reading it for 0.1 s, doubling up to 5 s (0 = never)' },
     maxWorkers: { type: 'int', min: 1, max: 10_000_000, help: 'workers registered at once' },
     maxRetries: { type: 'int', min: 0, max: 100, help: 'dispatches after the first when workers die with a request or hand it back, then dead-lettered' },
     retryBackoff: { type: 'duration', min: 0, max: DAY, help: 'delay before the first retry (doubles, with jitter)' },

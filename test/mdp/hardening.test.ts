@@ -51,7 +51,9 @@ describe('max_queued_bytes: requests are bounded by bytes, not only by count', (
     const { cli, cleanup } = buildCli();
     cleanups.push(cleanup);
     const budget = 32 * 1024 * 1024;
-    const b: BrokerProcess = await startBroker(cli, ['--bind', 'tcp://127.0.0.1:*', '--max-queued-bytes', String(budget), '--request-timeout', '0', '--log-level', 'error']);
+    // the budget alone: the flooder is not held back for its refusals (refusals_per_peer 0), or it
+    // would be read at a few MiB a second and never reach the budget's edge for long
+    const b: BrokerProcess = await startBroker(cli, ['--bind', 'tcp://127.0.0.1:*', '--max-queued-bytes', String(budget), '--request-timeout', '0', '--refusals-per-peer', '0', '--log-level', 'error']);
     cleanups.push(() => b.stop('SIGKILL'));
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${b.proc.pid}/status`, 'utf8'))![1]) * 1024;
     // warm up (JIT, socket buffers) before the baseline

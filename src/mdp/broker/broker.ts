@@ -600,9 +600,9 @@ export class Broker {
     else this.refusedFrom(id, now());
   }
 
-  /** A message of this peer was refused: past its budget the broker stops reading it for a while. */
-  private refusedFrom(id: Uint8Array, t: number): void {
-    const holdMs = this.throttle.refused(peerKey(id), t);
+  /** A message of this peer (`bytes` long) was refused: past its budget the broker stops reading it for a while. */
+  private refusedFrom(id: Uint8Array, t: number, bytes = 0): void {
+    const holdMs = this.throttle.refused(peerKey(id), t, bytes);
     if (holdMs === 0 || !this.router.pausePeer(id, holdMs)) return;
     this.counters.peersHeld++;
     this.limited.warn('peer-held', 'peer held back: too many refused messages', { peer: hexId(id), holdMs, limit: `${this.config.refusalsPerPeer}/s` });
@@ -614,7 +614,7 @@ export class Broker {
     this.byDialect[codec.dialect].requests++;
     this.seeClient(id, codec.dialect, t);
     if (this.access !== undefined && this.denied(id, cmd, codec)) {
-      this.refusedFrom(id, t);
+      this.refusedFrom(id, t, frameBytes(cmd.body));
       return;
     }
     if (isMmiName(cmd.service)) {
@@ -634,7 +634,7 @@ export class Broker {
     const service = this.service(cmd.service);
     if (!service) {
       this.counters.requestsDropped++;
-      this.refusedFrom(id, t);
+      this.refusedFrom(id, t, frameBytes(cmd.body));
       this.limited.warn('too-many-services', 'request dropped: too many services', { service: textDecoder.decode(cmd.service), limit: this.config.maxServices });
       return;
     }
@@ -642,7 +642,7 @@ export class Broker {
     if (service.plainQueued >= this.config.maxQueuedRequests) {
       service.drops.overflow++;
       this.counters.requestsDropped++;
-      this.refusedFrom(id, t);
+      this.refusedFrom(id, t, frameBytes(cmd.body));
       this.limited.warn('queue-full', 'request dropped: queue full', { service: service.display, limit: this.config.maxQueuedRequests });
       return;
     }
@@ -654,7 +654,7 @@ export class Broker {
       service.drops.overflow++;
       this.counters.requestsDropped++;
       this.counters.bytesRefused++;
-      this.refusedFrom(id, t);
+      this.refusedFrom(id, t, req.bytes);
       this.limited.warn('bytes-full', 'request dropped: max_queued_bytes reached', { service: service.display, bytes: req.bytes, held: this.gauge.bytes, limit: this.config.maxQueuedBytes });
       return;
     }

@@ -8,7 +8,9 @@
  *
  * Pure state, fed the time: a token bucket per peer (`ratePerSecond` refusals per second, a burst
  * of as many), and a hold that starts at BASE_HOLD_MS and doubles, up to MAX_HOLD_MS, for each
- * hold that follows the last one within STRIKE_MEMORY_MS.
+ * hold that follows the last one within STRIKE_MEMORY_MS. A refusal costs one token per started
+ * BYTES_PER_TOKEN of the message, since reading and refusing 256 KiB costs the broker more than
+ * 40 bytes do; a peer with a token left may overdraw, and waits for the bucket to refill.
  */
 import type { PeerKey } from './registry.ts';
 
@@ -18,6 +20,13 @@ export const MAX_HOLD_MS = 5000;
 export const STRIKE_MEMORY_MS = 60_000;
 /** Peers tracked at once; past it a new peer is not held back (the table stays bounded). */
 export const MAX_TRACKED_PEERS = 65_536;
+/** A refused message costs one token per started BYTES_PER_TOKEN. */
+export const BYTES_PER_TOKEN = 4096;
+
+/** Tokens a refused message of `bytes` costs. */
+export function refusalCost(bytes: number): number {
+  return bytes <= BYTES_PER_TOKEN ? 1 : Math.ceil(bytes / BYTES_PER_TOKEN);
+}
 
 interface PeerBudget {
   tokens: number;
@@ -46,11 +55,11 @@ export class RefusalThrottle {
   }
 
   /**
-   * A message from `peer` was refused at `t` (ms, monotonic). Returns how long to stop reading the
-   * peer, or 0 to go on. While a hold runs it returns 0: the messages read before it are still
-   * coming, and the hold already answers them.
+   * A message from `peer` of `bytes` was refused at `t` (ms, monotonic). Returns how long to stop
+   * reading the peer, or 0 to go on. While a hold runs it returns 0: the messages read before it
+   * are still coming, and the hold already answers them.
    */
-  refused(peer: PeerKey, t: number): number {
+  refused(peer: PeerKey, t: number, bytes = 0): number {
     if (this.burst === 0) return 0;
     let b = this.peers.get(peer);
     if (b === undefined) {
@@ -62,7 +71,7 @@ export class RefusalThrottle {
     b.tokens = Math.min(this.burst, b.tokens + (t - b.refilledAt) * this.ratePerMs);
     b.refilledAt = t;
     if (b.tokens >= 1) {
-      b.tokens -= 1;
+      b.tokens -= refusalCost(bytes);
       return 0;
     }
     if (b.heldUntil === 0 || t - b.heldUntil > STRIKE_MEMORY_MS) b.strikes = 0;

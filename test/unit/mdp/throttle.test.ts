@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BASE_HOLD_MS, MAX_HOLD_MS, MAX_TRACKED_PEERS, RefusalThrottle, STRIKE_MEMORY_MS } from '../../../src/mdp/broker/throttle.ts';
+import { BASE_HOLD_MS, BYTES_PER_TOKEN, MAX_HOLD_MS, MAX_TRACKED_PEERS, RefusalThrottle, STRIKE_MEMORY_MS, refusalCost } from '../../../src/mdp/broker/throttle.ts';
 
 /** Refusals from `peer` at time t until one is answered with a hold: [refusals let through, hold ms]. */
 function untilHeld(th: RefusalThrottle, peer: string | number, t: number): [number, number] {
@@ -53,6 +53,20 @@ describe('RefusalThrottle', () => {
     expect(untilHeld(th, 'a', t)[1]).toBe(BASE_HOLD_MS);
   });
 
+  it('a larger message costs one refusal per started BYTES_PER_TOKEN: reading it cost more', () => {
+    expect([0, 1, BYTES_PER_TOKEN, BYTES_PER_TOKEN + 1, 256 * 1024].map(refusalCost)).toEqual([1, 1, 1, 2, 256 * 1024 / BYTES_PER_TOKEN]);
+    const th = new RefusalThrottle(1000);
+    let through = 0;
+    while (th.refused('big', 0, 256 * 1024) === 0) through++;
+    // 1000 tokens: 15 messages of 64 tokens, and the 16th overdraws the last 40
+    expect(through).toBe(16);
+    expect(th.refused('big', BASE_HOLD_MS - 1, 256 * 1024)).toBe(0); // held: already answered
+    // when the hold ends, 100 ms of refill (100 tokens) pays the 24 owed and lets two more through
+    expect(th.refused('big', BASE_HOLD_MS, 256 * 1024)).toBe(0);
+    expect(th.refused('big', BASE_HOLD_MS, 256 * 1024)).toBe(0);
+    expect(th.refused('big', BASE_HOLD_MS, 256 * 1024)).toBe(BASE_HOLD_MS * 2);
+  });
+
   it('0 refusals a second turns it off', () => {
     const th = new RefusalThrottle(0);
     for (let i = 0; i < 10_000; i++) expect(th.refused('a', 0)).toBe(0);
@@ -78,29 +92,30 @@ describe('RefusalThrottle', () => {
     expect(th.tracked).toBe(MAX_TRACKED_PEERS);
   });
 
-  it('property: over any refusals, a peer gets through at most burst + rate × time, and holds never overlap', () => {
+  it('property: over any refusals, a peer gets through at most burst + rate × time (+ one overdraft), and holds never overlap', () => {
+    const MAX_BYTES = 64 * 1024;
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 500 }),
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 50 })), { maxLength: 3000 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 50 }), fc.oneof(fc.constant(0), fc.integer({ min: 0, max: MAX_BYTES }))), { maxLength: 3000 }),
         (rate, steps) => {
           const th = new RefusalThrottle(rate);
           const peers = [0, 1, 2].map(() => ({ through: 0, heldUntil: 0, first: -1 }));
           let t = 0;
-          for (const [p, dt] of steps) {
+          for (const [p, dt, bytes] of steps) {
             t += dt;
             const peer = peers[p]!;
             if (peer.first < 0) peer.first = t;
-            const ms = th.refused(p, t);
+            const ms = th.refused(p, t, bytes);
             if (ms > 0) {
               expect(t).toBeGreaterThanOrEqual(peer.heldUntil); // no new hold while one runs
               expect(ms).toBeGreaterThanOrEqual(BASE_HOLD_MS);
               expect(ms).toBeLessThanOrEqual(MAX_HOLD_MS);
               peer.heldUntil = t + ms;
             } else if (t >= peer.heldUntil) {
-              peer.through++;
-              // token bucket: a burst of `rate`, then `rate` per second
-              expect(peer.through).toBeLessThanOrEqual(rate + ((t - peer.first) * rate) / 1000 + 1e-9);
+              peer.through += refusalCost(bytes);
+              // token bucket: a burst of `rate`, then `rate` per second; the last one may overdraw
+              expect(peer.through).toBeLessThanOrEqual(rate + ((t - peer.first) * rate) / 1000 + refusalCost(MAX_BYTES) - 1 + 1e-9);
             }
           }
         },
