@@ -96,6 +96,8 @@ export interface BrokerConfig {
   sendHighWaterMark: number;
   /** Messages queued per peer for receiving. */
   receiveHighWaterMark: number;
+  /** Bytes queued per peer for receiving (socket maxReceiveQueueBytes): past it the peer is not read until the broker catches up. */
+  maxReceiveQueueBytes: number;
   /** ms to let in-flight requests finish on shutdown. */
   shutdownGrace: number;
   /** Latency samples kept per service for percentiles. */
@@ -250,6 +252,7 @@ export const DEFAULT_CONFIG: MdpConfig = {
     maxReplyBytes: 64 * MIB,
     sendHighWaterMark: 1000,
     receiveHighWaterMark: 1000,
+    maxReceiveQueueBytes: 16 * MIB,
     shutdownGrace: 2000,
     latencySamples: 1024,
     curveCert: null,
@@ -353,6 +356,7 @@ export const SCHEMA: { [S in keyof MdpConfig]: { [K in keyof MdpConfig[S]]: Fiel
     maxReplyBytes: { type: 'bytes', min: 1, max: 2 ** 31, help: 'largest merged reply for an MDP/0.1 client or Titanic, bytes' },
     sendHighWaterMark: { type: 'int', min: 1, max: 10_000_000, help: 'messages queued per peer for sending' },
     receiveHighWaterMark: { type: 'int', min: 1, max: 10_000_000, help: 'messages queued per peer for receiving' },
+    maxReceiveQueueBytes: { type: 'bytes', min: 0, max: 2 ** 50, help: 'bytes queued per peer for receiving; past it the peer is not read until the broker catches up (one larger message still passes, alone)' },
     shutdownGrace: { type: 'duration', min: 0, max: DAY, help: 'time for in-flight requests on shutdown' },
     latencySamples: { type: 'int', min: 16, max: 1_000_000, help: 'latency samples kept per service' },
     curveCert: { type: 'file', group: 'security', help: "the broker's secret certificate (czmq format): CURVE on every endpoint" },

@@ -46,6 +46,13 @@ export interface SocketOptions {
    * not after it has sent the whole message. maxMessageSize bounds each frame.
    */
   maxMessageBytes: number;
+  /**
+   * purezmq: bytes of whole messages queued per peer for receiving (-1 = no limit, as in libzmq).
+   * At the limit the peer's connection is not read until the application takes messages, as at
+   * receiveHighWaterMark, so a peer's queue is bounded in bytes as well as in messages. A message
+   * larger than the limit still gets through, alone.
+   */
+  maxReceiveQueueBytes: number;
   /** ZMQ_BACKLOG: pending connections a bound TCP/IPC endpoint queues. */
   backlog: number;
   /** ZMQ_TCP_KEEPALIVE: -1 = OS default, 0 = off, 1 = on. */
@@ -99,6 +106,7 @@ export const DEFAULT_OPTIONS: SocketOptions = {
   ipv6: false,
   maxMessageFrames: 65536,
   maxMessageBytes: -1,
+  maxReceiveQueueBytes: -1,
   backlog: 100,
   tcpKeepalive: -1,
   tcpKeepaliveIdle: -1,
@@ -133,6 +141,7 @@ const INTEGER_MIN: Partial<Record<keyof SocketOptions, number>> = {
   heartbeatTimeout: -1,
   maxMessageFrames: 1,
   maxMessageBytes: -1,
+  maxReceiveQueueBytes: -1,
   backlog: 0,
   tcpKeepalive: -1,
   tcpKeepaliveIdle: -1,

@@ -24,6 +24,10 @@ export class Pipe implements PipeEnd {
   readonly incoming = new Fifo<Message>();
   sendHwm: number;
   recvHwm: number;
+  /** Bytes of queued incoming messages past which input is blocked (maxReceiveQueueBytes; Infinity: none). */
+  recvHwmBytes: number;
+  /** Bytes of the messages in `incoming`, kept while recvHwmBytes is finite. */
+  private incomingBytes = 0;
   /** The endpoint this pipe belongs to (connect or bind address). */
   readonly endpoint: string;
   link: Link | undefined;
@@ -45,18 +49,22 @@ export class Pipe implements PipeEnd {
   private held = false;
   private holdTimer: TimerHandle | undefined;
 
-  constructor(owner: PipeOwner, endpoint: string, sendHwm: number, recvHwm: number) {
+  constructor(owner: PipeOwner, endpoint: string, sendHwm: number, recvHwm: number, recvHwmBytes = -1) {
     this.owner = owner;
     this.endpoint = endpoint;
     this.sendHwm = sendHwm <= 0 ? Infinity : sendHwm;
     this.recvHwm = recvHwm <= 0 ? Infinity : recvHwm;
+    this.recvHwmBytes = recvHwmBytes < 0 ? Infinity : recvHwmBytes;
   }
 
   /** The socket's high-water marks changed: they apply to this pipe at once, as in libzmq 4.2+. */
-  setHighWaterMarks(sendHwm: number, recvHwm: number): void {
+  setHighWaterMarks(sendHwm: number, recvHwm: number, recvHwmBytes = -1): void {
     const wasWritable = this.writable;
     this.sendHwm = sendHwm <= 0 ? Infinity : sendHwm;
     this.recvHwm = recvHwm <= 0 ? Infinity : recvHwm;
+    const countBytes = recvHwmBytes >= 0;
+    if (countBytes && this.recvHwmBytes === Infinity) this.incomingBytes = queuedBytes(this.incoming);
+    this.recvHwmBytes = countBytes ? recvHwmBytes : Infinity;
     this.unblockInput();
     if (!wasWritable && this.writable) this.owner.onPipeWritable(this);
   }
@@ -79,6 +87,7 @@ export class Pipe implements PipeEnd {
 
   read(): Message | undefined {
     const msg = this.incoming.shift();
+    if (msg !== undefined && this.recvHwmBytes !== Infinity) this.incomingBytes -= messageBytes(msg);
     if (this.inputBlocked) this.unblockInput();
     return msg;
   }
@@ -102,8 +111,13 @@ export class Pipe implements PipeEnd {
     this.unblockInput();
   }
 
+  /** At a limit: the engine stops reading. */
+  private get inputFull(): boolean {
+    return this.held || this.incoming.length >= this.recvHwm || (this.incomingBytes >= this.recvHwmBytes && this.incoming.length > 0);
+  }
+
   private unblockInput(): void {
-    if (this.inputBlocked && !this.held && this.incoming.length < this.recvHwm) {
+    if (this.inputBlocked && !this.inputFull) {
       this.inputBlocked = false;
       this.link?.incomingSpace();
     }
@@ -115,12 +129,14 @@ export class Pipe implements PipeEnd {
     if (this.conflate) {
       this.keepOnlyNewest(this.incoming);
       this.incoming.push(msg);
+      if (this.recvHwmBytes !== Infinity) this.incomingBytes = messageBytes(msg);
       this.owner.onPipeReadable(this);
       return true;
     }
     this.incoming.push(msg);
+    if (this.recvHwmBytes !== Infinity) this.incomingBytes += messageBytes(msg);
     this.owner.onPipeReadable(this);
-    if (this.incoming.length >= this.recvHwm || this.held) {
+    if (this.inputFull) {
       this.inputBlocked = true;
       return false;
     }
@@ -138,10 +154,23 @@ export class Pipe implements PipeEnd {
     const stale = queue.length;
     if (stale === 0) return;
     queue.drain();
+    if (queue === this.incoming) this.incomingBytes = 0;
     this.owner.onPipeConflated(this, stale);
   }
 
   onSubscription(topic: Uint8Array, subscribe: boolean): void {
     this.owner.onPipeSubscription(this, topic, subscribe);
   }
+}
+
+function messageBytes(msg: Message): number {
+  let n = 0;
+  for (let i = 0; i < msg.length; i++) n += msg[i]!.length;
+  return n;
+}
+
+function queuedBytes(queue: Fifo<Message>): number {
+  let n = 0;
+  for (const msg of queue) n += messageBytes(msg);
+  return n;
 }

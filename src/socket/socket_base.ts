@@ -129,6 +129,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
   declare immediate: boolean;
   declare ipv6: boolean;
   declare maxMessageFrames: number;
+  declare maxReceiveQueueBytes: number;
   declare maxMessageBytes: number;
   declare backlog: number;
   declare tcpKeepalive: number;
@@ -248,10 +249,11 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
     if (name in DEFAULT_OPTIONS) checkOption(name, value);
     else checkForeignOption(name, value);
     this.options[name] = value;
-    if (name === 'sendHighWaterMark' || name === 'receiveHighWaterMark') {
-      for (const pipe of this.pipes) pipe.setHighWaterMarks(this.sendHighWaterMark, this.receiveHighWaterMark);
+    const pipeLimit = name === 'sendHighWaterMark' || name === 'receiveHighWaterMark' || name === 'maxReceiveQueueBytes';
+    if (pipeLimit) {
+      for (const pipe of this.pipes) pipe.setHighWaterMarks(this.sendHighWaterMark, this.receiveHighWaterMark, this.maxReceiveQueueBytes);
     }
-    if (!OPTION_SPECS[name]?.immediate && (this.blocked || this.hasEndpoints)) {
+    if (!pipeLimit && !OPTION_SPECS[name]?.immediate && (this.blocked || this.hasEndpoints)) {
       emitWarning('Socket option will not take effect until next connect/bind.');
     }
   }
@@ -710,7 +712,7 @@ export class SocketBase implements PipeOwner, SessionHost, AsyncIterable<Message
   }
 
   protected newPipe(endpoint: string): Pipe {
-    const pipe = new Pipe(this, endpoint, this.sendHighWaterMark, this.receiveHighWaterMark);
+    const pipe = new Pipe(this, endpoint, this.sendHighWaterMark, this.receiveHighWaterMark, this.maxReceiveQueueBytes);
     pipe.conflate = this.conflate;
     this.pipes.add(pipe);
     return pipe;

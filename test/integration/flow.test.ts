@@ -206,6 +206,62 @@ describe('high-water marks', () => {
     });
   }
 
+  it('maxReceiveQueueBytes (inproc): a peer\u2019s queue is bounded in bytes, not only in messages', async () => {
+    const [router, dealer] = await pair(
+      new zmq.Router({ receiveHighWaterMark: 0, maxReceiveQueueBytes: 64 * 1024 }),
+      new zmq.Dealer({ sendHighWaterMark: 3, routingId: 'd' }),
+      'inproc',
+    );
+    const body = Buffer.alloc(16 * 1024, 1);
+    // no limit in messages: 4 of 16 KiB reach the 64 KiB, then 3 wait in the sender's queue
+    for (let i = 0; i < 7; i++) await within(dealer.send(body), 1000, `send ${i}`);
+    const eighth = dealer.send(body);
+    expect(await isPending(eighth)).toBe(true);
+    await router.receive();
+    await within(eighth, 1000, 'the waiting send');
+    // one message larger than the limit still gets through, alone
+    const big = Buffer.alloc(256 * 1024, 2);
+    const bigSend = dealer.send(big);
+    for (let i = 0; i < 7; i++) expect((await within(router.receive(), 1000))[1]!.length).toBe(body.length);
+    await within(bigSend, 1000, 'the large send');
+    expect((await within(router.receive(), 1000))[1]!.length).toBe(big.length);
+  });
+
+  for (const proto of ['tcp', 'ipc'] as const) {
+    it(`maxReceiveQueueBytes pauses reading with no limit in messages: the sender fills up, nothing is lost (${proto})`, async () => {
+      const [router, dealer] = await pair(
+        new zmq.Router({ receiveHighWaterMark: 0, maxReceiveQueueBytes: 256 * 1024 }),
+        new zmq.Dealer({ sendHighWaterMark: 2, routingId: 'd' }),
+        proto,
+      );
+      const N = 400;
+      const size = 64 * 1024; // 25 MiB in total: without the byte limit the ROUTER would read all of it
+      let sent = 0;
+      const producer = (async () => {
+        for (let i = 0; i < N; i++) {
+          const b = Buffer.alloc(size, i & 0xff);
+          b.writeUInt32BE(i, 0);
+          await dealer.send(b);
+          sent++;
+        }
+      })();
+      await until(() => !dealer.writable, 10000, 'the DEALER queue to fill');
+      for (let i = 0; i < 20; i++) await tick();
+      const stalledAt = sent;
+      expect(stalledAt).toBeLessThan(N);
+      for (let i = 0; i < 10; i++) await tick();
+      expect(sent).toBe(stalledAt);
+      const got: number[] = [];
+      for (let i = 0; i < N; i++) {
+        const [, m] = await within(router.receive(), 10000);
+        expect(m!.length).toBe(size);
+        got.push(Buffer.from(m!).readUInt32BE(0));
+      }
+      await within(producer, 10000);
+      expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+    });
+  }
+
   // A peer kept at the receive HWM is refilled by every read. The refill used to queue its pipe a
   // second time in the fair-queue list, which grew by one entry per message read: a quiet peer's
   // message then waited behind thousands of the busy peer's (a Majordomo broker under a flood

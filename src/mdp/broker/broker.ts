@@ -284,6 +284,7 @@ export class Broker {
       sendTimeout: 0,
       sendHighWaterMark: config.sendHighWaterMark,
       receiveHighWaterMark: config.receiveHighWaterMark,
+      maxReceiveQueueBytes: config.maxReceiveQueueBytes,
       maxMessageSize: config.maxFrameSize,
       maxMessageFrames: config.maxFrames,
       maxMessageBytes: config.maxMessageBytes,
