@@ -13,6 +13,20 @@ afterEach(() => t.closeAll());
 
 const TRANSPORTS: Transport[] = ['tcp', 'ipc', 'inproc'];
 
+/** A ROUTER (receive HWM 4) with two DEALERs connected: 'busy' (send HWM 10 000) and 'quiet'. */
+async function busyAndQuietPeers(proto: Transport) {
+  const router = t.add(new zmq.Router({ receiveHighWaterMark: 4 }));
+  await router.bind(bindAddress(proto));
+  const busy = t.add(new zmq.Dealer({ sendHighWaterMark: 10_000, routingId: 'busy' }));
+  const quiet = t.add(new zmq.Dealer({ routingId: 'quiet' }));
+  for (const d of [busy, quiet]) {
+    const up = waitForEvent(d, 'handshake');
+    d.connect(router.lastEndpoint!);
+    await up;
+  }
+  return { router, busy, quiet };
+}
+
 async function pair<A extends zmq.Socket, B extends zmq.Socket>(binder: A, connecter: B, proto: Transport) {
   t.add(binder);
   t.add(connecter);
@@ -169,41 +183,45 @@ describe('high-water marks', () => {
     expect(got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
   });
 
-  for (const proto of ['tcp', 'ipc'] as const) {
-    it(`small receiveHighWaterMark pauses reading, the sender fills up, nothing is lost (${proto})`, async () => {
-      const [router, dealer] = await pair(
-        new zmq.Router({ receiveHighWaterMark: 2 }),
-        new zmq.Dealer({ sendHighWaterMark: 2, routingId: 'd' }),
-        proto,
-      );
-      const N = 200;
-      const size = 64 * 1024; // 12.5 MiB in total: more than the kernel buffers hold
-      let sent = 0;
-      const producer = (async () => {
+  // The ROUTER reads nothing at first: its limit must stop the reading, so that the DEALER ends up
+  // blocked well before the end (back-pressure, not buffering without bound); then every message
+  // arrives, in order.
+  const stallCases = [
+    { what: 'small receiveHighWaterMark pauses reading', routerOptions: { receiveHighWaterMark: 2 }, n: 200 },
+    // no limit in messages: 25 MiB in all, which the ROUTER would read whole without the byte limit
+    { what: 'maxReceiveQueueBytes pauses reading with no limit in messages', routerOptions: { receiveHighWaterMark: 0, maxReceiveQueueBytes: 256 * 1024 }, n: 400 },
+  ];
+  for (const { what, routerOptions, n: N } of stallCases) {
+    for (const proto of ['tcp', 'ipc'] as const) {
+      it(`${what}: the sender fills up, nothing is lost (${proto})`, async () => {
+        const [router, dealer] = await pair(new zmq.Router(routerOptions), new zmq.Dealer({ sendHighWaterMark: 2, routingId: 'd' }), proto);
+        const size = 64 * 1024; // more than the kernel buffers hold in all
+        let sent = 0;
+        const producer = (async () => {
+          for (let i = 0; i < N; i++) {
+            const b = Buffer.alloc(size, i & 0xff);
+            b.writeUInt32BE(i, 0);
+            await dealer.send(b);
+            sent++;
+          }
+        })();
+        await until(() => !dealer.writable, 10000, 'the DEALER queue to fill');
+        for (let i = 0; i < 20; i++) await tick();
+        const stalledAt = sent;
+        expect(stalledAt).toBeLessThan(N);
+        for (let i = 0; i < 10; i++) await tick();
+        expect(sent).toBe(stalledAt); // still stalled
+        const got: number[] = [];
         for (let i = 0; i < N; i++) {
-          const b = Buffer.alloc(size, i & 0xff);
-          b.writeUInt32BE(i, 0);
-          await dealer.send(b);
-          sent++;
+          const [id, m] = await within(router.receive(), 10000);
+          expect(Buffer.from(id!).toString()).toBe('d');
+          expect(m!.length).toBe(size);
+          got.push(Buffer.from(m!).readUInt32BE(0));
         }
-      })();
-      // the ROUTER reads nothing: the DEALER must end up blocked well before the end
-      await until(() => !dealer.writable, 10000, 'the DEALER queue to fill');
-      for (let i = 0; i < 20; i++) await tick();
-      const stalledAt = sent;
-      expect(stalledAt).toBeLessThan(N);
-      for (let i = 0; i < 10; i++) await tick();
-      expect(sent).toBe(stalledAt); // still stalled: back-pressure, not buffering without bound
-      const got: number[] = [];
-      for (let i = 0; i < N; i++) {
-        const [id, m] = await within(router.receive(), 10000);
-        expect(Buffer.from(id!).toString()).toBe('d');
-        expect(m!.length).toBe(size);
-        got.push(Buffer.from(m!).readUInt32BE(0));
-      }
-      await within(producer, 10000);
-      expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
-    });
+        await within(producer, 10000);
+        expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+      });
+    }
   }
 
   it('maxReceiveQueueBytes (inproc): a peer\u2019s queue is bounded in bytes, not only in messages', async () => {
@@ -227,56 +245,13 @@ describe('high-water marks', () => {
     expect((await within(router.receive(), 1000))[1]!.length).toBe(big.length);
   });
 
-  for (const proto of ['tcp', 'ipc'] as const) {
-    it(`maxReceiveQueueBytes pauses reading with no limit in messages: the sender fills up, nothing is lost (${proto})`, async () => {
-      const [router, dealer] = await pair(
-        new zmq.Router({ receiveHighWaterMark: 0, maxReceiveQueueBytes: 256 * 1024 }),
-        new zmq.Dealer({ sendHighWaterMark: 2, routingId: 'd' }),
-        proto,
-      );
-      const N = 400;
-      const size = 64 * 1024; // 25 MiB in total: without the byte limit the ROUTER would read all of it
-      let sent = 0;
-      const producer = (async () => {
-        for (let i = 0; i < N; i++) {
-          const b = Buffer.alloc(size, i & 0xff);
-          b.writeUInt32BE(i, 0);
-          await dealer.send(b);
-          sent++;
-        }
-      })();
-      await until(() => !dealer.writable, 10000, 'the DEALER queue to fill');
-      for (let i = 0; i < 20; i++) await tick();
-      const stalledAt = sent;
-      expect(stalledAt).toBeLessThan(N);
-      for (let i = 0; i < 10; i++) await tick();
-      expect(sent).toBe(stalledAt);
-      const got: number[] = [];
-      for (let i = 0; i < N; i++) {
-        const [, m] = await within(router.receive(), 10000);
-        expect(m!.length).toBe(size);
-        got.push(Buffer.from(m!).readUInt32BE(0));
-      }
-      await within(producer, 10000);
-      expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
-    });
-  }
-
   // A peer kept at the receive HWM is refilled by every read. The refill used to queue its pipe a
   // second time in the fair-queue list, which grew by one entry per message read: a quiet peer's
   // message then waited behind thousands of the busy peer's (a Majordomo broker under a flood
   // answered its other clients seconds late).
   for (const proto of TRANSPORTS) {
     it(`a peer held at the receive HWM does not push a quiet peer's message back (${proto})`, async () => {
-      const router = t.add(new zmq.Router({ receiveHighWaterMark: 4 }));
-      await router.bind(bindAddress(proto));
-      const busy = t.add(new zmq.Dealer({ sendHighWaterMark: 10_000, routingId: 'busy' }));
-      const quiet = t.add(new zmq.Dealer({ routingId: 'quiet' }));
-      for (const d of [busy, quiet]) {
-        const up = waitForEvent(d, 'handshake');
-        d.connect(router.lastEndpoint!);
-        await up;
-      }
+      const { router, busy, quiet } = await busyAndQuietPeers(proto);
       const body = Buffer.alloc(1024, 0x62);
       const N = 6000;
       const sends = Array.from({ length: N }, () => busy.send(body));
@@ -373,24 +348,11 @@ describe('high-water marks', () => {
   });
 });
 
-// (the runtime smoke suite checks the same with a PUB that has no subscriber, under Node, Bun and Deno)
 describe('Router.pausePeer (purezmq extension)', () => {
-  async function routerWithPeers(proto: Transport) {
-    const router = t.add(new zmq.Router({ receiveHighWaterMark: 4 }));
-    await router.bind(bindAddress(proto));
-    const busy = t.add(new zmq.Dealer({ sendHighWaterMark: 10_000, routingId: 'busy' }));
-    const quiet = t.add(new zmq.Dealer({ routingId: 'quiet' }));
-    for (const d of [busy, quiet]) {
-      const up = waitForEvent(d, 'handshake');
-      d.connect(router.lastEndpoint!);
-      await up;
-    }
-    return { router, busy, quiet };
-  }
 
   for (const proto of ['tcp', 'inproc'] as const) {
     it(`holds one peer's input back for the time asked, loses nothing, and serves the others meanwhile (${proto})`, async () => {
-      const { router, busy, quiet } = await routerWithPeers(proto);
+      const { router, busy, quiet } = await busyAndQuietPeers(proto);
       const N = 200;
       const sends = Array.from({ length: N }, (_, i) => busy.send(`m${i}`));
       const got: number[] = [];
@@ -431,7 +393,7 @@ describe('Router.pausePeer (purezmq extension)', () => {
   }
 
   it('0 lifts a hold at once; an unknown peer is false; a bad duration is EINVAL', async () => {
-    const { router, busy } = await routerWithPeers('tcp');
+    const { router, busy } = await busyAndQuietPeers('tcp');
     expect(router.pausePeer(Buffer.from('busy'), 60_000)).toBe(true);
     for (let i = 0; i < 50; i++) void busy.send(`m${i}`);
     router.receiveTimeout = 50;
@@ -453,6 +415,7 @@ describe('Router.pausePeer (purezmq extension)', () => {
   });
 });
 
+// (the runtime smoke suite checks the same with a PUB that has no subscriber, under Node, Bun and Deno)
 describe('a send loop that never waits still lets the event loop turn', () => {
   it('a DEALER whose sends fit under the HWM: a timer set before the loop fires while it runs', async () => {
     const [router, dealer] = await pair(new zmq.Router({ receiveHighWaterMark: 0 }), new zmq.Dealer({ sendHighWaterMark: 0 }), 'inproc');
