@@ -1324,20 +1324,25 @@ export class Broker {
   }
 
   private onFinal(worker: WorkerRecord, req: Request, body: Uint8Array[], t: number): void {
+    worker.request = undefined;
+    req.worker = undefined;
+    this.replied(req, body, t);
+    this.makeIdle(worker, t);
+    this.checkDrained();
+  }
+
+  /** A FINAL for a request in flight (on a worker here or on a cluster member): counted, and the whole reply (with any PARTIALs merged before it) handed on. */
+  private replied(req: Request, body: Uint8Array[], t: number): void {
     const service = req.service;
     service.replies++;
     this.counters.replies++;
     service.latency.record(t - req.receivedAt);
     service.histogram.record(t - req.receivedAt);
-    worker.request = undefined;
-    req.worker = undefined;
     this.gauge.inFlight--;
     this.lifecycle.counters.replied++;
     const reply = req.merged && req.merged.length > 0 ? [...req.merged, ...body] : body;
     req.merged = undefined;
     if (req.phase !== Phase.GONE) this.finish(req, reply);
-    this.makeIdle(worker, t);
-    this.checkDrained();
   }
 
   /** A FINAL arrived for `req`: store it (Titanic), or record the delivery and deliver it (plain). */
@@ -2089,18 +2094,8 @@ export class Broker {
   /** The FINAL of a request this broker forwarded: as onFinal, without a worker to make idle. */
   private onRemoteFinal(req: Request, body: Uint8Array[]): void {
     if (!req.remote) return;
-    const t = now();
-    const service = req.service;
-    service.replies++;
-    this.counters.replies++;
-    service.latency.record(t - req.receivedAt);
-    service.histogram.record(t - req.receivedAt);
     req.remote = false;
-    this.gauge.inFlight--;
-    this.lifecycle.counters.replied++;
-    const reply = req.merged && req.merged.length > 0 ? [...req.merged, ...body] : body;
-    req.merged = undefined;
-    if (req.phase !== Phase.GONE) this.finish(req, reply);
+    this.replied(req, body, now());
     this.checkDrained();
   }
 
