@@ -160,11 +160,12 @@ describe('a peer whose messages keep being refused', () => {
     const N = 600;
     for (let i = 0; i < N; i++) await sock.send(request02(`spray-${i}`, 'x'));
     await waitFor(() => broker.metrics().counters.peersHeld === 1, 'the sprayer held back');
-    // the others are served meanwhile, and the sprayer's last messages wait in its connection: a
-    // hold lets through what the broker had read already (up to the HWM of 100), then its budget
-    // refilled during the hold, then it is held again, longer each time: 100 ms, 200 ms, ...
+    // the sprayer's last messages wait in its connection: a hold lets through what the broker had
+    // read already (up to the HWM of 100), then its budget refilled during the hold, then it is
+    // held again, longer each time: 100 ms, 200 ms, ...
+    expect(broker.metrics().counters.requests).toBeLessThan(N + 1);
+    // the others are served meanwhile
     for (let i = 0; i < 20; i++) expect((await client.request('echo', `r${i}`)).map(String)).toEqual([`r${i}`]);
-    expect(broker.metrics().counters.requests).toBeLessThan(N + 21);
     const held = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'peer held back: too many refused messages');
     expect(held[0]).toMatchObject({ level: 'warn', holdMs: 100, limit: '100/s' });
     // nothing is lost: every one is read in the end
