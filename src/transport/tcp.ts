@@ -6,7 +6,7 @@ import * as dns from 'node:dns';
 import { createError, ErrorCode, type ZmqError } from '../errors.ts';
 import { formatTcpEndpoint } from './endpoint.ts';
 import { parseSocksProxy, socksConnect } from './socks.ts';
-import { unrefTimer } from '../util/timers.ts';
+import { nextTurn, unrefTimer } from '../util/timers.ts';
 import type {
   ConnectOptions, Connection, ConnectionHandler, KeepAlive, ListenOptions, Listener, ParsedEndpoint, StreamTransport,
 } from './transport.ts';
@@ -16,6 +16,32 @@ const WRITE_BUFFER_LIMIT = 1024 * 1024;
 
 const NOOP_HANDLER: ConnectionHandler = { onData() {}, onDrain() {}, onClose() {} };
 
+/**
+ * Bytes one connection may deliver in one turn of the event loop. libuv reads a readable socket up
+ * to 32 times (2 MiB) before it looks at the next one, and an application that keeps up with the
+ * messages in microtasks never stops it: one busy peer then holds every other connection's input
+ * back for 2 MiB of work. Past this quantum the connection pauses until the next turn, as libzmq's
+ * I/O thread reads one batch per socket per poll.
+ */
+const READ_QUANTUM = 256 * 1024;
+
+/** Turns of the event loop, counted while some connection reads (see currentTurn). */
+let turn = 0;
+let turnCounted = false;
+function nextTurnStarted(): void {
+  turnCounted = false;
+  turn++;
+}
+/** A number that changes once the event loop has turned. */
+function currentTurn(): number {
+  if (!turnCounted) {
+    turnCounted = true;
+    // unref'd: counting turns must not keep a process alive that nothing else does
+    (setImmediate(nextTurnStarted) as { unref?: () => void }).unref?.();
+  }
+  return turn;
+}
+
 /** node:net socket (TCP or Unix domain) behind the Connection seam. Works on Node, Bun and Deno. */
 class NetConnection implements Connection {
   readonly remoteAddress: string;
@@ -24,6 +50,12 @@ class NetConnection implements Connection {
   private handler: ConnectionHandler = NOOP_HANDLER;
   private error: Error | undefined;
   private closed = false;
+  /** The session asked for no input (its pipe is full). */
+  private pausedByHandler = false;
+  /** Paused for the rest of this turn: READ_QUANTUM read already. */
+  private pausedForTurn = false;
+  private readTurn = -1;
+  private readThisTurn = 0;
 
   constructor(socket: net.Socket, localEndpoint: string, remoteAddress: string, keepAlive: KeepAlive | undefined) {
     this.socket = socket;
@@ -33,7 +65,7 @@ class NetConnection implements Connection {
     // an open connection alone does not keep the process alive (zeromq.js); pending calls do
     socket.unref?.();
     if (keepAlive) socket.setKeepAlive?.(keepAlive.enable, keepAlive.idleMs);
-    socket.on('data', (chunk: Uint8Array) => this.handler.onData(chunk));
+    socket.on('data', (chunk: Uint8Array) => this.onData(chunk));
     socket.on('drain', () => this.handler.onDrain());
     socket.on('error', (err) => {
       this.error ??= err;
@@ -47,6 +79,24 @@ class NetConnection implements Connection {
 
   setHandler(handler: ConnectionHandler): void {
     this.handler = handler;
+  }
+
+  private onData(chunk: Uint8Array): void {
+    const t = currentTurn();
+    if (t !== this.readTurn) {
+      this.readTurn = t;
+      this.readThisTurn = 0;
+    }
+    this.readThisTurn += chunk.length;
+    this.handler.onData(chunk);
+    if (this.readThisTurn >= READ_QUANTUM && !this.pausedForTurn && !this.closed) {
+      this.pausedForTurn = true;
+      this.socket.pause();
+      nextTurn(() => {
+        this.pausedForTurn = false;
+        if (!this.pausedByHandler && !this.closed) this.socket.resume();
+      });
+    }
   }
 
   write(chunks: Uint8Array[]): boolean {
@@ -64,11 +114,13 @@ class NetConnection implements Connection {
   }
 
   pause(): void {
+    this.pausedByHandler = true;
     this.socket.pause();
   }
 
   resume(): void {
-    this.socket.resume();
+    this.pausedByHandler = false;
+    if (!this.pausedForTurn) this.socket.resume();
   }
 
   end(): void {

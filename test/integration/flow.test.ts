@@ -276,6 +276,27 @@ describe('high-water marks', () => {
     });
   }
 
+  // libuv reads a readable socket up to 32 times (2 MiB) before it looks at the others, and a reader
+  // that keeps up in microtasks never stops it; a connection now pauses for the rest of the turn once
+  // it has delivered 256 KiB.
+  for (const proto of ['tcp', 'ipc'] as const) {
+    it(`a reader that never yields still gets a quiet peer's message after a bounded share of a busy one (${proto})`, async () => {
+      const { router, busy, quiet } = await busyAndQuietPeers(proto);
+      const body = Buffer.alloc(1024, 0x62);
+      const N = 6000;
+      const sends = Array.from({ length: N }, () => busy.send(body));
+      for (let i = 0; i < 2000; i++) await within(router.receive(), 5000);
+      await quiet.send('hello');
+      let busyBefore = 0;
+      while (str(await within(router.receive(), 5000))[0] !== 'quiet') busyBefore++;
+      // 256 KiB of 1 KiB messages, plus what the engine and the stream had read already (about
+      // 200); 1965 over tcp without the quantum
+      expect(busyBefore).toBeLessThan(700);
+      for (let i = 2000 + busyBefore; i < N; i++) await within(router.receive(), 5000);
+      await within(Promise.all(sends), 5000, 'the busy peer\u2019s sends');
+    });
+  }
+
   it('PUB at HWM drops and counts while a SUB does not read (inproc, exact)', async () => {
     const [pub, sub] = await pair(new zmq.Publisher({ sendHighWaterMark: 5 }), new zmq.Subscriber({ receiveHighWaterMark: 5 }), 'inproc');
     sub.subscribe('');
