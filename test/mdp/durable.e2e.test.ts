@@ -269,6 +269,9 @@ describe('purezmq broker --data-dir, killed with SIGKILL', () => {
     await c.send('later', 'two');
     await waitFor(async () => (await metrics(b.endpoint)).requests.deadLetters === 2, 'two dead letters', 15_000);
     b = await crashAndRestart(b, dir, ['--request-timeout', '200ms']); // dead letters are on disk too
+    // A dead letter is listed as soon as it is made, and its record synced a moment later: one killed
+    // in between comes back as the live request it was, and expires into the dead letters again.
+    await waitFor(async () => (await metrics(b.endpoint)).requests.deadLetters === 2, 'two dead letters after the restart', 15_000);
     const list = await runCli(cli, ['dlq', 'list', '--broker', b.endpoint, '--json']);
     expect(list.code).toBe(0);
     const page = JSON.parse(list.stdout) as { total: number; items: { uuid: string; reason: string; service: string }[] };
