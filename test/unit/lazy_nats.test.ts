@@ -6,41 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = path.join(import.meta.dirname, '../..');
-const ENTRIES = ['src/mod.ts', 'src/mdp/mod.ts', 'src/mdp/node.ts', 'src/cli.ts'];
-
-/** Static imports and re-exports of a module's text that survive type stripping. */
-function staticImports(text: string): string[] {
-  const out: string[] = [];
-  // `import x from '…'`, `import { a } from '…'`, `import '…'`, `export … from '…'`; not `import type`, not `export type`
-  for (const m of text.matchAll(/^\s*(import|export)\s+(?!type\s)([^'";]*?\bfrom\s*)?'([^']+)'/gm)) {
-    if (m[1] === 'export' && !m[2]) continue;
-    out.push(m[3]!);
-  }
-  return out;
-}
-
-function dynamicImports(text: string): string[] {
-  return [...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!);
-}
-
-/** Every module loaded with the entries: files of src/ and the bare package names they import. */
-function graph(entries: string[]): { files: Set<string>; packages: Set<string> } {
-  const files = new Set<string>();
-  const packages = new Set<string>();
-  const visit = (file: string): void => {
-    if (files.has(file)) return;
-    files.add(file);
-    const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
-    for (const spec of staticImports(text)) {
-      if (spec.startsWith('.')) visit(path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, file)), spec)));
-      else packages.add(spec);
-    }
-  };
-  for (const e of entries) visit(e);
-  return { files, packages };
-}
+import { dynamicImports, ENTRIES, importGraph, readSource, ROOT, staticImports } from '../_helpers/import_graph.ts';
 
 describe('the NATS client is loaded lazily', () => {
   it('sees through the import forms it must tell apart', () => {
@@ -57,7 +23,7 @@ describe('the NATS client is loaded lazily', () => {
   });
 
   it('no entry point (library or CLI) loads the JetStream store or any @nats-io package', () => {
-    const { files, packages } = graph(ENTRIES);
+    const { files, packages } = importGraph(ENTRIES);
     expect(files.has('src/mdp/broker/broker.ts')).toBe(true); // the walk does reach the broker
     expect(files.has('src/mdp/store/index.ts')).toBe(true);
     expect([...files].filter((f) => f.includes('jetstream'))).toEqual([]);
@@ -65,7 +31,7 @@ describe('the NATS client is loaded lazily', () => {
   });
 
   it('the store module imports the NATS packages only with import(), and only store/index.ts imports the store module', () => {
-    const store = fs.readFileSync(path.join(ROOT, 'src/mdp/store/jetstream.ts'), 'utf8');
+    const store = readSource('src/mdp/store/jetstream.ts');
     expect(staticImports(store).filter((s) => s.startsWith('@nats-io'))).toEqual([]);
     expect(dynamicImports(store)).toEqual(expect.arrayContaining(['@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv']));
     const importers: string[] = [];
@@ -78,6 +44,6 @@ describe('the NATS client is loaded lazily', () => {
     };
     walk('src');
     expect(importers).toEqual(['src/mdp/store/index.ts']);
-    expect(dynamicImports(fs.readFileSync(path.join(ROOT, 'src/mdp/store/index.ts'), 'utf8'))).toContain('./jetstream.ts');
+    expect(dynamicImports(readSource('src/mdp/store/index.ts'))).toContain('./jetstream.ts');
   });
 });
